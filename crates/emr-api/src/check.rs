@@ -1,0 +1,205 @@
+//! Checks of a spec that the CRD schema cannot express on every apiserver (rules that only CEL
+//! can state, and CEL is dropped by apiservers older than 1.25). The operator runs them before
+//! acting and turns failures into an `InvalidSpec` condition naming the field.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use crate::patterns::{MAX_TAG_KEY, MAX_TAG_VALUE, MAX_TAGS};
+use crate::spark_job_run::SparkJobRunSpec;
+use crate::virtual_cluster::VirtualClusterSpec;
+
+/// A spec field that is wrong, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldError {
+    /// Path of the field, e.g. `spec.tags[aws:owner]`.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+/// Joins field errors into one line for a condition message.
+pub fn summarize(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Tag keys the operator writes itself; users may not set them.
+const RESERVED_TAG_PREFIXES: [&str; 2] = ["emr-on-eks.dev/", "aws:"];
+
+fn check_tags(field: &str, tags: &BTreeMap<String, String>, errors: &mut Vec<FieldError>) {
+    if tags.len() > MAX_TAGS {
+        errors.push(FieldError {
+            field: field.to_string(),
+            message: format!("at most {MAX_TAGS} tags are allowed, found {}", tags.len()),
+        });
+    }
+    for (key, value) in tags {
+        let at = format!("{field}[{key}]");
+        if key.is_empty() || key.chars().count() > MAX_TAG_KEY {
+            errors.push(FieldError {
+                field: at.clone(),
+                message: format!("tag keys must be 1 to {MAX_TAG_KEY} characters"),
+            });
+        }
+        if value.chars().count() > MAX_TAG_VALUE {
+            errors.push(FieldError {
+                field: at.clone(),
+                message: format!("tag values must be at most {MAX_TAG_VALUE} characters"),
+            });
+        }
+        if let Some(prefix) = RESERVED_TAG_PREFIXES.iter().find(|p| key.starts_with(**p)) {
+            errors.push(FieldError {
+                field: at,
+                message: format!("the tag prefix {prefix:?} is reserved"),
+            });
+        }
+    }
+}
+
+/// Checks a SparkJobRun spec.
+pub fn spark_job_run(spec: &SparkJobRunSpec) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    check_tags("spec.tags", &spec.tags, &mut errors);
+    match (&spec.virtual_cluster.name, &spec.virtual_cluster.id) {
+        (Some(_), Some(_)) | (None, None) => errors.push(FieldError {
+            field: "spec.virtualCluster".into(),
+            message: "set exactly one of name or id".into(),
+        }),
+        _ => {}
+    }
+    if spec.job_template_id.is_none() {
+        if spec.release_label.is_none() {
+            errors.push(FieldError {
+                field: "spec.releaseLabel".into(),
+                message: "required unless spec.jobTemplateId is set".into(),
+            });
+        }
+        if spec.job_driver.is_none() {
+            errors.push(FieldError {
+                field: "spec.jobDriver".into(),
+                message: "required unless spec.jobTemplateId is set".into(),
+            });
+        }
+    }
+    if let Some(driver) = &spec.job_driver {
+        let count = usize::from(driver.spark_submit_job_driver.is_some())
+            + usize::from(driver.spark_sql_job_driver.is_some());
+        if count != 1 {
+            errors.push(FieldError {
+                field: "spec.jobDriver".into(),
+                message: "set exactly one of sparkSubmitJobDriver or sparkSqlJobDriver".into(),
+            });
+        }
+    }
+    if let Some(policy) = &spec.resubmit_policy
+        && policy.max_backoff_seconds < policy.backoff_seconds
+    {
+        errors.push(FieldError {
+            field: "spec.resubmitPolicy.maxBackoffSeconds".into(),
+            message: "must not be smaller than backoffSeconds".into(),
+        });
+    }
+    errors
+}
+
+/// Checks a VirtualCluster spec.
+pub fn virtual_cluster(spec: &VirtualClusterSpec) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    check_tags("spec.tags", &spec.tags, &mut errors);
+    let mut seen = BTreeSet::new();
+    for (i, role) in spec.execution_roles.iter().enumerate() {
+        if !seen.insert(role.arn.as_str()) {
+            errors.push(FieldError {
+                field: format!("spec.executionRoles[{i}].arn"),
+                message: format!("{} is listed twice", role.arn),
+            });
+        }
+    }
+    let mut names = BTreeSet::new();
+    for (i, sa) in spec.service_accounts.iter().enumerate() {
+        if !names.insert(sa.name.as_str()) {
+            errors.push(FieldError {
+                field: format!("spec.serviceAccounts[{i}].name"),
+                message: format!("{} is listed twice", sa.name),
+            });
+        }
+        if sa.name.starts_with("emr-containers-sa-") {
+            errors.push(FieldError {
+                field: format!("spec.serviceAccounts[{i}].name"),
+                message: "names starting with emr-containers-sa- belong to EMR".into(),
+            });
+        }
+    }
+    errors
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(yaml: &str) -> SparkJobRunSpec {
+        serde_yaml::from_str(yaml).unwrap()
+    }
+
+    const BASE: &str = r#"
+virtualCluster: {name: analytics}
+executionRoleArn: arn:aws:iam::123456789012:role/emr-job-role
+releaseLabel: emr-7.2.0-latest
+jobDriver:
+  sparkSubmitJobDriver: {entryPoint: "local:///usr/lib/spark/examples/src/main/python/pi.py"}
+"#;
+
+    #[test]
+    fn a_plain_job_passes() {
+        assert_eq!(spark_job_run(&job(BASE)), vec![]);
+    }
+
+    #[test]
+    fn reserved_and_oversized_tags_are_named() {
+        let mut spec = job(BASE);
+        spec.tags.insert("aws:owner".into(), "x".into());
+        spec.tags.insert("k".repeat(129), "v".into());
+        let errors = spark_job_run(&spec);
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(summarize(&errors).contains("spec.tags[aws:owner]"));
+    }
+
+    #[test]
+    fn both_drivers_are_refused() {
+        let mut spec = job(BASE);
+        let driver = spec.job_driver.as_mut().unwrap();
+        driver.spark_sql_job_driver = Some(crate::spark_job_run::SparkSqlJobDriver {
+            entry_point: Some("s3://b/q.sql".into()),
+            spark_sql_parameters: None,
+        });
+        assert_eq!(spark_job_run(&spec)[0].field, "spec.jobDriver");
+    }
+
+    #[test]
+    fn duplicate_roles_are_named() {
+        let spec: VirtualClusterSpec = serde_yaml::from_str(
+            r#"
+eksClusterName: c
+namespace: {name: ns}
+executionRoles:
+- arn: arn:aws:iam::123456789012:role/r
+- arn: arn:aws:iam::123456789012:role/r
+"#,
+        )
+        .unwrap();
+        assert_eq!(
+            virtual_cluster(&spec)[0].field,
+            "spec.executionRoles[1].arn"
+        );
+    }
+}

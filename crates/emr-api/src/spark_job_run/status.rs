@@ -1,0 +1,139 @@
+//! What a SparkJobRun reports: the current attempt's EMR job run, a bounded attempt history,
+//! where its logs are, and standard conditions.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::condition::Condition;
+use crate::time::Timestamp;
+
+/// The observed state of a SparkJobRun.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SparkJobRunStatus {
+    /// The `.metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// The EMR virtual cluster the job runs in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub virtual_cluster_id: Option<String>,
+    /// Id of the current attempt's EMR job run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_run_id: Option<String>,
+    /// ARN of the current attempt's EMR job run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
+    /// EMR's state of the current attempt: PENDING, SUBMITTED, RUNNING, CANCEL_PENDING, COMPLETED,
+    /// FAILED or CANCELLED.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// EMR's failure reason: INTERNAL_ERROR, USER_ERROR, VALIDATION_ERROR or CLUSTER_UNAVAILABLE.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_reason: Option<String>,
+    /// EMR's detail on the state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_details: Option<String>,
+    /// When EMR created the current job run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<Timestamp>,
+    /// When the current job run finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<Timestamp>,
+    /// EMR's driver attempt count within the current job run (retryPolicyExecution.currentAttemptCount).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emr_attempt_count: Option<i32>,
+    /// The operator's attempt number (1 for the first job run); part of the idempotency token.
+    #[serde(default)]
+    pub attempt: i32,
+    /// Past and current attempts, newest last, at most the last 10.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<AttemptRecord>,
+    /// When the next attempt will be started, while waiting to resubmit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<Timestamp>,
+    /// Fingerprint of the spec (all but `rerun`) when the job was first submitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submitted_spec_fingerprint: Option<String>,
+    /// The value of `spec.rerun` the current series of attempts was started for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submitted_rerun: Option<String>,
+    /// Where the current attempt's logs are, derived from the monitoring configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logs: Option<LogLocations>,
+    /// Conditions: Submitted, Running, Succeeded, Failed and Ready.
+    #[serde(default)]
+    pub conditions: Vec<Condition>,
+    /// One line saying what the job is doing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// One attempt: one EMR job run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AttemptRecord {
+    /// The operator's attempt number.
+    pub attempt: i32,
+    /// The EMR job run id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_run_id: Option<String>,
+    /// EMR's state of that job run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// Why it failed, when it did: EMR's failure reason or DeadlineExceeded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// When it was created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<Timestamp>,
+    /// When it finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<Timestamp>,
+}
+
+/// Where to find a job run's logs.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LogLocations {
+    /// CloudWatch log group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_watch_log_group: Option<String>,
+    /// CloudWatch log stream prefix of this job run's containers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_watch_log_stream_prefix: Option<String>,
+    /// S3 prefix of this job run's logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3_prefix: Option<String>,
+}
+
+/// Condition types of a SparkJobRun.
+pub mod condition_types {
+    /// The current attempt's job run was started in EMR.
+    pub const SUBMITTED: &str = "Submitted";
+    /// The current attempt's job run is running.
+    pub const RUNNING: &str = "Running";
+    /// The job completed; final.
+    pub const SUCCEEDED: &str = "Succeeded";
+    /// The job failed or was cancelled and will not be resubmitted; final until a rerun.
+    pub const FAILED: &str = "Failed";
+    /// True exactly when the job has succeeded.
+    pub const READY: &str = "Ready";
+}
+
+/// Condition reasons the operator writes that are not EMR states or failure reasons.
+pub mod reasons {
+    pub const DEADLINE_EXCEEDED: &str = "DeadlineExceeded";
+    pub const VIRTUAL_CLUSTER_NOT_FOUND: &str = "VirtualClusterNotFound";
+    pub const VIRTUAL_CLUSTER_NOT_READY: &str = "VirtualClusterNotReady";
+    pub const VIRTUAL_CLUSTER_IN_OTHER_NAMESPACE: &str = "VirtualClusterInOtherNamespace";
+    pub const RAW_VIRTUAL_CLUSTER_ID_NOT_ALLOWED: &str = "RawVirtualClusterIdNotAllowed";
+    pub const EXECUTION_ROLE_NOT_ALLOWED: &str = "ExecutionRoleNotAllowed";
+    pub const INVALID_SPEC: &str = "InvalidSpec";
+    pub const SPEC_CHANGED_AFTER_SUBMISSION: &str = "SpecChangedAfterSubmission";
+    pub const EMR_VALIDATION_ERROR: &str = "EmrValidationError";
+    pub const ACCESS_DENIED: &str = "AccessDenied";
+    pub const JOB_RUN_NOT_FOUND: &str = "JobRunNotFound";
+    pub const WAITING_TO_RESUBMIT: &str = "WaitingToResubmit";
+    pub const CANCELLED: &str = "Cancelled";
+    pub const COMPLETED: &str = "Completed";
+}

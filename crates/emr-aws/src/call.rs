@@ -1,0 +1,65 @@
+//! The one place every AWS request passes through: times it, classifies its failure and tells
+//! the observer, so no API method repeats that bookkeeping.
+
+use std::error::Error as StdError;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+use crate::error::AwsFault;
+use crate::observer::{CallObserver, CallOutcome};
+use crate::operation::Operation;
+
+#[derive(Clone)]
+pub(crate) struct Caller {
+    observer: Arc<dyn CallObserver>,
+}
+
+impl std::fmt::Debug for Caller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Caller").finish_non_exhaustive()
+    }
+}
+
+impl Caller {
+    pub(crate) fn new(observer: Arc<dyn CallObserver>) -> Self {
+        Caller { observer }
+    }
+
+    pub(crate) async fn call<T, E>(
+        &self,
+        op: Operation,
+        request: impl Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+    ) -> Result<T, AwsFault>
+    where
+        E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+    {
+        let started = Instant::now();
+        let result = request.await.map_err(|e| AwsFault::from_sdk_error(&e));
+        let elapsed = started.elapsed();
+        let outcome = match &result {
+            Ok(_) => CallOutcome::Ok,
+            Err(fault) => CallOutcome::Fault(fault.kind),
+        };
+        match &result {
+            Ok(_) => tracing::debug!(
+                operation = op.as_str(),
+                elapsed_ms = elapsed.as_millis() as u64,
+                "AWS call succeeded"
+            ),
+            Err(fault) => tracing::debug!(
+                operation = op.as_str(),
+                elapsed_ms = elapsed.as_millis() as u64,
+                kind = fault.kind.as_str(),
+                code = fault.code.as_deref().unwrap_or(""),
+                "AWS call failed: {fault}"
+            ),
+        }
+        self.observer.observe(op, outcome, elapsed);
+        result
+    }
+}

@@ -1,0 +1,122 @@
+//! The operator's settings: one struct, parsed by the binary from flags and environment.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Everything an operator instance can be told. Each flag also reads an `EMR_OPERATOR_*`
+/// environment variable, so a Helm chart can set them either way.
+#[derive(Clone, Debug, clap::Args)]
+pub struct OperatorConfig {
+    /// Only SparkJobRuns in these namespaces (comma-separated); all namespaces when empty.
+    #[arg(long, env = "EMR_OPERATOR_WATCH_NAMESPACES", value_delimiter = ',')]
+    pub watch_namespaces: Vec<String>,
+
+    /// Only objects (VirtualClusters and SparkJobRuns) matching this label selector, e.g. `team=a`.
+    #[arg(long, env = "EMR_OPERATOR_SELECTOR")]
+    pub selector: Option<String>,
+
+    /// Let SparkJobRuns name a raw EMR virtual cluster id instead of a VirtualCluster object.
+    /// Off by default: a raw id bypasses the VirtualCluster's namespace and role checks.
+    #[arg(long, env = "EMR_OPERATOR_ALLOW_RAW_VIRTUAL_CLUSTER_IDS")]
+    pub allow_raw_virtual_cluster_ids: bool,
+
+    /// How often an active job run's state is refreshed once it is past its first minutes.
+    #[arg(long, env = "EMR_OPERATOR_POLL_INTERVAL", default_value = "30s", value_parser = parse_duration)]
+    pub poll_interval: Duration,
+
+    /// How often a young job run (started less than `young_job_age` ago) is refreshed.
+    #[arg(long, env = "EMR_OPERATOR_YOUNG_POLL_INTERVAL", default_value = "5s", value_parser = parse_duration)]
+    pub young_poll_interval: Duration,
+
+    /// How long a job run counts as young.
+    #[arg(long, env = "EMR_OPERATOR_YOUNG_JOB_AGE", default_value = "3m", value_parser = parse_duration)]
+    pub young_job_age: Duration,
+
+    /// How often a Ready VirtualCluster is re-checked for drift with no event to trigger it.
+    #[arg(long, env = "EMR_OPERATOR_RESYNC_INTERVAL", default_value = "5m", value_parser = parse_duration)]
+    pub resync_interval: Duration,
+
+    /// How many objects of one kind are reconciled at once.
+    #[arg(long, env = "EMR_OPERATOR_CONCURRENCY", default_value_t = 16)]
+    pub concurrency: u16,
+
+    /// AWS region; defaults to the standard AWS configuration chain.
+    #[arg(long, env = "EMR_OPERATOR_AWS_REGION")]
+    pub aws_region: Option<String>,
+
+    /// Endpoint for every AWS service (an emulator); `AWS_ENDPOINT_URL` works too.
+    #[arg(long, env = "EMR_OPERATOR_AWS_ENDPOINT_URL")]
+    pub aws_endpoint_url: Option<String>,
+
+    /// Attempts per AWS call including the first (the SDK's own retries).
+    #[arg(long, env = "EMR_OPERATOR_AWS_MAX_ATTEMPTS", default_value_t = 3)]
+    pub aws_max_attempts: u32,
+
+    /// Where `/healthz`, `/readyz` and `/metrics` are served.
+    #[arg(
+        long,
+        env = "EMR_OPERATOR_METRICS_ADDRESS",
+        default_value = "0.0.0.0:8080"
+    )]
+    pub metrics_address: SocketAddr,
+
+    /// Elect a leader on a Lease so that only one replica acts at a time.
+    #[arg(long, env = "EMR_OPERATOR_LEADER_ELECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub leader_election: bool,
+
+    /// Name of the leader-election Lease.
+    #[arg(
+        long,
+        env = "EMR_OPERATOR_LEASE_NAME",
+        default_value = "emr-on-eks-operator"
+    )]
+    pub lease_name: String,
+
+    /// Namespace of the leader-election Lease (defaults to the pod's namespace, else `default`).
+    #[arg(long, env = "EMR_OPERATOR_LEASE_NAMESPACE")]
+    pub lease_namespace: Option<String>,
+
+    /// How long a leader's Lease is valid without renewal; a standby takes over after it.
+    #[arg(long, env = "EMR_OPERATOR_LEASE_DURATION", default_value = "15s", value_parser = parse_duration)]
+    pub lease_duration: Duration,
+
+    /// This replica's identity in the Lease (defaults to `POD_NAME`, else the host name).
+    #[arg(long, env = "POD_NAME")]
+    pub identity: Option<String>,
+}
+
+/// Parses `90s`, `5m`, `1h`, `250ms` or a plain number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration such as 30s, 5m or 1h"))?;
+    match unit {
+        "" | "s" => Ok(Duration::from_secs(value)),
+        "ms" => Ok(Duration::from_millis(value)),
+        "m" => Ok(Duration::from_secs(value * 60)),
+        "h" => Ok(Duration::from_secs(value * 3600)),
+        _ => Err(format!(
+            "{text:?} has an unknown unit {unit:?}; use ms, s, m or h"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
+        assert!(parse_duration("5 minutes").is_err());
+        assert!(parse_duration("").is_err());
+    }
+}

@@ -1,0 +1,15 @@
+//! The controllers of emr-on-eks-operator. They join the API types (`emr-api`) and the AWS layer
+//! (`emr-aws`); each keeps its decisions (what should exist, which state comes next) in pure
+//! modules apart from the code that talks to the apiserver and AWS.
+
+pub mod backoff;
+pub mod config;
+pub mod context;
+pub mod events;
+pub mod leader;
+pub mod metrics;
+pub mod server;
+pub mod status;
+
+pub use config::OperatorConfig;
+pub use context::Context;

@@ -1,0 +1,170 @@
+//! Runs the operator: HTTP endpoints, leader election, and both controllers until SIGTERM.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::config::OperatorConfig;
+use crate::context::Context;
+use crate::leader::{LeaderElector, LeaderError};
+use crate::metrics::Metrics;
+use crate::server::{self, Health, ServeError};
+
+/// Why the operator stopped other than by a requested shutdown.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("cannot build a Kubernetes client (KUBECONFIG or in-cluster config): {0}")]
+    KubeClient(#[source] kube::Error),
+    #[error("cannot reach the Kubernetes apiserver: {0}")]
+    ReachApiserver(#[source] kube::Error),
+    #[error(transparent)]
+    Leadership(#[from] LeaderError),
+    #[error(transparent)]
+    Serve(#[from] ServeError),
+}
+
+/// A future that resolves once shutdown was requested. Cheap to clone and hand to every task.
+#[derive(Clone)]
+pub struct Shutdown(watch::Receiver<bool>);
+
+impl Shutdown {
+    /// Resolves when shutdown is requested (or the sender is gone).
+    pub fn wait(&self) -> impl Future<Output = ()> + Send + Sync + 'static {
+        let mut rx = self.0.clone();
+        async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        }
+    }
+}
+
+/// Resolves on SIGTERM (Kubernetes stopping the pod) or SIGINT (Ctrl-C).
+async fn termination_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {},
+                    _ = term.recv() => {},
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM; only Ctrl-C stops the operator");
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+fn identity(config: &OperatorConfig) -> String {
+    config
+        .identity
+        .clone()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| format!("emr-on-eks-operator-{}", std::process::id()))
+}
+
+/// Runs until SIGTERM/SIGINT (graceful: in-flight reconciles finish, the Lease is released) or
+/// until leadership is lost (returns the error; the process should exit so it restarts clean).
+pub async fn run(config: OperatorConfig) -> Result<(), RunError> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let shutdown = Shutdown(stop_rx);
+    tokio::spawn(async move {
+        termination_signal().await;
+        tracing::info!("shutdown requested");
+        let _ = stop_tx.send(true);
+    });
+
+    let metrics = Arc::new(Metrics::new());
+    let health = Arc::new(Health::default());
+    let server = tokio::spawn(server::serve(
+        config.metrics_address,
+        metrics.clone(),
+        health.clone(),
+        shutdown.wait(),
+    ));
+
+    let client = kube::Client::try_default()
+        .await
+        .map_err(RunError::KubeClient)?;
+    client
+        .apiserver_version()
+        .await
+        .map_err(RunError::ReachApiserver)?;
+
+    let aws_options = emr_aws::ClientOptions {
+        region: config.aws_region.clone(),
+        endpoint_url: config.aws_endpoint_url.clone(),
+        max_attempts: config.aws_max_attempts.max(1),
+        ..Default::default()
+    };
+    let aws = emr_aws::Aws::from_env(aws_options, metrics.clone()).await;
+    let me = identity(&config);
+    let elector = config.leader_election.then(|| {
+        let namespace = config
+            .lease_namespace
+            .clone()
+            .or_else(|| std::env::var("POD_NAMESPACE").ok())
+            .unwrap_or_else(|| "default".into());
+        LeaderElector::new(
+            client.clone(),
+            &namespace,
+            &config.lease_name,
+            &me,
+            config.lease_duration,
+        )
+    });
+    let ctx = Arc::new(Context::new(
+        client,
+        aws,
+        config,
+        metrics.clone(),
+        Some(me.clone()),
+    ));
+    health.set_ready(true);
+
+    if let Some(elector) = &elector {
+        tokio::select! {
+            result = elector.acquire() => result?,
+            () = shutdown.wait() => return finish(server).await,
+        }
+        tracing::info!(identity = %me, "leading");
+    }
+    metrics.set_leader(true);
+
+    let controllers = async {
+        tokio::join!(
+            crate::virtual_cluster::run(ctx.clone(), shutdown.wait()),
+            crate::spark_job_run::run(ctx.clone(), shutdown.wait()),
+        );
+    };
+    match &elector {
+        Some(elector) => {
+            tokio::select! {
+                () = controllers => {
+                    elector.release().await;
+                }
+                lost = elector.keep() => {
+                    metrics.set_leader(false);
+                    tracing::error!(error = %lost, "stopping: leadership lost");
+                    return Err(lost.into());
+                }
+            }
+        }
+        None => controllers.await,
+    }
+    metrics.set_leader(false);
+    finish(server).await
+}
+
+async fn finish(server: tokio::task::JoinHandle<Result<(), ServeError>>) -> Result<(), RunError> {
+    match tokio::time::timeout(Duration::from_secs(5), server).await {
+        Ok(Ok(result)) => result.map_err(RunError::from),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,361 @@
+"""Patches to moto's emr-containers so it behaves like EMR on EKS where moto does not.
+
+Only the backend's models and methods are replaced: moto still parses every request
+and serializes every response from the service model, so shapes stay real. States are
+computed from the clock on every read, which keeps DescribeJobRun, ListJobRuns and its
+``states`` filter in agreement without any background thread.
+"""
+
+import re
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from moto.core.responses import ActionResult
+from moto.emrcontainers import models as moto_models
+from moto.emrcontainers import responses as moto_responses
+from moto.emrcontainers import urls as moto_urls
+from moto.emrcontainers.exceptions import ResourceNotFoundException
+
+from . import scenario as scenarios
+from .scenario import Scenario, ValidationException
+from .settings import Timings
+
+TERMINAL_JOB_STATES = ("FAILED", "CANCELLED", "COMPLETED")
+
+# One lock for every mutation: moto's server is threaded, and a start or cancel must
+# not interleave with the idempotency and attempt bookkeeping of another request.
+_LOCK = threading.RLock()
+_TIMINGS: Timings | None = None
+
+
+def _timings() -> Timings:
+    if _TIMINGS is None:
+        raise RuntimeError("emr_emulator.emr.install() was not called")
+    return _TIMINGS
+
+
+def _naive_utc(epoch: float) -> datetime:
+    # moto keeps naive UTC datetimes (its utcnow()) and compares request filters against them.
+    return datetime.fromtimestamp(epoch, UTC).replace(tzinfo=None)
+
+
+class EmulatedVirtualCluster(moto_models.VirtualCluster):
+    """A virtual cluster with a real createdAt and a short TERMINATING after delete."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.deleted_at: float | None = None
+        super().__init__(**kwargs)
+        self.created_at = _naive_utc(time.time())
+
+    @property
+    def state(self) -> str:
+        if self.deleted_at is None:
+            return "RUNNING"
+        if time.time() < self.deleted_at + _timings().vc_terminating_seconds:
+            return "TERMINATING"
+        return "TERMINATED"
+
+    @state.setter
+    def state(self, _value: str) -> None:
+        # moto's constructor assigns RUNNING; the state is derived from deleted_at instead.
+        pass
+
+
+class EmulatedJobRun(moto_models.JobRun):
+    """A job run whose state follows a timeline fixed at StartJobRun time."""
+
+    def __init__(
+        self,
+        *,
+        scenario: Scenario,
+        attempt: int,
+        retry_policy_configuration: dict[str, Any] | None,
+        **kwargs: Any,
+    ) -> None:
+        self.scenario = scenario
+        self.attempt = attempt
+        self.final_state, self.final_failure_reason = scenarios.effective_outcome(scenario, attempt)
+        self.cancel_requested_at: float | None = None
+        super().__init__(**kwargs)
+        self.created_epoch = time.time()
+        self.created_at = _naive_utc(self.created_epoch)
+        self.created_by = f"arn:aws:iam::{kwargs['account_id']}:root"
+        self.retry_policy_configuration = retry_policy_configuration
+        # The emulator never restarts a driver, so every run is on its first attempt.
+        self.retry_policy_execution = {"currentAttemptCount": 1} if retry_policy_configuration else None
+
+    def _natural_end(self) -> float:
+        s = self.scenario
+        return self.created_epoch + s.pending_seconds + s.submitted_seconds + s.run_seconds
+
+    def status_at(self, now: float) -> tuple[str, float | None]:
+        """(state, finished epoch or None) at wall-clock time ``now``."""
+        s = self.scenario
+        end = self._natural_end()
+        if self.cancel_requested_at is not None and self.cancel_requested_at < end:
+            cancelled_at = self.cancel_requested_at + s.cancel_pending_seconds
+            if now >= cancelled_at:
+                return "CANCELLED", cancelled_at
+            if now >= self.cancel_requested_at:
+                return "CANCEL_PENDING", None
+        if now < self.created_epoch + s.pending_seconds:
+            return "PENDING", None
+        if now < self.created_epoch + s.pending_seconds + s.submitted_seconds:
+            return "SUBMITTED", None
+        if now < end:
+            return "RUNNING", None
+        return self.final_state, end
+
+    def was_cancelled_by_request(self) -> bool:
+        return self.cancel_requested_at is not None and self.cancel_requested_at < self._natural_end()
+
+    @property
+    def state(self) -> str:
+        return self.status_at(time.time())[0]
+
+    @state.setter
+    def state(self, _value: str) -> None:
+        pass
+
+    @property
+    def finished_at(self) -> datetime | None:
+        finished = self.status_at(time.time())[1]
+        return None if finished is None else _naive_utc(finished)
+
+    @finished_at.setter
+    def finished_at(self, _value: datetime | None) -> None:
+        pass
+
+    @property
+    def failure_reason(self) -> str | None:
+        return self.final_failure_reason if self.state == "FAILED" else None
+
+    @failure_reason.setter
+    def failure_reason(self, _value: str | None) -> None:
+        pass
+
+    @property
+    def state_details(self) -> str | None:
+        state = self.state
+        if state == "FAILED":
+            return self.scenario.state_details or (
+                f"Job run failed with {self.final_failure_reason} (emulated, attempt {self.attempt})."
+            )
+        if state == "CANCELLED":
+            if self.was_cancelled_by_request():
+                return "JobRun CANCELLED successfully."
+            return self.scenario.state_details or "Job run was cancelled (emulated)."
+        return None
+
+    @state_details.setter
+    def state_details(self, _value: str | None) -> None:
+        pass
+
+
+class EmulatedBackend(moto_models.EMRContainersBackend):
+    """moto's backend with EMR's semantics for the calls the operator makes."""
+
+    def __init__(self, region_name: str, account_id: str) -> None:
+        super().__init__(region_name, account_id)
+        # (virtual cluster id, job run name) -> how many job runs were started with it.
+        self.attempts: dict[tuple[str, str], int] = {}
+
+    @property
+    def _url_module(self) -> Any:
+        # moto derives the URL table from the backend's module name; ours lives elsewhere.
+        return moto_urls
+
+    # --- virtual clusters -------------------------------------------------------------
+
+    def create_virtual_cluster(
+        self,
+        name: str,
+        container_provider: dict[str, Any],
+        client_token: str,
+        tags: dict[str, str] | None = None,
+    ) -> moto_models.VirtualCluster:
+        with _LOCK:
+            if client_token:
+                for vc in self.virtual_clusters.values():
+                    if vc.client_token == client_token:
+                        return vc
+            try:
+                provider_id = container_provider["id"]
+                namespace = container_provider["info"]["eksInfo"]["namespace"]
+            except (KeyError, TypeError) as err:
+                raise ValidationException("containerProvider needs id and info.eksInfo.namespace") from err
+            for vc in self.virtual_clusters.values():
+                # Real EMR: one non-terminated virtual cluster per (EKS cluster, namespace).
+                if vc.container_provider_id == provider_id and vc.namespace == namespace and vc.state != "TERMINATED":
+                    raise ValidationException("A virtual cluster already exists in the given namespace")
+            vc = EmulatedVirtualCluster(
+                name=name,
+                container_provider=container_provider,
+                client_token=client_token,
+                tags=tags,
+                account_id=self.account_id,
+                region_name=self.region_name,
+                aws_partition=self.partition,
+            )
+            self.virtual_clusters[vc.id] = vc
+            self.virtual_cluster_count += 1
+            return vc
+
+    def delete_virtual_cluster(self, cluster_id: str) -> moto_models.VirtualCluster:
+        with _LOCK:
+            vc = self.virtual_clusters.get(cluster_id)
+            if vc is None:
+                raise ValidationException("VirtualCluster does not exist")
+            if isinstance(vc, EmulatedVirtualCluster) and vc.deleted_at is None:
+                vc.deleted_at = time.time()
+            return vc
+
+    def describe_virtual_cluster(self, cluster_id: str) -> moto_models.VirtualCluster:
+        vc = self.virtual_clusters.get(cluster_id)
+        if vc is None:
+            # Real EMR answers ResourceNotFoundException (HTTP 400); moto says ValidationException.
+            raise ResourceNotFoundException(f"Virtual cluster {cluster_id} doesn't exist.")
+        return vc
+
+    # --- job runs ---------------------------------------------------------------------
+
+    def start_job_run(  # type: ignore[override]
+        self,
+        name: str,
+        virtual_cluster_id: str,
+        client_token: str,
+        execution_role_arn: str,
+        release_label: str,
+        job_driver: str,
+        configuration_overrides: dict[str, Any],
+        tags: dict[str, str],
+        retry_policy_configuration: dict[str, Any] | None = None,
+    ) -> moto_models.JobRun:
+        with _LOCK:
+            vc = self.virtual_clusters.get(virtual_cluster_id)
+            if vc is None:
+                raise ResourceNotFoundException(f"Virtual cluster {virtual_cluster_id} doesn't exist.")
+            if client_token:
+                # Idempotency: the same token in the same virtual cluster is the same job run.
+                for job in self.job_runs.values():
+                    if job.virtual_cluster_id == virtual_cluster_id and job.client_token == client_token:
+                        return job
+            if vc.state != "RUNNING":
+                raise ValidationException(f"Virtual cluster {virtual_cluster_id} is not in RUNNING state.")
+            # moto's release-label check, kept: EMR rejects unknown releases too.
+            if not re.match(r"emr-[0-9]{1}\.[0-9]{1,2}\.0-(latest|[0-9]{8})", release_label or ""):
+                raise ResourceNotFoundException(f"Release {release_label} doesn't exist.")
+            scenario = scenarios.parse(tags, _timings())
+            key = (virtual_cluster_id, name or "")
+            attempt = self.attempts.get(key, 0) + 1
+            job = EmulatedJobRun(
+                scenario=scenario,
+                attempt=attempt,
+                retry_policy_configuration=retry_policy_configuration,
+                name=name,
+                virtual_cluster_id=virtual_cluster_id,
+                client_token=client_token,
+                execution_role_arn=execution_role_arn,
+                release_label=release_label,
+                job_driver=job_driver,
+                configuration_overrides=configuration_overrides,
+                tags=tags,
+                account_id=self.account_id,
+                region_name=self.region_name,
+                aws_partition=self.partition,
+            )
+            self.attempts[key] = attempt
+            self.job_runs[job.id] = job
+            self.job_count += 1
+            return job
+
+    def _job(self, job_run_id: str, virtual_cluster_id: str) -> moto_models.JobRun:
+        job = self.job_runs.get(job_run_id)
+        if job is None or job.virtual_cluster_id != virtual_cluster_id:
+            raise ResourceNotFoundException(f"Job run {job_run_id} doesn't exist.")
+        return job
+
+    def cancel_job_run(self, job_run_id: str, virtual_cluster_id: str) -> moto_models.JobRun:
+        with _LOCK:
+            job = self._job(job_run_id, virtual_cluster_id)
+            now = time.time()
+            state = job.state
+            if state in TERMINAL_JOB_STATES or state == "CANCEL_PENDING":
+                raise ValidationException(f"Job run {job_run_id} is not in a cancellable state")
+            if isinstance(job, EmulatedJobRun):
+                job.cancel_requested_at = now
+            return job
+
+    def describe_job_run(self, job_run_id: str, virtual_cluster_id: str) -> moto_models.JobRun:
+        return self._job(job_run_id, virtual_cluster_id)
+
+    def list_job_runs(
+        self,
+        virtual_cluster_id: str,
+        created_before: datetime,
+        created_after: datetime,
+        name: str,
+        states: list[str] | None,
+    ) -> list[moto_models.JobRun]:
+        now = time.time()
+        jobs = [j for j in list(self.job_runs.values()) if j.virtual_cluster_id == virtual_cluster_id]
+        if created_after:
+            jobs = [j for j in jobs if j.created_at >= _as_naive(created_after)]
+        if created_before:
+            jobs = [j for j in jobs if j.created_at <= _as_naive(created_before)]
+        if states:
+            # One clock reading for the whole page, so a run cannot be filtered in one state
+            # and reported in the next.
+            jobs = [j for j in jobs if _state_at(j, now) in states]
+        if name:
+            # moto matches substrings of the filter; EMR matches the name.
+            jobs = [j for j in jobs if j.name == name]
+        return jobs
+
+
+def _as_naive(value: datetime) -> datetime:
+    if value.tzinfo is not None:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+def _state_at(job: moto_models.JobRun, now: float) -> str:
+    if isinstance(job, EmulatedJobRun):
+        return job.status_at(now)[0]
+    return job.state
+
+
+def _start_job_run_response(self: moto_responses.EMRContainersResponse) -> ActionResult:
+    """moto's handler, plus retryPolicyConfiguration, which moto drops."""
+    job_run = self.emrcontainers_backend.start_job_run(
+        name=self._get_param("name"),
+        virtual_cluster_id=self._get_param("virtualClusterId"),
+        client_token=self._get_param("clientToken"),
+        execution_role_arn=self._get_param("executionRoleArn"),
+        release_label=self._get_param("releaseLabel"),
+        job_driver=self._get_param("jobDriver"),
+        configuration_overrides=self._get_param("configurationOverrides"),
+        tags=self._get_param("tags"),
+        retry_policy_configuration=self._get_param("retryPolicyConfiguration"),
+    )
+    return ActionResult(
+        {
+            "id": job_run.id,
+            "name": job_run.name,
+            "arn": job_run.arn,
+            "virtualClusterId": job_run.virtual_cluster_id,
+        }
+    )
+
+
+def install(timings: Timings) -> None:
+    """Swaps the emulated backend into moto. Must run before the first request."""
+    global _TIMINGS
+    _TIMINGS = timings
+    # BackendDict builds backends lazily from this class, per account and region, and
+    # rebuilds them on moto's reset, so replacing the class is enough.
+    moto_models.emrcontainers_backends.backend = EmulatedBackend
+    moto_models.emrcontainers_backends.clear()
+    moto_responses.EMRContainersResponse.start_job_run = _start_job_run_response

@@ -1,0 +1,127 @@
+"""Names the AWS service and operation of a raw WSGI request, for the call log and for
+scoping faults. Uses botocore's service models, so every operation of every service is
+named the way the SDKs name it, without a hand-written route table."""
+
+import re
+import threading
+from dataclasses import dataclass, field
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import botocore.session
+from botocore.exceptions import UnknownServiceError
+
+# SigV4 credential scope: Credential=AKID/20250101/us-east-1/emr-containers/aws4_request
+_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/,\s]+)/([^/,\s]+)/aws4_request")
+
+# Signing names that differ from botocore's service names, for the services the project uses.
+_SIGNING_TO_SERVICE = {"emr-containers": "emr-containers", "eks": "eks", "iam": "iam", "sts": "sts"}
+
+
+@dataclass
+class Identified:
+    service: str | None
+    operation: str | None
+    region: str | None
+    protocol: str | None
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class _Route:
+    method: str
+    pattern: re.Pattern[str]
+    literal_length: int
+    operation: str
+
+
+class _Models:
+    """Caches botocore service models and their REST routes; loading is slow-ish."""
+
+    def __init__(self) -> None:
+        self._session = botocore.session.get_session()
+        self._lock = threading.Lock()
+        self._models: dict[str, object | None] = {}
+        self._routes: dict[str, list[_Route]] = {}
+
+    def model(self, service: str):  # -> botocore.model.ServiceModel | None
+        with self._lock:
+            if service not in self._models:
+                try:
+                    self._models[service] = self._session.get_service_model(service)
+                except UnknownServiceError:
+                    self._models[service] = None
+            return self._models[service]
+
+    def routes(self, service: str) -> list[_Route]:
+        model = self.model(service)
+        if model is None:
+            return []
+        with self._lock:
+            if service not in self._routes:
+                routes = []
+                for name in model.operation_names:
+                    http = model.operation_model(name).http
+                    uri = http.get("requestUri", "/").split("?", 1)[0]
+                    regex, literal = _uri_to_regex(uri)
+                    routes.append(_Route(http.get("method", "POST"), regex, literal, name))
+                # Most literal characters first: /virtualclusters/{id}/jobruns beats /virtualclusters/{id}.
+                routes.sort(key=lambda r: r.literal_length, reverse=True)
+                self._routes[service] = routes
+            return self._routes[service]
+
+
+def _uri_to_regex(uri: str) -> tuple[re.Pattern[str], int]:
+    parts = re.split(r"(\{[^}]+\})", uri)
+    regex = ""
+    literal = 0
+    for part in parts:
+        if part.startswith("{") and part.endswith("}"):
+            name = part[1:-1]
+            greedy = name.endswith("+")
+            name = name.rstrip("+")
+            regex += f"(?P<{name}>.+)" if greedy else f"(?P<{name}>[^/]+)"
+        else:
+            regex += re.escape(part)
+            literal += len(part)
+    return re.compile(f"^{regex}/?$"), literal
+
+
+_MODELS = _Models()
+
+
+def identify(environ: dict, body: bytes) -> Identified:
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    query = environ.get("QUERY_STRING", "")
+    match = _SCOPE.search(auth) or _SCOPE.search(unquote(query))
+    if match is None:
+        return Identified(None, None, None, None)
+    region, signing_name = match.group(1), match.group(2)
+    service = _SIGNING_TO_SERVICE.get(signing_name, signing_name)
+    model = _MODELS.model(service)
+    if model is None:
+        return Identified(service, None, region, None)
+    protocol = model.protocol
+    method = environ.get("REQUEST_METHOD", "GET")
+
+    if protocol in ("query", "ec2"):
+        params = parse_qs(query)
+        if method == "POST" and body:
+            params.update(parse_qs(body.decode("utf-8", "replace")))
+        action = params.get("Action", [None])[0]
+        return Identified(service, action, region, protocol)
+
+    if protocol == "json":
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        return Identified(service, target.rsplit(".", 1)[-1] or None, region, protocol)
+
+    # rest-json / rest-xml: match the undecoded path, so an ARN label keeps its %2F.
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI") or environ.get("PATH_INFO", "/")
+    path = urlsplit(raw).path
+    for route in _MODELS.routes(service):
+        if route.method != method:
+            continue
+        found = route.pattern.match(path)
+        if found:
+            labels = {k: unquote(v) for k, v in found.groupdict().items()}
+            return Identified(service, route.operation, region, protocol, labels)
+    return Identified(service, None, region, protocol)

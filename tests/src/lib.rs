@@ -1,0 +1,598 @@
+//! The integration-test harness: the local test bed (a real kube-apiserver + etcd +
+//! kube-controller-manager, and the AWS emulator), reached from tests.
+//!
+//! `bed()` starts the bed once if needed (`tests/bed/up.sh`), installs the CRDs and the operator's
+//! least-privilege ClusterRole (bound to the bed's unprivileged test user), and hands out clients.
+//! Tests run the real operator binary as a subprocess with that role, each with its own label
+//! selector so tests running in parallel never see each other's objects.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use tokio::sync::OnceCell;
+
+/// Label every test object carries; each test's operator selects only its own value.
+pub const TEST_LABEL: &str = "emr-on-eks.dev/test";
+/// Field manager the harness applies with (the operator uses its own).
+pub const TEST_MANAGER: &str = "emr-operator-tests";
+/// The bed's unprivileged user the operator runs as.
+pub const OPERATOR_USER: &str = "emr-on-eks-operator-test";
+
+/// The repository's root folder.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The running test bed.
+pub struct Bed {
+    /// Admin client (system:masters).
+    pub client: kube::Client,
+    /// The AWS layer pointed at the emulator.
+    pub aws: emr_aws::Aws,
+    /// The emulator's control API.
+    pub emulator: Emulator,
+    /// `.testbed/env`, parsed.
+    pub env: BTreeMap<String, String>,
+    sdk: aws_config::SdkConfig,
+}
+
+static BED: OnceCell<Bed> = OnceCell::const_new();
+
+/// The bed, started and prepared once per test process.
+pub async fn bed() -> &'static Bed {
+    BED.get_or_init(Bed::start).await
+}
+
+fn parse_env_file(path: &Path) -> BTreeMap<String, String> {
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    text.lines()
+        .filter_map(|line| line.trim().strip_prefix("export "))
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                v.trim_matches(|c| c == '"' || c == '\'').to_string(),
+            )
+        })
+        .collect()
+}
+
+async fn kube_client(kubeconfig: &str) -> kube::Client {
+    let kc = Kubeconfig::read_from(kubeconfig).expect("read kubeconfig");
+    let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+        .await
+        .expect("kubeconfig");
+    kube::Client::try_from(config).expect("kube client")
+}
+
+impl Bed {
+    async fn start() -> Bed {
+        let root = repo_root();
+        let env_file = root.join(".testbed/env");
+        // up.sh is idempotent and fast when the bed is already up; run it so a dead bed restarts.
+        let status = Command::new(root.join("tests/bed/up.sh"))
+            .stdout(Stdio::null())
+            .status()
+            .expect("run tests/bed/up.sh");
+        assert!(status.success(), "tests/bed/up.sh failed");
+        let env = parse_env_file(&env_file);
+        let client = kube_client(&env["KUBECONFIG"]).await;
+
+        let creds = emr_aws::aws_sdk_sts::config::Credentials::new(
+            env["AWS_ACCESS_KEY_ID"].clone(),
+            env["AWS_SECRET_ACCESS_KEY"].clone(),
+            None,
+            None,
+            "testbed",
+        );
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(env["AWS_REGION"].clone()))
+            .endpoint_url(env["AWS_ENDPOINT_URL"].clone())
+            .credentials_provider(creds)
+            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1))
+            .load()
+            .await;
+        let aws = emr_aws::Aws::new(
+            &emr_aws::AwsClients::from_sdk_config(&sdk),
+            std::sync::Arc::new(emr_aws::NoopObserver),
+        );
+        let emulator = Emulator {
+            base: env["EMULATOR_URL"].clone(),
+            http: reqwest::Client::new(),
+        };
+        let bed = Bed {
+            client,
+            aws,
+            emulator,
+            env,
+            sdk,
+        };
+        bed.install_crds().await;
+        bed.install_operator_role().await;
+        bed
+    }
+
+    async fn install_crds(&self) {
+        let api: Api<CustomResourceDefinition> = Api::all(self.client.clone());
+        let dir = repo_root().join("deploy/crds");
+        let mut names = Vec::new();
+        for entry in std::fs::read_dir(&dir).expect("deploy/crds") {
+            let path = entry.expect("dir entry").path();
+            let crd: CustomResourceDefinition =
+                serde_yaml::from_str(&std::fs::read_to_string(&path).expect("read crd"))
+                    .expect("parse crd");
+            let name = crd.name_any();
+            api.patch(
+                &name,
+                &PatchParams::apply(TEST_MANAGER).force(),
+                &Patch::Apply(&crd),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("apply {}: {e}", path.display()));
+            names.push(name);
+        }
+        for name in names {
+            wait_for(
+                &api,
+                &name,
+                Duration::from_secs(30),
+                "CRD established",
+                |crd| {
+                    crd.status
+                        .as_ref()
+                        .and_then(|s| s.conditions.as_ref())
+                        .is_some_and(|cs| {
+                            cs.iter()
+                                .any(|c| c.type_ == "Established" && c.status == "True")
+                        })
+                },
+            )
+            .await;
+        }
+    }
+
+    /// Binds the chart's ClusterRole rules (the single source of truth) to the test user.
+    async fn install_operator_role(&self) {
+        let path = repo_root().join("deploy/helm/emr-on-eks-operator/files/clusterrole-rules.yaml");
+        let rules: Vec<PolicyRule> = match std::fs::read_to_string(&path) {
+            Ok(text) => serde_yaml::from_str(&text)
+                .unwrap_or_else(|e| panic!("parse {}: {e}", path.display())),
+            Err(_) => return,
+        };
+        let name = "emr-on-eks-operator-test";
+        let role = ClusterRole {
+            metadata: kube::api::ObjectMeta {
+                name: Some(name.into()),
+                ..Default::default()
+            },
+            rules: Some(rules),
+            ..Default::default()
+        };
+        let binding: ClusterRoleBinding = serde_json::from_value(json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+            "metadata": {"name": name},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": OPERATOR_USER}]
+        }))
+        .expect("binding");
+        let pp = PatchParams::apply(TEST_MANAGER).force();
+        let mut role_json = serde_json::to_value(&role).expect("role");
+        role_json["apiVersion"] = json!("rbac.authorization.k8s.io/v1");
+        role_json["kind"] = json!("ClusterRole");
+        Api::<ClusterRole>::all(self.client.clone())
+            .patch(name, &pp, &Patch::Apply(&role_json))
+            .await
+            .expect("apply test ClusterRole");
+        Api::<ClusterRoleBinding>::all(self.client.clone())
+            .patch(name, &pp, &Patch::Apply(&binding))
+            .await
+            .expect("apply test ClusterRoleBinding");
+    }
+
+    /// A name no other test in this run (or an earlier run) uses: `<prefix>-<random>`.
+    pub fn unique(&self, prefix: &str) -> String {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let r: u32 = rand::random();
+        format!("{prefix}-{:06x}{n}", r & 0xff_ffff)
+    }
+
+    /// Creates a fresh namespace and returns its name.
+    pub async fn namespace(&self, prefix: &str) -> String {
+        let name = self.unique(prefix);
+        let ns: Namespace = serde_json::from_value(json!({
+            "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}
+        }))
+        .expect("namespace");
+        Api::<Namespace>::all(self.client.clone())
+            .create(&PostParams::default(), &ns)
+            .await
+            .unwrap_or_else(|e| panic!("create namespace {name}: {e}"));
+        name
+    }
+
+    /// Server-side applies a manifest (YAML or JSON text) as admin and returns the stored object.
+    pub async fn apply<K>(&self, manifest: &str) -> K
+    where
+        K: Resource<DynamicType = ()> + Clone + DeserializeOwned + serde::Serialize + Debug,
+    {
+        let obj: K = serde_yaml::from_str(manifest)
+            .unwrap_or_else(|e| panic!("parse manifest: {e}\n{manifest}"));
+        let api: Api<K> = match obj.meta().namespace.as_deref() {
+            Some(ns) => Api::namespaced_with(self.client.clone(), ns, &()),
+            None => Api::all_with(self.client.clone(), &()),
+        };
+        api.patch(
+            &obj.name_any(),
+            &PatchParams::apply(TEST_MANAGER).force(),
+            &Patch::Apply(&obj),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("apply {}: {e}", obj.name_any()))
+    }
+
+    /// An EKS cluster in the emulator (created if missing), as the operator will see it.
+    pub async fn eks_cluster(&self, name: &str) -> emr_aws::EksClusterInfo {
+        let eks = emr_aws::aws_sdk_eks::Client::new(&self.sdk);
+        let vpc = emr_aws::aws_sdk_eks::types::VpcConfigRequest::builder()
+            .subnet_ids("subnet-0001")
+            .build();
+        let created = eks
+            .create_cluster()
+            .name(name)
+            .role_arn("arn:aws:iam::123456789012:role/eks-cluster-role")
+            .resources_vpc_config(vpc)
+            .send()
+            .await;
+        if let Err(e) = created {
+            let text = format!("{e:?}");
+            assert!(
+                text.contains("ResourceInUse"),
+                "create EKS cluster {name}: {text}"
+            );
+        }
+        self.aws
+            .eks
+            .describe_cluster(name)
+            .await
+            .expect("describe EKS cluster")
+    }
+
+    /// An IAM role in the emulator with this trust policy (replaced if the role exists); its ARN.
+    pub async fn iam_role(&self, name: &str, trust: &Value) -> String {
+        let iam = emr_aws::aws_sdk_iam::Client::new(&self.sdk);
+        let doc = trust.to_string();
+        match iam
+            .create_role()
+            .role_name(name)
+            .assume_role_policy_document(&doc)
+            .send()
+            .await
+        {
+            Ok(out) => out.role().map(|r| r.arn().to_string()).expect("role arn"),
+            Err(_) => {
+                iam.update_assume_role_policy()
+                    .role_name(name)
+                    .policy_document(&doc)
+                    .send()
+                    .await
+                    .expect("update trust policy");
+                self.aws.iam.get_role(name).await.expect("get role").arn
+            }
+        }
+    }
+
+    /// The raw trust policy document of a role, exactly as IAM returns it (decoded).
+    pub async fn trust_policy(&self, role_name: &str) -> Value {
+        self.aws
+            .iam
+            .get_role(role_name)
+            .await
+            .expect("get role")
+            .trust_policy
+    }
+
+    /// The SDK configuration pointed at the emulator, for direct SDK calls in tests.
+    pub fn sdk_config(&self) -> &aws_config::SdkConfig {
+        &self.sdk
+    }
+
+    /// Starts the operator binary for one test: it acts only on objects labelled
+    /// `TEST_LABEL=<test_id>`, runs as the unprivileged test user with the chart's ClusterRole,
+    /// and without leader election unless `extra_args` turn it on.
+    pub async fn start_operator(&self, test_id: &str, extra_args: &[&str]) -> Operator {
+        let mut op = Operator {
+            test_id: test_id.to_string(),
+            args: Vec::new(),
+            env: self.env.clone(),
+            child: None,
+            metrics_url: String::new(),
+            log: repo_root().join(format!(".testbed/logs/operator-{test_id}.log")),
+        };
+        let port = free_port();
+        op.metrics_url = format!("http://127.0.0.1:{port}");
+        op.args = vec![
+            "run".into(),
+            format!("--selector={TEST_LABEL}={test_id}"),
+            "--leader-election=false".into(),
+            format!("--metrics-address=127.0.0.1:{port}"),
+            "--poll-interval=2s".into(),
+            "--young-poll-interval=1s".into(),
+            "--resync-interval=30s".into(),
+            "--aws-max-attempts=2".into(),
+        ];
+        op.args.extend(extra_args.iter().map(|s| s.to_string()));
+        op.start().await;
+        op
+    }
+}
+
+/// Path of the operator binary `make test` builds before the tests.
+pub fn operator_binary() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"));
+    target.join("debug/emr-on-eks-operator")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// A running operator process.
+pub struct Operator {
+    pub test_id: String,
+    pub args: Vec<String>,
+    env: BTreeMap<String, String>,
+    child: Option<Child>,
+    /// Base URL of its `/metrics`, `/healthz`, `/readyz`.
+    pub metrics_url: String,
+    /// Its combined stdout and stderr.
+    pub log: PathBuf,
+}
+
+impl Operator {
+    /// Starts (or restarts) the process and waits until it answers `/healthz`.
+    pub async fn start(&mut self) {
+        let binary = operator_binary();
+        assert!(
+            binary.exists(),
+            "{} is missing: run `cargo build -p emr-on-eks-operator` (make test does)",
+            binary.display()
+        );
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("operator log");
+        let child = Command::new(&binary)
+            .args(&self.args)
+            .env("KUBECONFIG", &self.env["TESTBED_OPERATOR_KUBECONFIG"])
+            .env("AWS_ENDPOINT_URL", &self.env["AWS_ENDPOINT_URL"])
+            .env("AWS_REGION", &self.env["AWS_REGION"])
+            .env("AWS_ACCESS_KEY_ID", &self.env["AWS_ACCESS_KEY_ID"])
+            .env("AWS_SECRET_ACCESS_KEY", &self.env["AWS_SECRET_ACCESS_KEY"])
+            .env("EMR_OPERATOR_LOG_LEVEL", "info,emr_operator=debug")
+            .env("POD_NAME", format!("operator-{}", self.test_id))
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("spawn operator");
+        self.child = Some(child);
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = http
+                .get(format!("{}/healthz", self.metrics_url))
+                .send()
+                .await
+                && r.status().is_success()
+            {
+                return;
+            }
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                panic!("operator exited with {status}; log:\n{}", self.log_tail(40));
+            }
+            assert!(
+                Instant::now() < deadline,
+                "operator did not answer /healthz; log:\n{}",
+                self.log_tail(40)
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// SIGKILL, as a node failure or OOM kill would: no graceful shutdown.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM and wait for the process to exit on its own.
+    pub fn terminate(&mut self) -> Option<std::process::ExitStatus> {
+        let mut child = self.child.take()?;
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        child.wait().ok()
+    }
+
+    /// Whether the process is running.
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    /// The text of its `/metrics`.
+    pub async fn metrics(&self) -> String {
+        reqwest::get(format!("{}/metrics", self.metrics_url))
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("metrics body")
+    }
+
+    /// The last `lines` lines of its log.
+    pub fn log_tail(&self, lines: usize) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Polls `api.get(name)` until `pred` holds; panics after `timeout` showing the last object seen.
+pub async fn wait_for<K>(
+    api: &Api<K>,
+    name: &str,
+    timeout: Duration,
+    what: &str,
+    pred: impl Fn(&K) -> bool,
+) -> K
+where
+    K: Clone + DeserializeOwned + Debug + serde::Serialize,
+{
+    let deadline = Instant::now() + timeout;
+    let mut last: Option<K> = None;
+    loop {
+        match api.get_opt(name).await {
+            Ok(Some(obj)) => {
+                if pred(&obj) {
+                    return obj;
+                }
+                last = Some(obj);
+            }
+            Ok(None) => {}
+            Err(e) => eprintln!("wait_for {what}: get {name}: {e}"),
+        }
+        if Instant::now() >= deadline {
+            let shown = last
+                .map(|o| serde_yaml::to_string(&o).unwrap_or_default())
+                .unwrap_or_else(|| "<never seen>".into());
+            panic!("timed out after {timeout:?} waiting for {what} ({name}); last seen:\n{shown}");
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Polls until `name` no longer exists.
+pub async fn wait_gone<K>(api: &Api<K>, name: &str, timeout: Duration, what: &str)
+where
+    K: Clone + DeserializeOwned + Debug,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        match api.get_opt(name).await {
+            Ok(None) => return,
+            Ok(Some(obj)) if Instant::now() >= deadline => {
+                panic!(
+                    "timed out after {timeout:?} waiting for {what} ({name}) to go; still:\n{obj:?}"
+                )
+            }
+            _ => tokio::time::sleep(Duration::from_millis(250)).await,
+        }
+    }
+}
+
+/// The AWS emulator's control API.
+pub struct Emulator {
+    pub base: String,
+    http: reqwest::Client,
+}
+
+impl Emulator {
+    async fn get(&self, path: &str, query: &[(&str, &str)]) -> Value {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .query(query)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    }
+
+    /// Logged AWS calls matching the filters (`service`, `operation`, `virtualClusterId`, ...).
+    pub async fn calls(&self, filters: &[(&str, &str)]) -> Vec<Value> {
+        let body = self.get("/_emulator/calls", filters).await;
+        body["calls"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Every StartJobRun body the emulator received (with `virtualClusterId`, `jobRunId`, `body`).
+    pub async fn start_job_run_requests(&self, virtual_cluster_id: Option<&str>) -> Vec<Value> {
+        let query: Vec<(&str, &str)> = virtual_cluster_id
+            .map(|v| ("virtualClusterId", v))
+            .into_iter()
+            .collect();
+        let body = self.get("/_emulator/start-job-run-requests", &query).await;
+        body["requests"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Replaces the fault configuration (global to the emulator: tests that set faults should
+    /// scope them with `operations`/`services` and clear them).
+    pub async fn set_faults(&self, faults: Value) {
+        let r = self
+            .http
+            .post(format!("{}/_emulator/faults", self.base))
+            .json(&faults)
+            .send()
+            .await
+            .expect("POST faults");
+        assert!(r.status().is_success(), "POST faults: {}", r.status());
+    }
+
+    /// Clears every fault.
+    pub async fn clear_faults(&self) {
+        let _ = self
+            .http
+            .delete(format!("{}/_emulator/faults", self.base))
+            .send()
+            .await;
+    }
+}
+
+/// Labels a manifest's metadata with the test label (for manifests built as JSON).
+pub fn with_test_label(mut manifest: Value, test_id: &str) -> Value {
+    manifest["metadata"]["labels"][TEST_LABEL] = json!(test_id);
+    manifest
+}
