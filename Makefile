@@ -3,21 +3,32 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 CARGO ?= cargo
 CRD_DIRS := deploy/crds deploy/helm/emr-on-eks-operator/crds
+GENERATED := $(CRD_DIRS) docs/crd-reference.md
 
-.PHONY: demo test deps testbed testbed-down crds crds-check fmt-check clippy unit build \
+.PHONY: demo demo-down test test-log-reset deps testbed testbed-down crds crds-check fmt-check clippy unit build \
         integration emulator-tests lua-tests chart-tests bench clean-bed
 
 ## demo: bring up the local bed, run the operator, apply a VirtualCluster and pi.py, watch it COMPLETE.
 demo: deps build
 	scripts/demo.sh
 
+TEST_LOG := target/test-output.log
+
 ## test: everything CI runs (fmt, clippy, CRDs current, unit tests, integration tests on the bed).
-test: deps fmt-check clippy crds-check unit build testbed emulator-tests lua-tests chart-tests integration
-	@echo "make test: all green"
+test: deps fmt-check clippy crds-check test-log-reset unit build testbed emulator-tests lua-tests chart-tests integration
+	@scripts/test-summary.sh $(TEST_LOG)
+
+test-log-reset:
+	@mkdir -p target && : > $(TEST_LOG)
 
 ## deps: install what a fresh machine lacks (apt packages, the control-plane build, the Python venv). Cached.
 deps:
 	tests/bed/install-deps.sh
+	tests/chart/install-deps.sh
+
+## demo-down: remove what make demo created and stop its operator.
+demo-down:
+	scripts/demo-down.sh
 
 ## testbed / testbed-down: start or stop the local bed (writes .testbed/env to `source`).
 testbed:
@@ -26,15 +37,15 @@ testbed:
 testbed-down:
 	tests/bed/down.sh
 
-## crds: regenerate the CRDs from the Rust types (deploy/crds and the Helm chart's crds/).
+## crds: regenerate the CRDs from the Rust types (deploy/crds, the Helm chart's crds/, docs/crd-reference.md).
 crds:
 	$(CARGO) run -q -p emr-api --example write-crds -- $(CRD_DIRS)
 
 ## crds-check: fail when the committed CRDs differ from the types.
 crds-check:
 	$(CARGO) run -q -p emr-api --example write-crds -- $(CRD_DIRS) >/dev/null
-	@git diff --exit-code -- $(CRD_DIRS) || { echo "CRDs are stale: run 'make crds' and commit"; exit 1; }
-	@test -z "$$(git status --porcelain -- $(CRD_DIRS))" || { echo "CRDs are not committed: run 'make crds' and commit"; git status --porcelain -- $(CRD_DIRS); exit 1; }
+	@git diff --exit-code -- $(GENERATED) || { echo "CRDs are stale: run 'make crds' and commit"; exit 1; }
+	@test -z "$$(git status --porcelain -- $(GENERATED))" || { echo "CRDs are not committed: run 'make crds' and commit"; git status --porcelain -- $(GENERATED); exit 1; }
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
@@ -43,24 +54,24 @@ clippy:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 unit:
-	$(CARGO) test --workspace --lib --bins --examples
+	$(CARGO) test --workspace --lib --bins --examples 2>&1 | tee -a $(TEST_LOG)
 
 build:
 	$(CARGO) build -p emr-on-eks-operator
 
 emulator-tests: testbed
-	tests/bed/test-emulator.sh -q
+	tests/bed/test-emulator.sh 2>tests/bed/test-emulator.sh -q 2>&11 | tee -a $(TEST_LOG)
 
 lua-tests:
-	tests/argocd/run-health-tests.sh
+	tests/argocd/run-health-tests.sh 2>&1 | tee -a $(TEST_LOG)
 
-chart-tests: testbed
-	tests/chart/test-chart.sh
+chart-tests: build testbed
+	tests/chart/test-chart.sh 2>&1 | tee -a $(TEST_LOG)
 
 ## integration: the Rust integration tests in tests/ against the bed (each test in its own namespace).
 integration: build testbed
-	$(CARGO) test -p emr-operator-tests --tests -- --test-threads=4
-	$(CARGO) test -p emr-aws --test emulator
+	$(CARGO) test -p emr-operator-tests --tests -- --test-threads=4 2>&1 | tee -a $(TEST_LOG)
+	$(CARGO) test -p emr-aws --test emulator 2>&1 | tee -a $(TEST_LOG)
 
 ## bench: scale and fault benchmarks (prints results and writes bench/results/).
 bench: deps build testbed

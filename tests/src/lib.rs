@@ -19,9 +19,11 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::ResourceExt;
+use kube::api::{Api, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Resource, ResourceExt};
+use kube::discovery::Scope;
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
@@ -51,11 +53,30 @@ pub struct Bed {
     sdk: aws_config::SdkConfig,
 }
 
-static BED: OnceCell<Bed> = OnceCell::const_new();
+static PREPARED: OnceCell<BTreeMap<String, String>> = OnceCell::const_new();
 
-/// The bed, started and prepared once per test process.
+/// The bed, started (if needed) and prepared once per test process; the clients are new for
+/// each call. Every `#[tokio::test]` has its own runtime, and a client made on one runtime stops
+/// working when that runtime ends, so clients are never shared between tests.
 pub async fn bed() -> &'static Bed {
-    BED.get_or_init(Bed::start).await
+    let env = PREPARED.get_or_init(prepare).await;
+    // One small leak per test: lets tests keep the `&'static Bed` they pass around.
+    Box::leak(Box::new(Bed::connect(env.clone()).await))
+}
+
+async fn prepare() -> BTreeMap<String, String> {
+    let root = repo_root();
+    // up.sh is idempotent and fast when the bed is already up; run it so a dead bed restarts.
+    let status = Command::new(root.join("tests/bed/up.sh"))
+        .stdout(Stdio::null())
+        .status()
+        .expect("run tests/bed/up.sh");
+    assert!(status.success(), "tests/bed/up.sh failed");
+    let env = parse_env_file(&testbed_dir().join("env"));
+    let bed = Bed::connect(env.clone()).await;
+    bed.install_crds().await;
+    bed.install_operator_role().await;
+    env
 }
 
 fn parse_env_file(path: &Path) -> BTreeMap<String, String> {
@@ -82,16 +103,7 @@ async fn kube_client(kubeconfig: &str) -> kube::Client {
 }
 
 impl Bed {
-    async fn start() -> Bed {
-        let root = repo_root();
-        let env_file = root.join(".testbed/env");
-        // up.sh is idempotent and fast when the bed is already up; run it so a dead bed restarts.
-        let status = Command::new(root.join("tests/bed/up.sh"))
-            .stdout(Stdio::null())
-            .status()
-            .expect("run tests/bed/up.sh");
-        assert!(status.success(), "tests/bed/up.sh failed");
-        let env = parse_env_file(&env_file);
+    async fn connect(env: BTreeMap<String, String>) -> Bed {
         let client = kube_client(&env["KUBECONFIG"]).await;
 
         let creds = emr_aws::aws_sdk_sts::config::Credentials::new(
@@ -116,16 +128,13 @@ impl Bed {
             base: env["EMULATOR_URL"].clone(),
             http: reqwest::Client::new(),
         };
-        let bed = Bed {
+        Bed {
             client,
             aws,
             emulator,
             env,
             sdk,
-        };
-        bed.install_crds().await;
-        bed.install_operator_role().await;
-        bed
+        }
     }
 
     async fn install_crds(&self) {
@@ -138,13 +147,22 @@ impl Bed {
                 serde_yaml::from_str(&std::fs::read_to_string(&path).expect("read crd"))
                     .expect("parse crd");
             let name = crd.name_any();
-            api.patch(
-                &name,
-                &PatchParams::apply(TEST_MANAGER).force(),
-                &Patch::Apply(&crd),
-            )
-            .await
-            .unwrap_or_else(|e| panic!("apply {}: {e}", path.display()));
+            let applied = api
+                .patch(
+                    &name,
+                    &PatchParams::apply(TEST_MANAGER).force(),
+                    &Patch::Apply(&crd),
+                )
+                .await;
+            match applied {
+                Ok(_) => {}
+                // Apiservers before 1.25 (the bed's is 1.20) know no `x-kubernetes-validations`
+                // and refuse it in a server-side apply; a plain create/replace drops it instead.
+                Err(e) if e.to_string().contains("field not declared in schema") => {
+                    create_or_replace_crd(&api, crd).await
+                }
+                Err(e) => panic!("apply {}: {e}", path.display()),
+            }
             names.push(name);
         }
         for name in names {
@@ -227,24 +245,58 @@ impl Bed {
         name
     }
 
-    /// Server-side applies a manifest (YAML or JSON text) as admin and returns the stored object.
-    pub async fn apply<K>(&self, manifest: &str) -> K
-    where
-        K: Resource<DynamicType = ()> + Clone + DeserializeOwned + serde::Serialize + Debug,
-    {
-        let obj: K = serde_yaml::from_str(manifest)
-            .unwrap_or_else(|e| panic!("parse manifest: {e}\n{manifest}"));
-        let api: Api<K> = match obj.meta().namespace.as_deref() {
-            Some(ns) => Api::namespaced_with(self.client.clone(), ns, &()),
-            None => Api::all_with(self.client.clone(), &()),
-        };
-        api.patch(
-            &obj.name_any(),
-            &PatchParams::apply(TEST_MANAGER).force(),
-            &Patch::Apply(&obj),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("apply {}: {e}", obj.name_any()))
+    /// Server-side applies every document of a YAML (or JSON) manifest as admin, of any kind,
+    /// and returns the stored objects.
+    pub async fn apply_yaml(&self, manifest: &str) -> Vec<DynamicObject> {
+        let mut stored = Vec::new();
+        for doc in serde_yaml::Deserializer::from_str(manifest) {
+            let value = Value::deserialize(doc)
+                .unwrap_or_else(|e| panic!("parse manifest: {e}\n{manifest}"));
+            if value.is_null() {
+                continue;
+            }
+            let obj: DynamicObject =
+                serde_json::from_value(value).unwrap_or_else(|e| panic!("not an object: {e}"));
+            let types = obj
+                .types
+                .clone()
+                .unwrap_or_else(|| panic!("no apiVersion/kind in\n{manifest}"));
+            let gvk = GroupVersionKind::try_from(&types)
+                .unwrap_or_else(|e| panic!("bad apiVersion: {e}"));
+            let (resource, caps) = kube::discovery::pinned_kind(&self.client, &gvk)
+                .await
+                .unwrap_or_else(|e| panic!("discover {gvk:?}: {e}"));
+            let api: Api<DynamicObject> = match (caps.scope, obj.namespace()) {
+                (Scope::Namespaced, Some(ns)) => {
+                    Api::namespaced_with(self.client.clone(), &ns, &resource)
+                }
+                (Scope::Namespaced, None) => {
+                    Api::default_namespaced_with(self.client.clone(), &resource)
+                }
+                (Scope::Cluster, _) => Api::all_with(self.client.clone(), &resource),
+            };
+            let name = obj.name_any();
+            let applied = api
+                .patch(
+                    &name,
+                    &PatchParams::apply(TEST_MANAGER).force(),
+                    &Patch::Apply(&obj),
+                )
+                .await
+                .unwrap_or_else(|e| panic!("apply {} {name}: {e}", gvk.kind));
+            stored.push(applied);
+        }
+        stored
+    }
+
+    /// Server-side applies a one-document manifest and returns it as `K`.
+    pub async fn apply<K: DeserializeOwned>(&self, manifest: &str) -> K {
+        let stored = self.apply_yaml(manifest).await;
+        let first = stored
+            .into_iter()
+            .next()
+            .expect("an object in the manifest");
+        serde_json::from_value(serde_json::to_value(first).expect("json")).expect("typed object")
     }
 
     /// An EKS cluster in the emulator (created if missing), as the operator will see it.
@@ -323,7 +375,7 @@ impl Bed {
             env: self.env.clone(),
             child: None,
             metrics_url: String::new(),
-            log: repo_root().join(format!(".testbed/logs/operator-{test_id}.log")),
+            log: testbed_dir().join(format!("logs/operator-{test_id}.log")),
         };
         let port = free_port();
         op.metrics_url = format!("http://127.0.0.1:{port}");
@@ -337,14 +389,56 @@ impl Bed {
             "--resync-interval=30s".into(),
             "--aws-max-attempts=2".into(),
         ];
+        // An extra `--flag=value` replaces the default of the same flag (clap refuses repeats).
+        let flag = |arg: &str| arg.split('=').next().unwrap_or(arg).to_string();
+        let overridden: Vec<String> = extra_args.iter().map(|a| flag(a)).collect();
+        op.args.retain(|a| !overridden.contains(&flag(a)));
         op.args.extend(extra_args.iter().map(|s| s.to_string()));
         op.start().await;
         op
     }
 }
 
-/// Path of the operator binary `make test` builds before the tests.
+/// The bed's state folder: `TESTBED_DIR` (as `tests/bed/up.sh` reads it; `make bench` runs its
+/// own bed there), else `<repo>/.testbed`.
+pub fn testbed_dir() -> PathBuf {
+    std::env::var_os("TESTBED_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".testbed"))
+}
+
+/// Creates a CRD, or replaces the one there (retrying when another test process got there first).
+async fn create_or_replace_crd(
+    api: &Api<CustomResourceDefinition>,
+    mut crd: CustomResourceDefinition,
+) {
+    let name = crd.name_any();
+    for _ in 0..10 {
+        let result = match api.get_opt(&name).await.expect("get CRD") {
+            Some(current) => {
+                crd.metadata.resource_version = current.metadata.resource_version;
+                api.replace(&name, &PostParams::default(), &crd).await
+            }
+            None => {
+                crd.metadata.resource_version = None;
+                api.create(&PostParams::default(), &crd).await
+            }
+        };
+        match result {
+            Ok(_) => return,
+            Err(kube::Error::Api(status)) if status.code == 409 => continue,
+            Err(e) => panic!("create/replace CRD {name}: {e}"),
+        }
+    }
+    panic!("create/replace CRD {name}: conflicts kept coming");
+}
+
+/// Path of the operator binary `make test` builds before the tests; `EMR_OPERATOR_BINARY`
+/// overrides it (`make bench` runs the release build).
 pub fn operator_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("EMR_OPERATOR_BINARY") {
+        return PathBuf::from(path);
+    }
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo_root().join("target"));

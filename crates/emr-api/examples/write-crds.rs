@@ -1,4 +1,5 @@
-//! `make crds`: writes every CRD to the folder given (deploy/crds) and to the Helm chart's crds/.
+//! `make crds`: writes every CRD to each folder given (deploy/crds, the Helm chart's crds/), and
+//! the generated reference to docs/crd-reference.md.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,5 +28,12 @@ fn main() -> ExitCode {
             println!("wrote {}", path.display());
         }
     }
+    let crds: Vec<_> = emr_api::crd::all().into_iter().map(|(_, c)| c).collect();
+    let reference = std::path::Path::new("docs/crd-reference.md");
+    if let Err(e) = std::fs::create_dir_all("docs").and_then(|()| std::fs::write(reference, emr_api::reference::markdown(&crds))) {
+        eprintln!("cannot write {}: {e}", reference.display());
+        return ExitCode::FAILURE;
+    }
+    println!("wrote {}", reference.display());
     ExitCode::SUCCESS
 }

@@ -8,6 +8,7 @@ pub mod condition;
 pub mod crd;
 pub mod labels;
 pub mod patterns;
+pub mod reference;
 pub mod spark_job_run;
 pub mod time;
 pub mod virtual_cluster;

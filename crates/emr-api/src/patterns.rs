@@ -31,8 +31,9 @@ pub const DNS_SUBDOMAIN: &str =
     r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
 /// An AWS account id.
 pub const ACCOUNT_ID: &str = r"^\d{12}$";
-/// An OIDC provider as IAM names it: the issuer URL without `https://`.
-pub const OIDC_PROVIDER: &str = r"^[^:/\s][^\s]*$";
+/// An OIDC provider as IAM names it: the issuer URL without `https://` (no scheme, no port:
+/// `https://oidc.eks...` pasted as is would make trust statements that never match).
+pub const OIDC_PROVIDER: &str = r"^[^:/\s][^:\s]*$";
 /// S3 URIs (log locations).
 pub const S3_URI: &str = r"^s3://[^\s]+$";
 

@@ -8,6 +8,7 @@ use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 #[derive(Clone)]
 pub struct EventPublisher {
     recorder: Recorder,
+    cluster_scoped: ClusterScopedEvents,
 }
 
 impl EventPublisher {
@@ -18,6 +19,10 @@ impl EventPublisher {
             instance,
         };
         Self {
+            cluster_scoped: ClusterScopedEvents {
+                client: client.clone(),
+                reporter: reporter.clone(),
+            },
             recorder: Recorder::new(client, reporter),
         }
     }
@@ -52,9 +57,72 @@ impl EventPublisher {
             action: action.into(),
             secondary: None,
         };
-        if let Err(error) = self.recorder.publish(&event, &obj.object_ref(&())).await {
+        let reference = obj.object_ref(&());
+        let published = if reference.namespace.is_none() {
+            self.cluster_scoped.publish(&event, reference).await
+        } else {
+            self.recorder.publish(&event, &reference).await
+        };
+        if let Err(error) = published {
             tracing::warn!(%error, reason, "could not publish event");
         }
+    }
+}
+
+/// Events about cluster-scoped objects (VirtualClusters). kube's Recorder writes them to
+/// `default`, which apiservers before 1.22 refuse for events.k8s.io/v1 events ("involvedObject
+/// .namespace does not match"); `kube-system` is accepted by every version.
+#[derive(Clone)]
+struct ClusterScopedEvents {
+    client: kube::Client,
+    reporter: Reporter,
+}
+
+impl ClusterScopedEvents {
+    const NAMESPACE: &'static str = "kube-system";
+
+    async fn publish(
+        &self,
+        event: &Event,
+        regarding: k8s_openapi::api::core::v1::ObjectReference,
+    ) -> Result<(), kube::Error> {
+        use k8s_openapi::api::events::v1::Event as KubeEvent;
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
+        let now = k8s_openapi::jiff::Timestamp::now();
+        // `<object>.<hex time>`, as client-go names events (generateName cannot end in a dot).
+        let name = format!(
+            "{}.{:x}",
+            regarding.name.as_deref().unwrap_or("cluster"),
+            now.as_nanosecond()
+        );
+        let kube_event = KubeEvent {
+            metadata: ObjectMeta {
+                name: Some(name),
+                namespace: Some(Self::NAMESPACE.into()),
+                ..ObjectMeta::default()
+            },
+            event_time: Some(MicroTime(now)),
+            action: Some(event.action.clone()),
+            reason: Some(event.reason.clone()),
+            note: event.note.clone(),
+            type_: Some(match event.type_ {
+                EventType::Normal => "Normal".into(),
+                EventType::Warning => "Warning".into(),
+            }),
+            regarding: Some(regarding),
+            reporting_controller: Some(self.reporter.controller.clone()),
+            reporting_instance: Some(
+                self.reporter
+                    .instance
+                    .clone()
+                    .unwrap_or_else(|| self.reporter.controller.clone()),
+            ),
+            ..KubeEvent::default()
+        };
+        kube::Api::<KubeEvent>::namespaced(self.client.clone(), Self::NAMESPACE)
+            .create(&kube::api::PostParams::default(), &kube_event)
+            .await
+            .map(|_| ())
     }
 }
 

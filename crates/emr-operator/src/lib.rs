@@ -8,8 +8,11 @@ pub mod context;
 pub mod events;
 pub mod leader;
 pub mod metrics;
+pub mod run;
 pub mod server;
+pub mod spark_job_run;
 pub mod status;
+pub mod virtual_cluster;
 
 pub use config::OperatorConfig;
 pub use context::Context;

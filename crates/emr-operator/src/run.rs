@@ -12,6 +12,9 @@ use crate::leader::{LeaderElector, LeaderError};
 use crate::metrics::Metrics;
 use crate::server::{self, Health, ServeError};
 
+/// How long in-flight reconciles may take to finish after SIGTERM.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
 /// Why the operator stopped other than by a requested shutdown.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -138,10 +141,24 @@ pub async fn run(config: OperatorConfig) -> Result<(), RunError> {
     metrics.set_leader(true);
 
     let controllers = async {
-        tokio::join!(
-            crate::virtual_cluster::run(ctx.clone(), shutdown.wait()),
-            crate::spark_job_run::run(ctx.clone(), shutdown.wait()),
-        );
+        let both = async {
+            tokio::join!(
+                crate::virtual_cluster::run(ctx.clone(), shutdown.wait()),
+                crate::spark_job_run::run(ctx.clone(), shutdown.wait()),
+            );
+        };
+        // kube-runtime does not notice a shutdown that arrives before its caches are filled, and
+        // a reconcile can be stuck on a slow call: bound the wait so SIGTERM always ends the
+        // process well inside Kubernetes' default 30 s grace period.
+        let deadline = async {
+            shutdown.wait().await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+            tracing::warn!(grace = ?SHUTDOWN_GRACE, "controllers did not stop in time; exiting anyway");
+        };
+        tokio::select! {
+            () = both => {}
+            () = deadline => {}
+        }
     };
     match &elector {
         Some(elector) => {

@@ -43,9 +43,11 @@ pub use status::{AttemptRecord, LogLocations, SparkJobRunStatus, condition_types
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
+// The usual case first: when neither branch holds, the apiserver names the first branch's missing
+// fields ("spec.releaseLabel: Required value"), which is what most users forgot.
 #[schemars(extend("anyOf" = [
-    {"required": ["jobTemplateId"]},
-    {"required": ["releaseLabel", "jobDriver"]}
+    {"required": ["releaseLabel", "jobDriver"]},
+    {"required": ["jobTemplateId"]}
 ]))]
 pub struct SparkJobRunSpec {
     /// The virtual cluster to run in: a VirtualCluster object by name (its namespace must be this

@@ -45,6 +45,10 @@ pub struct SparkJobRunStatus {
     /// The operator's attempt number (1 for the first job run); part of the idempotency token.
     #[serde(default)]
     pub attempt: i32,
+    /// Operator-level resubmissions of the current run so far (see `spec.resubmitPolicy`); a
+    /// re-run (`spec.rerun`) starts again from 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub resubmissions: i32,
     /// Past and current attempts, newest last, at most the last 10.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attempts: Vec<AttemptRecord>,
@@ -60,7 +64,8 @@ pub struct SparkJobRunStatus {
     /// Where the current attempt's logs are, derived from the monitoring configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logs: Option<LogLocations>,
-    /// Conditions: Submitted, Running, Succeeded, Failed and Ready.
+    /// Conditions: Submitted, Running, Succeeded, Failed and Ready (plus SpecChangeRefused while
+    /// the spec differs from the one submitted).
     #[serde(default)]
     pub conditions: Vec<Condition>,
     /// One line saying what the job is doing.
@@ -118,6 +123,8 @@ pub mod condition_types {
     pub const FAILED: &str = "Failed";
     /// True exactly when the job has succeeded.
     pub const READY: &str = "Ready";
+    /// Present (True) only while the spec differs from the one submitted: the change is not applied.
+    pub const SPEC_CHANGE_REFUSED: &str = "SpecChangeRefused";
 }
 
 /// Condition reasons the operator writes that are not EMR states or failure reasons.
@@ -136,4 +143,8 @@ pub mod reasons {
     pub const WAITING_TO_RESUBMIT: &str = "WaitingToResubmit";
     pub const CANCELLED: &str = "Cancelled";
     pub const COMPLETED: &str = "Completed";
+}
+
+fn is_zero(n: &i32) -> bool {
+    *n == 0
 }

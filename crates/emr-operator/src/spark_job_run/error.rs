@@ -1,0 +1,98 @@
+//! Why a SparkJobRun reconcile failed; each variant names the action and the object.
+
+use emr_aws::AwsError;
+
+use super::request::RequestError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("reading SparkJobRun {object}: {source}")]
+    ReadJob {
+        object: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("writing the status of SparkJobRun {object}: {source}")]
+    WriteStatus {
+        object: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error(
+        "SparkJobRun {object} changed while it was being reconciled; trying again with the new version"
+    )]
+    StaleObject { object: String },
+    #[error("adding the finalizer to SparkJobRun {object}: {source}")]
+    AddFinalizer {
+        object: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("removing the finalizer from SparkJobRun {object}: {source}")]
+    RemoveFinalizer {
+        object: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("reading VirtualCluster {name} for SparkJobRun {object}: {source}")]
+    ReadVirtualCluster {
+        object: String,
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("building the StartJobRun request of SparkJobRun {object}: {source}")]
+    BuildRequest {
+        object: String,
+        #[source]
+        source: RequestError,
+    },
+    #[error("starting attempt {attempt} of SparkJobRun {object}: {source}")]
+    StartJobRun {
+        object: String,
+        attempt: i32,
+        #[source]
+        source: AwsError,
+    },
+    #[error("looking for the job run of attempt {attempt} of SparkJobRun {object}: {source}")]
+    FindJobRun {
+        object: String,
+        attempt: i32,
+        #[source]
+        source: AwsError,
+    },
+    #[error("cancelling the job run of SparkJobRun {object}: {source}")]
+    CancelJobRun {
+        object: String,
+        #[source]
+        source: AwsError,
+    },
+}
+
+impl Error {
+    /// A short label for the reconcile-errors metric.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            Error::ReadJob { .. } => "ReadJob",
+            Error::WriteStatus { .. } => "WriteStatus",
+            Error::StaleObject { .. } => "StaleObject",
+            Error::AddFinalizer { .. } => "AddFinalizer",
+            Error::RemoveFinalizer { .. } => "RemoveFinalizer",
+            Error::ReadVirtualCluster { .. } => "ReadVirtualCluster",
+            Error::BuildRequest { .. } => "BuildRequest",
+            Error::StartJobRun { .. } => "StartJobRun",
+            Error::FindJobRun { .. } => "FindJobRun",
+            Error::CancelJobRun { .. } => "CancelJobRun",
+        }
+    }
+
+    /// Whether AWS throttled the call (worth a longer pause than other errors).
+    pub fn is_throttled(&self) -> bool {
+        match self {
+            Error::StartJobRun { source, .. }
+            | Error::FindJobRun { source, .. }
+            | Error::CancelJobRun { source, .. } => source.is_throttled(),
+            _ => false,
+        }
+    }
+}

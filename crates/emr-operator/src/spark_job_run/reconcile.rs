@@ -1,0 +1,619 @@
+//! The reconciler's I/O: gathers the facts (the object, its VirtualCluster when needed, the
+//! poller's last observation), asks [`decide`](super::decide) and carries out the one effect.
+//!
+//! Every status write carries the object's resourceVersion, so a decision taken on a stale copy
+//! (the watch cache lags behind the operator's own writes) is refused by the apiserver and
+//! taken again on the fresh object, instead of overwriting newer facts.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use emr_api::labels::SPARK_JOB_RUN_FINALIZER;
+use emr_api::spark_job_run::SparkJobRunStatus;
+use emr_api::{SparkJobRun, VirtualCluster};
+use emr_aws::{JobRunInfo, JobRunState};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::reflector::ObjectRef;
+use kube::{Resource, ResourceExt};
+use serde_json::json;
+
+use super::decide::{self, Decision, Effect, Facts, Phase, Submit};
+use super::error::Error;
+use super::poller::Tracker;
+use super::request;
+use super::target::{self, Resolution};
+use super::tracker::{CREATED_AFTER_SLACK, JobKey};
+use super::transitions::{self, Note};
+use crate::backoff;
+use crate::context::Context;
+use crate::status::FIELD_MANAGER;
+
+/// The controller's name in metrics.
+pub const CONTROLLER: &str = "SparkJobRun";
+/// While the operator may not start job runs (IAM), how often it tries again.
+const ACCESS_DENIED_RETRY: Duration = Duration::from_secs(300);
+/// After a job run started, a reconcile in case no poll result ever arrives.
+const STARTED_RESYNC: Duration = Duration::from_secs(600);
+/// After a stale-object conflict: the fresh copy is normally in the cache by then.
+const STALE_RETRY: Duration = Duration::from_secs(1);
+
+/// What every reconcile of this controller shares.
+pub struct State {
+    pub ctx: Arc<Context>,
+    pub tracker: Arc<Tracker>,
+    failures: Mutex<HashMap<ObjectRef<SparkJobRun>, u32>>,
+}
+
+impl State {
+    pub fn new(ctx: Arc<Context>, tracker: Arc<Tracker>) -> Self {
+        Self {
+            ctx,
+            tracker,
+            failures: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn failures(&self) -> std::sync::MutexGuard<'_, HashMap<ObjectRef<SparkJobRun>, u32>> {
+        self.failures.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The Controller's reconcile function.
+pub async fn reconcile(job: Arc<SparkJobRun>, state: Arc<State>) -> Result<Action, Error> {
+    let started = Instant::now();
+    let result = Reconcile::new(&job, &state).run().await;
+    let error = result.as_ref().err().map(Error::metric_label);
+    state
+        .ctx
+        .metrics
+        .reconciled(CONTROLLER, started.elapsed(), error);
+    if result.is_ok() {
+        state.failures().remove(&ObjectRef::from_obj(job.as_ref()));
+    }
+    result
+}
+
+/// The Controller's error policy: back off per object, longer while AWS throttles.
+pub fn error_policy(job: Arc<SparkJobRun>, error: &Error, state: Arc<State>) -> Action {
+    if matches!(error, Error::StaleObject { .. }) {
+        tracing::debug!(%error, "retrying on a fresh copy");
+        return Action::requeue(STALE_RETRY);
+    }
+    let failures = {
+        let mut all = state.failures();
+        let count = all.entry(ObjectRef::from_obj(job.as_ref())).or_default();
+        *count = count.saturating_add(1);
+        *count
+    };
+    let base = if error.is_throttled() {
+        Duration::from_secs(5)
+    } else {
+        Duration::from_secs(1)
+    };
+    let delay = backoff::jittered(failures.saturating_sub(1), base, Duration::from_secs(300));
+    tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "reconcile failed");
+    Action::requeue(delay)
+}
+
+fn to_chrono(time: &Time) -> Option<DateTime<Utc>> {
+    let nanos = u32::try_from(time.0.subsec_nanosecond()).unwrap_or(0);
+    DateTime::from_timestamp(time.0.as_second(), nanos)
+}
+
+fn is_conflict(error: &kube::Error) -> bool {
+    matches!(error, kube::Error::Api(status) if status.code == 409)
+}
+
+fn is_not_found(error: &kube::Error) -> bool {
+    matches!(error, kube::Error::Api(status) if status.code == 404)
+}
+
+/// How a CancelJobRun ended.
+enum Cancelled {
+    /// Sent, or EMR says the run is already finishing: wait for the final state.
+    Sent,
+    /// The run (or its virtual cluster) no longer exists.
+    Gone,
+}
+
+struct Reconcile<'a> {
+    state: &'a State,
+    api: Api<SparkJobRun>,
+    /// The newest known copy: replaced by every write's answer.
+    job: SparkJobRun,
+    object: String,
+}
+
+impl<'a> Reconcile<'a> {
+    fn new(job: &SparkJobRun, state: &'a State) -> Self {
+        let namespace = job.namespace().unwrap_or_default();
+        Self {
+            state,
+            api: Api::namespaced(state.ctx.client.clone(), &namespace),
+            job: job.clone(),
+            object: format!("{namespace}/{}", job.name_any()),
+        }
+    }
+
+    fn ctx(&self) -> &Context {
+        &self.state.ctx
+    }
+
+    fn status(&self) -> SparkJobRunStatus {
+        self.job.status.clone().unwrap_or_default()
+    }
+
+    async fn run(mut self) -> Result<Action, Error> {
+        // A recorded attempt without its job run id is what a lagging cache shows right after
+        // a submission: read the object itself rather than send StartJobRun again.
+        if decide::phase(&self.status()) == Phase::Submitting {
+            match self.api.get_opt(&self.job.name_any()).await {
+                Ok(Some(fresh)) => self.job = fresh,
+                Ok(None) => return Ok(Action::await_change()),
+                Err(source) => {
+                    return Err(Error::ReadJob {
+                        object: self.object.clone(),
+                        source,
+                    });
+                }
+            }
+        }
+        let mut target = None;
+        for _ in 0..2 {
+            let decision = self.decide(target.as_ref());
+            if decision.effect == Effect::NeedVirtualCluster && target.is_none() {
+                target = Some(self.resolve().await?);
+                continue;
+            }
+            return self.carry_out(decision).await;
+        }
+        Ok(Action::await_change())
+    }
+
+    fn decide(&self, target: Option<&Resolution>) -> Decision {
+        let status = self.status();
+        let key = decide::current_run(&status);
+        let (observed, cancel_requested) = self.state.tracker.with(|r| match &key {
+            Some(key) => (r.observation(key).cloned(), r.cancel_requested(key)),
+            None => (None, false),
+        });
+        decide::decide(&Facts {
+            spec: &self.job.spec,
+            status: &status,
+            generation: self.job.metadata.generation,
+            created: self
+                .job
+                .metadata
+                .creation_timestamp
+                .as_ref()
+                .and_then(to_chrono),
+            has_finalizer: self
+                .job
+                .finalizers()
+                .iter()
+                .any(|f| f == SPARK_JOB_RUN_FINALIZER),
+            deleting_since: self
+                .job
+                .metadata
+                .deletion_timestamp
+                .as_ref()
+                .and_then(to_chrono),
+            target,
+            observed: observed.as_ref(),
+            cancel_requested,
+            now: Utc::now(),
+        })
+    }
+
+    async fn resolve(&self) -> Result<Resolution, Error> {
+        let spec = &self.job.spec;
+        let namespace = self.job.namespace().unwrap_or_default();
+        let allow_raw = self.ctx().config.allow_raw_virtual_cluster_ids;
+        let found = match (&spec.virtual_cluster.name, &spec.virtual_cluster.id) {
+            (Some(name), None) => Api::<VirtualCluster>::all(self.ctx().client.clone())
+                .get_opt(name)
+                .await
+                .map_err(|source| Error::ReadVirtualCluster {
+                    object: self.object.clone(),
+                    name: name.clone(),
+                    source,
+                })?,
+            _ => None,
+        };
+        Ok(target::resolve(spec, &namespace, allow_raw, found.as_ref()))
+    }
+
+    async fn carry_out(&mut self, decision: Decision) -> Result<Action, Error> {
+        let wake = decision
+            .wake
+            .map_or_else(Action::await_change, Action::requeue);
+        let deleting = self.job.metadata.deletion_timestamp.is_some();
+        let has_finalizer = self
+            .job
+            .finalizers()
+            .iter()
+            .any(|f| f == SPARK_JOB_RUN_FINALIZER);
+        if deleting && !has_finalizer {
+            return Ok(Action::await_change());
+        }
+        match decision.effect {
+            Effect::None | Effect::NeedVirtualCluster => {
+                self.write(decision.status).await?;
+                Ok(wake)
+            }
+            Effect::Track { key, since } => {
+                self.write(decision.status).await?;
+                self.track(key, since);
+                Ok(wake)
+            }
+            Effect::Forget(key) => {
+                self.write(decision.status).await?;
+                self.state.tracker.with(|r| r.forget(&key));
+                Ok(wake)
+            }
+            Effect::Submit(submit) => self.submit(decision.status, submit).await,
+            Effect::CancelForDeadline(key) => {
+                // Cancel first: the status then records the deadline only once EMR took the request.
+                self.cancel(&key).await?;
+                self.write(decision.status).await?;
+                self.state
+                    .tracker
+                    .change(|r| r.poll_soon(&key.virtual_cluster_id, Utc::now()));
+                Ok(wake)
+            }
+            Effect::CancelForDeletion(key) => match self.cancel(&key).await? {
+                Cancelled::Gone => self.release(Some(key), None).await,
+                Cancelled::Sent => {
+                    self.publish(vec![Note::normal(
+                        "Cancelling",
+                        "Delete",
+                        format!(
+                            "cancelling job run {} before letting the object go",
+                            key.job_run_id
+                        ),
+                    )])
+                    .await;
+                    self.write(decision.status).await?;
+                    self.state.tracker.with(|r| r.note_cancel_requested(&key));
+                    self.track(key.clone(), Utc::now());
+                    self.state
+                        .tracker
+                        .change(|r| r.poll_soon(&key.virtual_cluster_id, Utc::now()));
+                    Ok(wake)
+                }
+            },
+            Effect::FindForDeletion {
+                virtual_cluster_id,
+                attempt,
+                since,
+            } => {
+                match self.find(&virtual_cluster_id, attempt, since).await? {
+                    Some(run) => {
+                        // Adopt it; the next reconcile cancels it like any running job.
+                        let status =
+                            self.started_status(&virtual_cluster_id, &run.id, run.arn.as_deref());
+                        self.write(status).await?;
+                        Ok(Action::requeue(Duration::ZERO))
+                    }
+                    None => self.release(None, None).await,
+                }
+            }
+            Effect::Release { forget, note } => self.release(forget, note).await,
+        }
+    }
+
+    fn track(&self, key: JobKey, since: DateTime<Utc>) {
+        let object = ObjectRef::from_obj(&self.job);
+        self.state
+            .tracker
+            .change(|r| r.track(key, object, since, Utc::now()));
+    }
+
+    fn started_status(
+        &self,
+        virtual_cluster_id: &str,
+        job_run_id: &str,
+        arn: Option<&str>,
+    ) -> SparkJobRunStatus {
+        decide::started(
+            &self.job.spec,
+            &self.status(),
+            self.job.metadata.generation,
+            virtual_cluster_id,
+            job_run_id,
+            arn,
+        )
+    }
+
+    /// Records the attempt, then starts it: the order that makes a second job run impossible.
+    async fn submit(
+        &mut self,
+        recorded: SparkJobRunStatus,
+        submit: Submit,
+    ) -> Result<Action, Error> {
+        let Submit {
+            attempt,
+            virtual_cluster_id: vc,
+            recover_since,
+        } = submit;
+        let due_since = self
+            .status()
+            .next_attempt_at
+            .map(|t| t.as_datetime())
+            .or(recover_since)
+            .unwrap_or_else(Utc::now);
+        self.ensure_finalizer().await?;
+        self.write(recorded).await?;
+
+        if let Some(since) = recover_since
+            && let Some(run) = self.find(&vc, attempt, since).await?
+        {
+            tracing::info!(object = %self.object, attempt, job_run = %run.id, "found the job run of a recorded attempt");
+            let status = self.started_status(&vc, &run.id, run.arn.as_deref());
+            self.write(status).await?;
+            self.track(
+                JobKey {
+                    virtual_cluster_id: vc,
+                    job_run_id: run.id,
+                },
+                Utc::now(),
+            );
+            return Ok(Action::requeue(STARTED_RESYNC));
+        }
+
+        let input = match request::start_job_run_input(&self.job, &vc, attempt) {
+            Ok(input) => input,
+            Err(error) => {
+                let status = decide::rejected(
+                    &self.status(),
+                    self.job.metadata.generation,
+                    &error.to_string(),
+                );
+                self.write(status).await?;
+                return Ok(Action::await_change());
+            }
+        };
+        match self.ctx().aws.emr.start_job_run(input).await {
+            Ok(run) => {
+                let latency = (Utc::now() - due_since).to_std().unwrap_or(Duration::ZERO);
+                self.ctx().metrics.job_run_submitted(latency);
+                let status =
+                    self.started_status(&run.virtual_cluster_id, &run.id, run.arn.as_deref());
+                self.write(status).await?;
+                self.track(
+                    JobKey {
+                        virtual_cluster_id: run.virtual_cluster_id,
+                        job_run_id: run.id,
+                    },
+                    Utc::now(),
+                );
+                Ok(Action::requeue(STARTED_RESYNC))
+            }
+            Err(error) if error.is_validation() || error.is_not_found() => {
+                let status = decide::rejected(
+                    &self.status(),
+                    self.job.metadata.generation,
+                    &error.cause().to_string(),
+                );
+                self.write(status).await?;
+                Ok(Action::await_change())
+            }
+            Err(error) if error.is_access_denied() => {
+                let message = format!(
+                    "the operator may not start job runs: {} (grant it {})",
+                    error.cause(),
+                    error.iam_action()
+                );
+                let status =
+                    decide::access_denied(&self.status(), self.job.metadata.generation, &message);
+                self.write(status).await?;
+                Ok(Action::requeue(ACCESS_DENIED_RETRY))
+            }
+            Err(source) => Err(Error::StartJobRun {
+                object: self.object.clone(),
+                attempt,
+                source,
+            }),
+        }
+    }
+
+    /// The job run EMR started for `attempt`, found by its client token.
+    async fn find(
+        &self,
+        vc: &str,
+        attempt: i32,
+        since: DateTime<Utc>,
+    ) -> Result<Option<JobRunInfo>, Error> {
+        let uid = self.job.uid().unwrap_or_default();
+        let token = request::client_token(&uid, attempt);
+        match self
+            .ctx()
+            .aws
+            .emr
+            .list_job_runs(vc, &[], Some(since - CREATED_AFTER_SLACK))
+            .await
+        {
+            Ok(runs) => Ok(runs
+                .into_iter()
+                .find(|r| r.client_token.as_deref() == Some(token.as_str()))),
+            Err(error) if error.is_not_found() => Ok(None),
+            Err(source) => Err(Error::FindJobRun {
+                object: self.object.clone(),
+                attempt,
+                source,
+            }),
+        }
+    }
+
+    async fn cancel(&self, key: &JobKey) -> Result<Cancelled, Error> {
+        match self
+            .ctx()
+            .aws
+            .emr
+            .cancel_job_run(&key.virtual_cluster_id, &key.job_run_id)
+            .await
+        {
+            Ok(()) => Ok(Cancelled::Sent),
+            Err(error) if error.is_not_found() => Ok(Cancelled::Gone),
+            // Not cancellable: it is finishing or being cancelled already.
+            Err(error) if error.is_validation() => Ok(Cancelled::Sent),
+            Err(source) => Err(Error::CancelJobRun {
+                object: self.object.clone(),
+                source,
+            }),
+        }
+    }
+
+    /// Writes `status` if it differs from the current one, then publishes the Events and
+    /// metrics of what changed.
+    async fn write(&mut self, status: SparkJobRunStatus) -> Result<(), Error> {
+        let old = self.status();
+        if status == old {
+            return Ok(());
+        }
+        let body = json!({
+            "apiVersion": SparkJobRun::api_version(&()),
+            "kind": SparkJobRun::kind(&()),
+            "metadata": {
+                "name": self.job.name_any(),
+                "resourceVersion": self.job.resource_version(),
+            },
+            "status": status,
+        });
+        let params = PatchParams::apply(FIELD_MANAGER).force();
+        let updated = self
+            .api
+            .patch_status(&self.job.name_any(), &params, &Patch::Apply(&body))
+            .await
+            .map_err(|source| {
+                self.kube_error(source, |object, source| Error::WriteStatus {
+                    object,
+                    source,
+                })
+            })?;
+        self.job = updated;
+        self.count_transition(&old, &status);
+        self.publish(transitions::between(&old, &status)).await;
+        Ok(())
+    }
+
+    fn kube_error(
+        &self,
+        source: kube::Error,
+        wrap: impl FnOnce(String, kube::Error) -> Error,
+    ) -> Error {
+        if is_conflict(&source) || is_not_found(&source) {
+            Error::StaleObject {
+                object: self.object.clone(),
+            }
+        } else {
+            wrap(self.object.clone(), source)
+        }
+    }
+
+    fn count_transition(&self, old: &SparkJobRunStatus, new: &SparkJobRunStatus) {
+        let Some(state) = new
+            .state
+            .as_deref()
+            .filter(|s| Some(*s) != old.state.as_deref())
+        else {
+            return;
+        };
+        let metrics = &self.ctx().metrics;
+        metrics.job_run_transition(state);
+        let terminal = state.parse::<JobRunState>().is_ok_and(|s| s.is_terminal());
+        if let (true, Some(created), Some(finished)) = (terminal, new.created_at, new.finished_at) {
+            let elapsed = (finished.as_datetime() - created.as_datetime())
+                .to_std()
+                .unwrap_or(Duration::ZERO);
+            metrics.job_run_finished(state, elapsed);
+        }
+    }
+
+    async fn publish(&self, notes: Vec<Note>) {
+        for note in notes {
+            let events = &self.ctx().events;
+            if note.warning {
+                events
+                    .warning(&self.job, &note.reason, note.action, note.message)
+                    .await;
+            } else {
+                events
+                    .normal(&self.job, &note.reason, note.action, note.message)
+                    .await;
+            }
+        }
+    }
+
+    /// Sets the finalizer list to `finalizers`, guarded by the resourceVersion.
+    async fn set_finalizers(&mut self, finalizers: Vec<String>) -> Result<(), kube::Error> {
+        let patch = json!({
+            "metadata": {
+                "finalizers": finalizers,
+                "resourceVersion": self.job.resource_version(),
+            }
+        });
+        self.job = self
+            .api
+            .patch(
+                &self.job.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn ensure_finalizer(&mut self) -> Result<(), Error> {
+        let mut finalizers = self.job.finalizers().to_vec();
+        if finalizers.iter().any(|f| f == SPARK_JOB_RUN_FINALIZER) {
+            return Ok(());
+        }
+        finalizers.push(SPARK_JOB_RUN_FINALIZER.to_owned());
+        self.set_finalizers(finalizers).await.map_err(|source| {
+            self.kube_error(source, |object, source| Error::AddFinalizer {
+                object,
+                source,
+            })
+        })
+    }
+
+    async fn release(
+        &mut self,
+        forget: Option<JobKey>,
+        note: Option<Note>,
+    ) -> Result<Action, Error> {
+        let finalizers: Vec<String> = self
+            .job
+            .finalizers()
+            .iter()
+            .filter(|f| *f != SPARK_JOB_RUN_FINALIZER)
+            .cloned()
+            .collect();
+        if finalizers.len() != self.job.finalizers().len() {
+            if let Some(note) = note {
+                self.publish(vec![note]).await;
+            }
+            match self.set_finalizers(finalizers).await {
+                Ok(()) => {}
+                Err(source) if is_not_found(&source) => {}
+                Err(source) => {
+                    return Err(
+                        self.kube_error(source, |object, source| Error::RemoveFinalizer {
+                            object,
+                            source,
+                        }),
+                    );
+                }
+            }
+        }
+        if let Some(key) = forget {
+            self.state.tracker.with(|r| r.forget(&key));
+        }
+        Ok(Action::await_change())
+    }
+}

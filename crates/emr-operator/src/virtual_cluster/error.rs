@@ -1,0 +1,269 @@
+//! What can go wrong while converging a VirtualCluster, each named after the action that failed,
+//! and how each failure is reported on the object (condition reason, message, retry).
+
+use emr_aws::AwsError;
+use emr_aws::trust_policy::RoleArnError;
+
+use super::aws_auth::MapRolesError;
+use super::outcome::Outcome;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("the VirtualCluster has no name or uid")]
+    MissingIdentity,
+    #[error("reading namespace {namespace} failed: {source}")]
+    GetNamespace {
+        namespace: String,
+        source: kube::Error,
+    },
+    #[error("applying namespace {namespace} failed: {source}")]
+    ApplyNamespace {
+        namespace: String,
+        source: kube::Error,
+    },
+    #[error("deleting namespace {namespace} failed: {source}")]
+    DeleteNamespace {
+        namespace: String,
+        source: kube::Error,
+    },
+    #[error("reading VirtualCluster {name} failed: {source}")]
+    GetVirtualCluster { name: String, source: kube::Error },
+    #[error("listing VirtualClusters failed: {source}")]
+    ListVirtualClusters { source: kube::Error },
+    #[error("reading {kind} {namespace}/{name} failed: {source}")]
+    GetChild {
+        kind: &'static str,
+        namespace: String,
+        name: String,
+        source: kube::Error,
+    },
+    #[error("applying {kind} {namespace}/{name} failed: {source}")]
+    ApplyChild {
+        kind: &'static str,
+        namespace: String,
+        name: String,
+        source: kube::Error,
+    },
+    #[error("deleting {kind} {namespace}/{name} failed: {source}")]
+    DeleteChild {
+        kind: &'static str,
+        namespace: String,
+        name: String,
+        source: kube::Error,
+    },
+    #[error("listing {kind}s in namespace {namespace} failed: {source}")]
+    ListChildren {
+        kind: &'static str,
+        namespace: String,
+        source: kube::Error,
+    },
+    #[error("removing the owner reference from {kind} {namespace}/{name} failed: {source}")]
+    OrphanChild {
+        kind: &'static str,
+        namespace: String,
+        name: String,
+        source: kube::Error,
+    },
+    #[error("reading kube-system/aws-auth failed: {source}")]
+    GetAwsAuth { source: kube::Error },
+    #[error("creating kube-system/aws-auth failed: {source}")]
+    CreateAwsAuth { source: kube::Error },
+    #[error("updating kube-system/aws-auth failed: {source}")]
+    UpdateAwsAuth { source: kube::Error },
+    #[error(transparent)]
+    ReadMapRoles(#[from] MapRolesError),
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    #[error(
+        "EKS cluster {cluster} has no OIDC issuer: enable IRSA on it, or set spec.oidcProvider"
+    )]
+    NoOidcIssuer { cluster: String },
+    #[error("cannot manage the trust policy: {source}")]
+    ParseRoleArn { source: RoleArnError },
+    #[error("listing SparkJobRuns in namespace {namespace} failed: {source}")]
+    ListSparkJobRuns {
+        namespace: String,
+        source: kube::Error,
+    },
+    #[error("deleting SparkJobRun {namespace}/{name} failed: {source}")]
+    DeleteSparkJobRun {
+        namespace: String,
+        name: String,
+        source: kube::Error,
+    },
+    #[error("adding the finalizer failed: {source}")]
+    AddFinalizer { source: kube::Error },
+    #[error("removing the finalizer failed: {source}")]
+    RemoveFinalizer { source: kube::Error },
+    #[error("writing the status failed: {source}")]
+    WriteStatus { source: kube::Error },
+}
+
+impl Error {
+    fn kube_source(&self) -> Option<&kube::Error> {
+        match self {
+            Error::GetNamespace { source, .. }
+            | Error::ApplyNamespace { source, .. }
+            | Error::DeleteNamespace { source, .. }
+            | Error::GetVirtualCluster { source, .. }
+            | Error::ListVirtualClusters { source }
+            | Error::GetChild { source, .. }
+            | Error::ApplyChild { source, .. }
+            | Error::DeleteChild { source, .. }
+            | Error::ListChildren { source, .. }
+            | Error::OrphanChild { source, .. }
+            | Error::GetAwsAuth { source }
+            | Error::CreateAwsAuth { source }
+            | Error::UpdateAwsAuth { source }
+            | Error::ListSparkJobRuns { source, .. }
+            | Error::DeleteSparkJobRun { source, .. }
+            | Error::AddFinalizer { source }
+            | Error::RemoveFinalizer { source }
+            | Error::WriteStatus { source } => Some(source),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status the apiserver answered with, if it answered.
+    pub fn kube_code(&self) -> Option<u16> {
+        match self.kube_source() {
+            Some(kube::Error::Api(status)) => Some(status.code),
+            _ => None,
+        }
+    }
+
+    /// A short label for the reconcile-error metric.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            Error::Aws(e) if e.is_throttled() => "aws_throttled",
+            Error::Aws(e) if e.is_access_denied() => "aws_access_denied",
+            Error::Aws(_) => "aws",
+            Error::ReadMapRoles(_) => "aws_auth_yaml",
+            Error::NoOidcIssuer { .. } | Error::ParseRoleArn { .. } | Error::MissingIdentity => {
+                "invalid"
+            }
+            _ => match self.kube_code() {
+                Some(403) => "kube_forbidden",
+                Some(409) => "kube_conflict",
+                _ => "kube",
+            },
+        }
+    }
+
+    /// How the failure shows on the object: a condition reason a user can search for and a
+    /// message saying what to do.
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            Error::Aws(e) => aws_outcome(e),
+            Error::ReadMapRoles(e) => Outcome::failed(
+                "AwsAuthUnreadable",
+                format!("{e}; fix the ConfigMap by hand, the operator will not overwrite it"),
+            ),
+            Error::NoOidcIssuer { .. } => Outcome::failed("NoOidcIssuer", self.to_string()),
+            Error::ParseRoleArn { .. } => Outcome::failed("InvalidRoleArn", self.to_string()),
+            Error::MissingIdentity => Outcome::failed("MissingIdentity", self.to_string()),
+            _ => match self.kube_code() {
+                Some(403) => Outcome::failed(
+                    "Forbidden",
+                    format!(
+                        "{self}; the operator's ClusterRole (deploy/helm/emr-on-eks-operator/files/clusterrole-rules.yaml) must allow this"
+                    ),
+                ),
+                // Someone else wrote in between: read again and retry soon.
+                Some(409) => Outcome::waiting("Conflict", self.to_string()),
+                _ => Outcome::failed("KubernetesApiError", self.to_string()),
+            },
+        }
+    }
+}
+
+/// Throttling backs off; access denied names the IAM action to grant.
+pub fn aws_outcome(e: &AwsError) -> Outcome {
+    if e.is_throttled() {
+        Outcome::failed("AwsThrottled", format!("{e}; retrying with backoff"))
+    } else if e.is_access_denied() {
+        let action = e.iam_action();
+        Outcome::failed(
+            "AccessDenied",
+            format!("the operator's AWS identity may not call {action}: grant it {action} ({e})"),
+        )
+    } else if e.is_not_found() {
+        Outcome::failed("AwsResourceNotFound", e.to_string())
+    } else if e.is_validation() {
+        Outcome::failed("AwsRejected", e.to_string())
+    } else if e.is_retryable() {
+        Outcome::failed("AwsUnavailable", e.to_string())
+    } else {
+        Outcome::failed("AwsError", e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use emr_aws::{AwsFault, FaultKind};
+
+    fn aws(kind: FaultKind) -> AwsError {
+        AwsError::UpdateAssumeRolePolicy {
+            role_name: "emr-job-role".into(),
+            cause: AwsFault {
+                kind,
+                code: Some("X".into()),
+                message: "m".into(),
+                request_id: None,
+                http_status: None,
+            },
+        }
+    }
+
+    fn kube(code: u16) -> kube::Error {
+        kube::Error::Api(Box::new(
+            kube::core::Status::failure("boom", "Reason").with_code(code),
+        ))
+    }
+
+    #[test]
+    fn access_denied_names_the_action() {
+        let o = Error::Aws(aws(FaultKind::AccessDenied)).outcome();
+        assert_eq!(o.reason, "AccessDenied");
+        assert!(
+            o.message.contains("iam:UpdateAssumeRolePolicy"),
+            "{}",
+            o.message
+        );
+    }
+
+    #[test]
+    fn throttling_backs_off() {
+        let o = Error::Aws(aws(FaultKind::Throttled)).outcome();
+        assert_eq!(o.reason, "AwsThrottled");
+        assert_eq!(o.retry, super::super::outcome::Retry::Backoff);
+        assert_eq!(
+            Error::Aws(aws(FaultKind::Throttled)).metric_label(),
+            "aws_throttled"
+        );
+    }
+
+    #[test]
+    fn forbidden_points_at_the_cluster_role() {
+        let e = Error::ApplyChild {
+            kind: "Role",
+            namespace: "ns".into(),
+            name: "emr-containers".into(),
+            source: kube(403),
+        };
+        let o = e.outcome();
+        assert_eq!(o.reason, "Forbidden");
+        assert!(o.message.contains("clusterrole-rules.yaml"));
+        assert!(o.message.contains("applying Role ns/emr-containers failed"));
+    }
+
+    #[test]
+    fn conflicts_retry_soon() {
+        let o = Error::UpdateAwsAuth { source: kube(409) }.outcome();
+        assert_eq!(
+            (o.reason.as_str(), o.retry),
+            ("Conflict", super::super::outcome::Retry::Poll)
+        );
+    }
+}

@@ -1,0 +1,125 @@
+//! Which SparkJobRuns hold up the deletion of a VirtualCluster. Pure.
+
+use emr_api::SparkJobRun;
+use emr_api::condition;
+use emr_api::spark_job_run::condition_types::{FAILED, SUCCEEDED};
+use emr_api::virtual_cluster::RunningJobsOnDelete;
+use kube::ResourceExt;
+
+/// A SparkJobRun is finished once it succeeded or failed. One that has not been submitted yet
+/// counts as unfinished: its controller may be submitting it right now, and `Wait` means the
+/// user's jobs are not dropped behind their back.
+pub fn is_finished(run: &SparkJobRun) -> bool {
+    run.status.as_ref().is_some_and(|s| {
+        condition::is_true(&s.conditions, SUCCEEDED) || condition::is_true(&s.conditions, FAILED)
+    })
+}
+
+pub fn unfinished(runs: &[SparkJobRun]) -> Vec<&SparkJobRun> {
+    runs.iter().filter(|r| !is_finished(r)).collect()
+}
+
+/// Unfinished runs to delete under `Cancel` (their own finalizer cancels them in EMR); those
+/// already being deleted are left to finish deleting.
+pub fn to_cancel<'a>(unfinished: &[&'a SparkJobRun]) -> Vec<&'a SparkJobRun> {
+    unfinished
+        .iter()
+        .filter(|r| r.metadata.deletion_timestamp.is_none())
+        .copied()
+        .collect()
+}
+
+/// The condition message while deletion waits for runs.
+pub fn waiting_message(
+    namespace: &str,
+    unfinished: &[&SparkJobRun],
+    policy: RunningJobsOnDelete,
+) -> String {
+    const SHOWN: usize = 5;
+    let mut names: Vec<String> = unfinished
+        .iter()
+        .take(SHOWN)
+        .map(|r| r.name_any())
+        .collect();
+    if unfinished.len() > SHOWN {
+        names.push(format!("and {} more", unfinished.len() - SHOWN));
+    }
+    let what = match policy {
+        RunningJobsOnDelete::Wait => {
+            "to finish (runningJobsOnDelete: Wait; set it to Cancel to cancel them)"
+        }
+        RunningJobsOnDelete::Cancel => "to be cancelled and deleted (runningJobsOnDelete: Cancel)",
+    };
+    format!(
+        "waiting for {} SparkJobRun(s) in namespace {namespace} {what}: {}",
+        unfinished.len(),
+        names.join(", ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(name: &str, conditions: &str, deleting: bool) -> SparkJobRun {
+        let deletion = if deleting {
+            "deletionTimestamp: '2024-01-01T00:00:00Z'"
+        } else {
+            ""
+        };
+        serde_yaml::from_str(&format!(
+            r#"
+apiVersion: emr-on-eks.dev/v1alpha1
+kind: SparkJobRun
+metadata: {{name: {name}, namespace: spark, {deletion}}}
+spec:
+  virtualCluster: {{name: team-a}}
+  executionRoleArn: arn:aws:iam::123456789012:role/emr-job-role
+  releaseLabel: emr-7.2.0-latest
+  jobDriver: {{sparkSubmitJobDriver: {{entryPoint: 'local:///x.py'}}}}
+status:
+  conditions: {conditions}
+"#
+        ))
+        .unwrap()
+    }
+
+    fn cond(type_: &str, status: &str) -> String {
+        format!(
+            "[{{type: {type_}, status: '{status}', reason: r, message: m, lastTransitionTime: '2024-01-01T00:00:00Z'}}]"
+        )
+    }
+
+    #[test]
+    fn finished_means_succeeded_or_failed() {
+        let runs = vec![
+            run("done", &cond("Succeeded", "True"), false),
+            run("broke", &cond("Failed", "True"), false),
+            run("going", &cond("Running", "True"), false),
+            run("new", "[]", false),
+            run("not-yet", &cond("Succeeded", "False"), false),
+        ];
+        let names: Vec<_> = unfinished(&runs).iter().map(|r| r.name_any()).collect();
+        assert_eq!(names, ["going", "new", "not-yet"]);
+    }
+
+    #[test]
+    fn cancel_skips_runs_already_being_deleted() {
+        let runs = vec![run("a", "[]", false), run("b", "[]", true)];
+        let open = unfinished(&runs);
+        let names: Vec<_> = to_cancel(&open).iter().map(|r| r.name_any()).collect();
+        assert_eq!(names, ["a"]);
+    }
+
+    #[test]
+    fn message_lists_a_few_names() {
+        let runs: Vec<_> = (0..7).map(|i| run(&format!("j{i}"), "[]", false)).collect();
+        let open = unfinished(&runs);
+        let m = waiting_message("spark", &open, RunningJobsOnDelete::Wait);
+        assert!(
+            m.starts_with("waiting for 7 SparkJobRun(s) in namespace spark to finish"),
+            "{m}"
+        );
+        assert!(m.ends_with("j0, j1, j2, j3, j4, and 2 more"), "{m}");
+    }
+}

@@ -1,0 +1,50 @@
+//! One reconcile of one VirtualCluster: the object, the status being built, and the changes made
+//! so far (each becomes a Normal Event).
+
+use emr_api::{VirtualCluster, VirtualClusterStatus};
+
+use super::desired::Owner;
+use crate::Context;
+
+/// Something the operator changed, told to the user as a Normal Event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    pub reason: String,
+    pub note: String,
+}
+
+pub struct Pass<'a> {
+    pub ctx: &'a Context,
+    pub vc: &'a VirtualCluster,
+    pub owner: Owner,
+    pub status: VirtualClusterStatus,
+    pub changes: Vec<Change>,
+}
+
+impl<'a> Pass<'a> {
+    pub fn new(ctx: &'a Context, vc: &'a VirtualCluster, owner: Owner) -> Self {
+        Self {
+            ctx,
+            vc,
+            owner,
+            status: vc.status.clone().unwrap_or_default(),
+            changes: Vec::new(),
+        }
+    }
+
+    pub fn client(&self) -> kube::Client {
+        self.ctx.client.clone()
+    }
+
+    /// The namespace the spec names.
+    pub fn namespace(&self) -> &str {
+        &self.vc.spec.namespace.name
+    }
+
+    pub fn changed(&mut self, reason: &str, note: impl Into<String>) {
+        self.changes.push(Change {
+            reason: reason.to_owned(),
+            note: note.into(),
+        });
+    }
+}

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# make bench: scale and fault benchmarks of the operator (a benchmark, not a test).
+#
+# Builds the release operator and the bench driver (tests/examples/bench), then runs every
+# scenario (and every size of the scale scenario) on a FRESH bed of its own in
+# target/bench-bed (never the shared .testbed: the scenarios restart kube-apiserver and inject
+# emulator faults), prints the results and writes them to
+#   bench/results/<timestamp>-<scenario>[-<size>].json   one file per run
+#   bench/results/latest.md                              the human summary of this invocation
+#
+# Quick subset:  make bench BENCH_SIZES=100 BENCH_SCENARIOS=scale
+# Knobs (environment; see bench/README.md): BENCH_SIZES, BENCH_SCENARIOS, BENCH_TIMEOUT_SECONDS,
+# BENCH_RUN_SECONDS, BENCH_FAULT_SIZE, BENCH_KILL_SIZE, BENCH_KILLS, BENCH_HOSTILE,
+# BENCH_HOSTILE_VALID, BENCH_KEEP_SECONDS, BENCH_VCS, BENCH_SEED, BENCH_OPERATOR_ARGS, BENCH_NOTE.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+CARGO="${CARGO:-cargo}"
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+SIZES="${BENCH_SIZES:-100,1000,5000}"
+SCENARIOS="${BENCH_SCENARIOS:-scale,kill,throttle,latency,down,apiserver-restart,watch-drop,hostile}"
+TIMEOUT="${BENCH_TIMEOUT_SECONDS:-900}"
+RESULTS="$ROOT/bench/results"
+# The bench bed: its own etcd, kube-apiserver, controller manager and emulator.
+export TESTBED_DIR="${BENCH_TESTBED_DIR:-$TARGET/bench-bed}"
+
+log() { echo "bench: $*" >&2; }
+
+machine() {
+  echo "machine: $(nproc) x $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')," \
+    "$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) RAM, Linux $(uname -r)"
+  echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) (anything well above 0 means the machine is shared)"
+}
+
+machine
+log "building the release operator and the bench driver"
+"$CARGO" build --release -p emr-on-eks-operator
+"$CARGO" build --release -p emr-operator-tests --example bench
+export EMR_OPERATOR_BINARY="$TARGET/release/emr-on-eks-operator"
+DRIVER="$TARGET/release/examples/bench"
+
+stamp="$(date -u +%Y%m%dT%H%M%SZ)"
+mkdir -p "$RESULTS"
+written=()
+failed=()
+
+fresh_bed() {
+  tests/bed/down.sh >/dev/null 2>&1 || true
+  tests/bed/up.sh >/dev/null
+}
+
+for scenario in ${SCENARIOS//,/ }; do
+  sizes=("")
+  if [[ "$scenario" == scale ]]; then
+    IFS=',' read -r -a sizes <<<"$SIZES"
+  fi
+  for size in "${sizes[@]}"; do
+    name="$scenario${size:+-$size}"
+    out="$RESULTS/$stamp-$name.json"
+    log "=== $name: starting a fresh bed in $TESTBED_DIR"
+    fresh_bed
+    args=(run --scenario "$scenario" --out "$out")
+    [[ -n "$size" ]] && args+=(--size "$size")
+    # Bounded: the driver gives up on a burst after BENCH_TIMEOUT_SECONDS; this is the backstop.
+    if timeout --kill-after=30 "$((TIMEOUT * 2 + 600))" "$DRIVER" "${args[@]}"; then
+      written+=("$out")
+    else
+      log "$name could not be measured (exit $?); see the output above"
+      failed+=("$name")
+    fi
+  done
+done
+tests/bed/down.sh >/dev/null 2>&1 || true
+
+if ((${#written[@]} > 0)); then
+  "$DRIVER" summarize --out "$RESULTS/latest.md" "${written[@]}" >/dev/null
+  log "summary: $RESULTS/latest.md"
+  cat "$RESULTS/latest.md"
+fi
+if ((${#failed[@]} > 0)); then
+  log "not measured: ${failed[*]}"
+  exit 1
+fi

@@ -1,0 +1,350 @@
+//! Human-readable results: a few lines per run on the terminal, and `bench/results/latest.md`
+//! from the JSON files of one `make bench`.
+
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+use crate::scenarios::RunResult;
+
+fn f(v: &Value, path: &str) -> Option<f64> {
+    let mut cur = v;
+    for p in path.split('.') {
+        cur = cur.get(p)?;
+    }
+    cur.as_f64()
+}
+
+fn txt<'a>(v: &'a Value, path: &str) -> &'a str {
+    let mut cur = v;
+    for p in path.split('.') {
+        match cur.get(p) {
+            Some(next) => cur = next,
+            None => return "",
+        }
+    }
+    cur.as_str().unwrap_or("")
+}
+
+fn num(v: Option<f64>, digits: usize) -> String {
+    match v {
+        Some(x) => format!("{x:.digits$}"),
+        None => "-".into(),
+    }
+}
+
+fn lag_pair(b: &Value, state: &str) -> String {
+    let p50 = f(b, &format!("lag.byState.{state}.p50"));
+    let p99 = f(b, &format!("lag.byState.{state}.p99"));
+    match (p50, p99) {
+        (Some(a), Some(z)) => format!("{a:.1} / {z:.1}"),
+        _ => "-".into(),
+    }
+}
+
+fn calls_per_job(b: &Value) -> String {
+    let per = &b["emrCalls"]["perJob"];
+    let get = |op: &str| per.get(op).and_then(Value::as_f64).unwrap_or(0.0);
+    format!(
+        "{:.2} ({:.2} Start, {:.2} Describe, {:.2} List)",
+        f(b, "emrCalls.totalPerJob").unwrap_or(0.0),
+        get("StartJobRun"),
+        get("DescribeJobRun"),
+        get("ListJobRuns")
+    )
+}
+
+fn cpu(b: &Value, who: &str) -> Option<f64> {
+    b["resources"]["cpuSeconds"]
+        .get(who)
+        .and_then(Value::as_f64)
+}
+
+/// A few lines for the terminal after one run.
+pub fn summary_text(result: &RunResult) -> String {
+    let v = serde_json::to_value(result).unwrap_or(Value::Null);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "== {} (size {}) on {} x {}, {} MiB: {}",
+        result.scenario,
+        result.size,
+        result.machine.nproc,
+        result.machine.cpu_model,
+        result.machine.mem_total_mib,
+        result.outcome
+    );
+    for (label, b) in [("baseline", &v["baseline"]), ("burst", &v["burst"])] {
+        if b.is_null() {
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "   {label}: {} jobs; all ids {} s, all COMPLETED {} s, {} submitted/min; lag p50/p99 s: job run id {}, PENDING {}, SUBMITTED {}, RUNNING {}, final {}",
+            b["jobs"],
+            num(f(b, "allJobRunIdsSeconds"), 1),
+            num(f(b, "allCompletedSeconds"), 1),
+            num(f(b, "submittedPerMinute"), 0),
+            lag_pair(b, "JOB_RUN_ID"),
+            lag_pair(b, "PENDING"),
+            lag_pair(b, "SUBMITTED"),
+            lag_pair(b, "RUNNING"),
+            lag_pair(b, "FINAL"),
+        );
+        let _ = writeln!(
+            out,
+            "   EMR calls/job {}; apiserver writes/job {} (+ {} events); operator CPU {} s (share {}), peak RSS {} MiB; other load {} CPU-s; invariant violations {}",
+            calls_per_job(b),
+            num(f(b, "apiserverWrites.sparkJobRunWritesPerJob"), 2),
+            num(f(b, "apiserverWrites.eventsPerJob"), 2),
+            num(cpu(b, "operator"), 1),
+            num(f(b, "resources.operatorShareOfSystem"), 3),
+            num(
+                b["resources"]["peakRssMib"]
+                    .get("operator")
+                    .and_then(Value::as_f64),
+                1
+            ),
+            num(f(b, "resources.otherCpuSeconds"), 0),
+            b["invariant"]["violations"],
+        );
+    }
+    if let Some(k) = &result.kept {
+        let _ = writeln!(
+            out,
+            "   kept {} finished objects {:.0} s: operator CPU {:.2} s, RSS {:.1} MiB, {} EMR calls (ACK would make {:.0})",
+            k.objects,
+            k.seconds,
+            k.operator_cpu_seconds,
+            k.operator_rss_mib,
+            k.emr_calls,
+            k.ack_equivalent_calls
+        );
+    }
+    out
+}
+
+fn machine_line(v: &Value) -> String {
+    let m = &v["machine"];
+    format!(
+        "{} x {}, {:.1} GiB RAM, Linux {} (load average at start: {})",
+        m["nproc"],
+        txt(m, "cpuModel"),
+        f(m, "memTotalMib").unwrap_or(0.0) / 1024.0,
+        txt(m, "kernel"),
+        txt(m, "loadAverageAtStart")
+    )
+}
+
+/// `bench/results/latest.md` from the runs of one `make bench`.
+pub fn markdown(results: &[(String, Value)]) -> String {
+    let mut md = String::new();
+    let _ = writeln!(md, "# emr-on-eks-operator benchmark results\n");
+    let Some((_, first)) = results.first() else {
+        let _ = writeln!(md, "No results.");
+        return md;
+    };
+    let _ = writeln!(
+        md,
+        "Produced by `make bench` (scripts/bench.sh), git {}, started {}.\n",
+        txt(first, "gitRevision"),
+        txt(first, "startedAt")
+    );
+    let _ = writeln!(md, "- Machine: {}", machine_line(first));
+    let s = &first["settings"];
+    let _ = writeln!(
+        md,
+        "- Bed: etcd 3.4 + kube-apiserver v1.20.2 + kube-controller-manager + the moto-based EMR emulator, all on this machine; {} VirtualClusters; each job PENDING {} s, SUBMITTED {} s, RUNNING {} s in the emulator.",
+        s["virtualClusters"], s["pendingSeconds"], s["submittedSeconds"], s["runSeconds"]
+    );
+    let args: Vec<&str> = s["operatorArgs"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let _ = writeln!(
+        md,
+        "- Operator: release build, one replica, `{}` (production defaults).",
+        args.join(" ")
+    );
+    if let Some(note) = s["note"].as_str() {
+        let _ = writeln!(md, "- Note: {note}");
+    }
+    let _ = writeln!(
+        md,
+        "- \"other CPU\" is machine CPU used by processes outside the bed, the operator and the driver during the burst (other work on a shared machine).\n"
+    );
+    let _ = writeln!(md, "Status lag: {}\n", crate::verify::LAG_DEFINITION);
+
+    let scale: Vec<&Value> = results
+        .iter()
+        .map(|(_, v)| v)
+        .filter(|v| v["scenario"] == "scale")
+        .collect();
+    if !scale.is_empty() {
+        let _ = writeln!(md, "## Scale: N SparkJobRuns applied at once\n");
+        let _ = writeln!(
+            md,
+            "| jobs | completed | apply (s) | all job run ids (s) | all COMPLETED (s) | submitted / min | status lag p50 / p99 (s): job run id | RUNNING | final | EMR calls / job | apiserver writes / job (+ events) | operator CPU (s) | operator peak RSS (MiB) | operator share of CPU | apiserver / etcd / emulator CPU (s) | other CPU (s) | invariant violations |"
+        );
+        let _ = writeln!(md, "|{}", "---|".repeat(17));
+        for v in &scale {
+            let b = &v["burst"];
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} (+ {}) | {} | {} | {} | {} / {} / {} | {} | {} |",
+                b["jobs"],
+                b["completed"],
+                num(f(b, "applied.seconds"), 1),
+                num(f(b, "allJobRunIdsSeconds"), 1),
+                num(f(b, "allCompletedSeconds"), 1),
+                num(f(b, "submittedPerMinute"), 0),
+                lag_pair(b, "JOB_RUN_ID"),
+                lag_pair(b, "RUNNING"),
+                lag_pair(b, "FINAL"),
+                calls_per_job(b),
+                num(f(b, "apiserverWrites.sparkJobRunWritesPerJob"), 2),
+                num(f(b, "apiserverWrites.eventsPerJob"), 2),
+                num(cpu(b, "operator"), 1),
+                num(
+                    b["resources"]["peakRssMib"]
+                        .get("operator")
+                        .and_then(Value::as_f64),
+                    1
+                ),
+                num(
+                    f(b, "resources.operatorShareOfSystem").map(|x| x * 100.0),
+                    1
+                ) + " %",
+                num(cpu(b, "kube-apiserver"), 0),
+                num(cpu(b, "etcd"), 0),
+                num(cpu(b, "emulator"), 0),
+                num(f(b, "resources.otherCpuSeconds"), 0),
+                b["invariant"]["violations"],
+            );
+        }
+        let kept: Vec<&&Value> = scale.iter().filter(|v| !v["kept"].is_null()).collect();
+        if !kept.is_empty() {
+            let _ = writeln!(md, "\n### Finished objects kept (nothing changing)\n");
+            let _ = writeln!(
+                md,
+                "| objects | seconds | operator CPU (s) | operator RSS (MiB) | EMR calls | ACK's DescribeJobRun every 15 s would make | apiserver writes |"
+            );
+            let _ = writeln!(md, "|---|---|---|---|---|---|---|");
+            for v in kept {
+                let k = &v["kept"];
+                let writes: f64 = k["apiserverWrites"]
+                    .as_object()
+                    .map(|o| o.values().filter_map(Value::as_f64).fold(0.0, |a, b| a + b))
+                    .unwrap_or(0.0);
+                let _ = writeln!(
+                    md,
+                    "| {} | {} | {} | {} | {} | {} | {} |",
+                    k["objects"],
+                    num(f(k, "seconds"), 0),
+                    num(f(k, "operatorCpuSeconds"), 2),
+                    num(f(k, "operatorRssMib"), 1),
+                    k["emrCalls"],
+                    num(f(k, "ackEquivalentCalls"), 0),
+                    writes
+                );
+            }
+        }
+        let _ = writeln!(md);
+    }
+
+    let faults: Vec<&Value> = results
+        .iter()
+        .map(|(_, v)| v)
+        .filter(|v| v["scenario"] != "scale" && v["scenario"] != "hostile")
+        .collect();
+    if !faults.is_empty() {
+        let _ = writeln!(md, "## Faults\n");
+        let _ = writeln!(
+            md,
+            "| scenario | jobs | completed | all job run ids (s) | all COMPLETED (s) | final-state lag p50 / p99 (s) | EMR calls / job | faulted EMR calls | StartJobRun requests (accepted) | apiserver writes / job | operator processes | invariant violations |"
+        );
+        let _ = writeln!(md, "|{}", "---|".repeat(12));
+        for v in &faults {
+            let b = &v["burst"];
+            let faulted: u64 = b["emrCalls"]["faulted"]
+                .as_object()
+                .map(|o| o.values().filter_map(Value::as_u64).sum())
+                .unwrap_or(0);
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} ({}) | {} | {} | {} |",
+                txt(v, "scenario"),
+                b["jobs"],
+                b["completed"],
+                num(f(b, "allJobRunIdsSeconds"), 1),
+                num(f(b, "allCompletedSeconds"), 1),
+                lag_pair(b, "FINAL"),
+                calls_per_job(b),
+                faulted,
+                b["invariant"]["startJobRunRequests"],
+                b["invariant"]["startJobRunRequestsAccepted"],
+                num(f(b, "apiserverWrites.totalPerJob"), 2),
+                b["operatorProcesses"],
+                b["invariant"]["violations"],
+            );
+        }
+        let _ = writeln!(md);
+        for v in &faults {
+            let ex = &v["burst"]["invariant"]["examples"];
+            if ex.as_array().is_some_and(|a| !a.is_empty()) {
+                let _ = writeln!(md, "Violations in {} (first ones):\n", txt(v, "scenario"));
+                for e in ex.as_array().into_iter().flatten() {
+                    let _ = writeln!(md, "- {}", e.as_str().unwrap_or(""));
+                }
+                let _ = writeln!(md);
+            }
+        }
+    }
+
+    for v in results
+        .iter()
+        .map(|(_, v)| v)
+        .filter(|v| v["scenario"] == "hostile")
+    {
+        let h = &v["hostile"];
+        let _ = writeln!(md, "## Hostile manifests\n");
+        let _ = writeln!(md, "{}\n", txt(v, "outcome"));
+        let _ = writeln!(
+            md,
+            "| category | rejected by the apiserver | refused by the operator | violations | example reason |"
+        );
+        let _ = writeln!(md, "|---|---|---|---|---|");
+        if let Some(cats) = h["byCategory"].as_object() {
+            for (cat, counts) in cats {
+                let get = |k: &str| counts.get(k).and_then(Value::as_u64).unwrap_or(0);
+                let bad = get("ran") + get("no-reason") + get("apply-failed");
+                let example = h["outcomes"]
+                    .as_array()
+                    .and_then(|a| a.iter().find(|o| o["category"] == cat.as_str()))
+                    .map(|o| txt(o, "reason").chars().take(140).collect::<String>())
+                    .unwrap_or_default()
+                    .replace('|', "\\|")
+                    .replace('\n', " ");
+                let _ = writeln!(
+                    md,
+                    "| {cat} | {} | {} | {bad} | {example} |",
+                    get("rejected"),
+                    get("refused")
+                );
+            }
+        }
+        let _ = writeln!(md);
+    }
+
+    let _ = writeln!(md, "## Runs\n");
+    for (path, v) in results {
+        let _ = writeln!(
+            md,
+            "- `{path}`: {} size {}: {}",
+            txt(v, "scenario"),
+            v["size"],
+            txt(v, "outcome")
+        );
+    }
+    md
+}
