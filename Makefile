@@ -60,7 +60,7 @@ build:
 	$(CARGO) build -p emr-on-eks-operator
 
 emulator-tests: testbed
-	tests/bed/test-emulator.sh 2>tests/bed/test-emulator.sh -q 2>&11 | tee -a $(TEST_LOG)
+	tests/bed/test-emulator.sh 2>&1 | tee -a $(TEST_LOG)
 
 lua-tests:
 	tests/argocd/run-health-tests.sh 2>&1 | tee -a $(TEST_LOG)
@@ -71,7 +71,7 @@ chart-tests: build testbed
 ## integration: the Rust integration tests in tests/ against the bed (each test in its own namespace).
 integration: build testbed
 	$(CARGO) test -p emr-operator-tests --tests -- --test-threads=4 2>&1 | tee -a $(TEST_LOG)
-	$(CARGO) test -p emr-aws --test emulator 2>&1 | tee -a $(TEST_LOG)
+	source .testbed/env && $(CARGO) test -p emr-aws --test emulator 2>&1 | tee -a $(TEST_LOG)
 
 ## bench: scale and fault benchmarks (prints results and writes bench/results/).
 bench: deps build testbed

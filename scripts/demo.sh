@@ -57,6 +57,7 @@ if [[ -f $PIDFILE ]] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
 fi
 mkdir -p .testbed/pids .testbed/logs
 KUBECONFIG="$TESTBED_OPERATOR_KUBECONFIG" POD_NAMESPACE=default setsid target/debug/emr-on-eks-operator run \
+  --selector emr-on-eks.dev/demo=true \
   --metrics-address "127.0.0.1:$DEMO_METRICS_PORT" --young-poll-interval 1s --poll-interval 5s \
   >.testbed/logs/demo-operator.log 2>&1 < /dev/null &
 echo $! >"$PIDFILE"
@@ -71,7 +72,8 @@ kubectl get virtualcluster demo
 echo; kubectl get role,rolebinding -n emr-demo
 
 step "kubectl apply -f examples/demo/pi.yaml (the seeds' pi.py)"
-kubectl delete sparkjobrun pi -n emr-demo --ignore-not-found --wait=true >/dev/null
+kubectl delete sparkjobrun pi -n emr-demo --ignore-not-found --wait=true --timeout=60s >/dev/null || {
+  echo "the previous demo's SparkJobRun 'pi' is still being deleted; see .testbed/logs/demo-operator.log" >&2; exit 1; }
 kubectl apply -f examples/demo/pi.yaml
 last=""
 for _ in $(seq 180); do
@@ -104,6 +106,8 @@ Look around (in this shell: source .testbed/env):
   kubectl get configmap aws-auth -n kube-system -o yaml
   curl -s \$EMULATOR_URL/_emulator/calls | jq '.calls[] | .operation' | sort | uniq -c
   less .testbed/logs/demo-operator.log
-Run it again: kubectl annotate ... or edit spec.rerun in examples/demo/pi.yaml and apply.
+Run it again (a new attempt, same object):
+  kubectl patch sparkjobrun pi -n emr-demo --type merge -p '{"spec":{"rerun":"again"}}'
+Any other spec change is refused once submitted (condition SpecChangeRefused).
 Tear down: make demo-down (stops the operator, deletes the demo objects); make testbed-down (stops the bed).
 MSG

@@ -30,7 +30,9 @@ fn main() -> ExitCode {
     }
     let crds: Vec<_> = emr_api::crd::all().into_iter().map(|(_, c)| c).collect();
     let reference = std::path::Path::new("docs/crd-reference.md");
-    if let Err(e) = std::fs::create_dir_all("docs").and_then(|()| std::fs::write(reference, emr_api::reference::markdown(&crds))) {
+    if let Err(e) = std::fs::create_dir_all("docs")
+        .and_then(|()| std::fs::write(reference, emr_api::reference::markdown(&crds)))
+    {
         eprintln!("cannot write {}: {e}", reference.display());
         return ExitCode::FAILURE;
     }

@@ -80,10 +80,14 @@ mod tests {
 
     #[test]
     fn committed_reference_is_current() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/crd-reference.md");
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/crd-reference.md");
         let committed = std::fs::read_to_string(path).unwrap_or_default();
         let crds: Vec<_> = all().into_iter().map(|(_, c)| c).collect();
-        assert!(committed == crate::reference::markdown(&crds), "docs/crd-reference.md is stale: run `make crds`");
+        assert!(
+            committed == crate::reference::markdown(&crds),
+            "docs/crd-reference.md is stale: run `make crds`"
+        );
     }
 
     #[test]

@@ -51,7 +51,10 @@ fn sub_required(parent: &Value, name: &str) -> bool {
 }
 
 fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ").replace('|', "\\|")
+    text.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace('|', "\\|")
 }
 
 fn type_of(schema: &Value) -> String {
@@ -60,10 +63,12 @@ fn type_of(schema: &Value) -> String {
     }
     match schema.get("type").and_then(Value::as_str) {
         Some("array") => format!("[]{}", schema.get("items").map_or("?".into(), type_of)),
-        Some("object") if schema.get("properties").is_none() => match schema.get("additionalProperties") {
-            Some(v) => format!("map[string]{}", type_of(v)),
-            None => "object".into(),
-        },
+        Some("object") if schema.get("properties").is_none() => {
+            match schema.get("additionalProperties") {
+                Some(v) => format!("map[string]{}", type_of(v)),
+                None => "object".into(),
+            }
+        }
         Some(t) => t.into(),
         None => "any".into(),
     }
@@ -74,7 +79,14 @@ fn rules(schema: &Value, required: bool) -> String {
     if required {
         r.push("required".to_string());
     }
-    for key in ["minLength", "maxLength", "minimum", "maximum", "maxItems", "maxProperties"] {
+    for key in [
+        "minLength",
+        "maxLength",
+        "minimum",
+        "maximum",
+        "maxItems",
+        "maxProperties",
+    ] {
         if let Some(v) = schema.get(key) {
             r.push(format!("{key} {v}"));
         }
@@ -83,7 +95,10 @@ fn rules(schema: &Value, required: bool) -> String {
         r.push(format!("pattern `{}`", p.replace('|', "\\|")));
     }
     if let Some(e) = schema.get("enum").and_then(Value::as_array) {
-        let vals: Vec<String> = e.iter().map(|v| v.as_str().unwrap_or_default().to_string()).collect();
+        let vals: Vec<String> = e
+            .iter()
+            .map(|v| v.as_str().unwrap_or_default().to_string())
+            .collect();
         r.push(format!("one of {}", vals.join(", ")));
     }
     if let Some(d) = schema.get("default") {
@@ -94,9 +109,18 @@ fn rules(schema: &Value, required: bool) -> String {
             let sets: Vec<String> = alts
                 .iter()
                 .filter_map(|a| a.get("required").and_then(Value::as_array))
-                .map(|req| req.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("+"))
+                .map(|req| {
+                    req.iter()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join("+")
+                })
                 .collect();
-            let word = if key == "oneOf" { "exactly one of" } else { "at least one of" };
+            let word = if key == "oneOf" {
+                "exactly one of"
+            } else {
+                "at least one of"
+            };
             r.push(format!("{word} {}", sets.join(" / ")));
         }
     }
@@ -104,15 +128,29 @@ fn rules(schema: &Value, required: bool) -> String {
 }
 
 fn walk(out: &mut String, path: &str, schema: &Value, required: bool) {
-    let description = schema.get("description").and_then(Value::as_str).map(one_line).unwrap_or_default();
-    let _ = writeln!(out, "| `{path}` | {} | {} | {description} |", type_of(schema), rules(schema, required));
+    let description = schema
+        .get("description")
+        .and_then(Value::as_str)
+        .map(one_line)
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "| `{path}` | {} | {} | {description} |",
+        type_of(schema),
+        rules(schema, required)
+    );
     let (node, prefix) = match schema.get("items") {
         Some(items) => (items, format!("{path}[]")),
         None => (schema, path.to_string()),
     };
     if let Some(props) = node.get("properties").and_then(Value::as_object) {
         for (name, sub) in props {
-            walk(out, &format!("{prefix}.{name}"), sub, sub_required(node, name));
+            walk(
+                out,
+                &format!("{prefix}.{name}"),
+                sub,
+                sub_required(node, name),
+            );
         }
     }
 }

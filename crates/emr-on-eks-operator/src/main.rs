@@ -22,7 +22,7 @@ enum Command {
     /// Run the VirtualCluster and SparkJobRun controllers.
     Run {
         #[command(flatten)]
-        config: OperatorConfig,
+        config: Box<OperatorConfig>,
         /// Log line format.
         #[arg(long, env = "EMR_OPERATOR_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
         log_format: LogFormat,
@@ -84,7 +84,7 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match runtime.block_on(emr_operator::run::run(config)) {
+            match runtime.block_on(emr_operator::run::run(*config)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {
                     tracing::error!(%error, "operator stopped");

@@ -61,7 +61,13 @@ pub struct Metrics {
     leader: Gauge,
     // Remembers which state labels were set last time, so a state that emptied drops to 0.
     last_states: Mutex<Vec<String>>,
+    // Counts SparkJobRuns by state from the controller's cache when /metrics is scraped, so the
+    // gauge is never staler than the cache.
+    job_run_counter: Mutex<Option<JobRunCounter>>,
 }
+
+/// Counts SparkJobRuns by the EMR state of their current attempt.
+pub type JobRunCounter = Box<dyn Fn() -> BTreeMap<String, i64> + Send + Sync>;
 
 impl Default for Metrics {
     fn default() -> Self {
@@ -158,11 +164,27 @@ impl Metrics {
             reconcile_duration,
             leader,
             last_states: Mutex::new(Vec::new()),
+            job_run_counter: Mutex::new(None),
+        }
+    }
+
+    /// Where `job_runs{state}` comes from at scrape time.
+    pub fn set_job_run_counter(&self, counter: JobRunCounter) {
+        if let Ok(mut slot) = self.job_run_counter.lock() {
+            *slot = Some(counter);
         }
     }
 
     /// The text exposition format for `/metrics`.
     pub fn encode(&self) -> String {
+        let counts = self
+            .job_run_counter
+            .lock()
+            .ok()
+            .and_then(|c| c.as_ref().map(|count| count()));
+        if let Some(counts) = counts {
+            self.set_job_runs_by_state(&counts);
+        }
         let mut out = String::new();
         if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
             out.clear();
@@ -170,8 +192,8 @@ impl Metrics {
         out
     }
 
-    /// Replaces the per-state job counts (computed from the controller's cache).
-    pub fn set_job_runs_by_state(&self, counts: &BTreeMap<String, i64>) {
+    /// Replaces the per-state job counts.
+    fn set_job_runs_by_state(&self, counts: &BTreeMap<String, i64>) {
         let Ok(mut last) = self.last_states.lock() else {
             return;
         };
@@ -271,10 +293,16 @@ mod tests {
             CallOutcome::Ok,
             Duration::from_millis(5),
         );
-        let mut counts = BTreeMap::new();
-        counts.insert("RUNNING".to_string(), 3);
-        m.set_job_runs_by_state(&counts);
-        m.set_job_runs_by_state(&BTreeMap::from([("COMPLETED".to_string(), 3)]));
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        m.set_job_run_counter(Box::new(move || {
+            let state = if calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == 0 {
+                "RUNNING"
+            } else {
+                "COMPLETED"
+            };
+            BTreeMap::from([(state.to_string(), 3)])
+        }));
+        let _ = m.encode();
         let text = m.encode();
         assert!(text.contains(r#"emr_operator_aws_calls_total{service="emr-containers",operation="StartJobRun",outcome="ok"} 1"#), "{text}");
         assert!(

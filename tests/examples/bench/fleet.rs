@@ -199,7 +199,7 @@ enum One {
 }
 
 /// Server-side applies every manifest, `concurrency` at a time. Transport errors and 429/5xx
-/// answers (an apiserver restarting) are retried for up to 120 s; other refusals are final.
+/// answers (an apiserver restarting) are retried for up to 120 s; refusals are final.
 pub async fn apply_all(bed: &Bed, manifests: Vec<Value>, concurrency: usize) -> Applied {
     let (_, ar) = spark_job_runs(bed);
     let started = now();
@@ -220,8 +220,11 @@ pub async fn apply_all(bed: &Bed, manifests: Vec<Value>, concurrency: usize) -> 
                     requests += 1;
                     match api.patch(&name, &pp, &Patch::Apply(&m)).await {
                         Ok(_) => return (name, One::Stored, requests),
+                        // 1.20 answers a server-side apply of a mistyped field with a 500
+                        // ("failed to create typed patch object"): a refusal, not an outage.
                         Err(kube::Error::Api(status))
-                            if !matches!(status.code, 429 | 500 | 502 | 503 | 504) =>
+                            if !matches!(status.code, 429 | 500 | 502 | 503 | 504)
+                                || status.message.contains("typed patch object") =>
                         {
                             return (name, One::Rejected(status.code, status.message), requests);
                         }

@@ -104,6 +104,7 @@ impl Poller {
     /// Polls until `shutdown` resolves.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let mut shutdown = std::pin::pin!(shutdown);
+        self.register_state_counts();
         loop {
             let now = Utc::now();
             let due = self.tracker.with(|r| r.due(now));
@@ -111,7 +112,6 @@ impl Poller {
                 .for_each_concurrent(POLL_CONCURRENCY, |request| self.poll(request))
                 .await;
             self.tracker.with(|r| r.prune(Utc::now(), OBSERVATION_TTL));
-            self.publish_state_counts();
             let sleep = self
                 .tracker
                 .with(|r| r.next_poll_at())
@@ -228,17 +228,18 @@ impl Poller {
             .await;
     }
 
-    /// The `job_runs` gauge, from the controllers' caches.
-    fn publish_state_counts(&self) {
-        let mut counts: BTreeMap<String, i64> = BTreeMap::new();
-        for store in &self.stores {
-            for job in store.state() {
+    /// Lets `/metrics` count jobs by state from the controllers' caches when it is scraped.
+    fn register_state_counts(&self) {
+        let stores = self.stores.clone();
+        self.metrics.set_job_run_counter(Box::new(move || {
+            let mut counts: BTreeMap<String, i64> = BTreeMap::new();
+            for job in stores.iter().flat_map(Store::state) {
                 if let Some(state) = job.status.as_ref().and_then(|s| s.state.clone()) {
                     *counts.entry(state).or_default() += 1;
                 }
             }
-        }
-        self.metrics.set_job_runs_by_state(&counts);
+            counts
+        }));
     }
 }
 

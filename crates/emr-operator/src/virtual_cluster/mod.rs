@@ -24,6 +24,7 @@ mod emr_cluster;
 mod emr_role;
 mod emr_step;
 mod error;
+mod finalizer;
 mod job_runs;
 mod kube_io;
 mod names;

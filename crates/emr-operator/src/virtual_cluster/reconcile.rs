@@ -12,16 +12,16 @@ use emr_api::virtual_cluster::condition_types::{
     VIRTUAL_CLUSTER_READY,
 };
 use emr_api::{VirtualCluster, VirtualClusterStatus};
-use kube::api::{Api, Patch, PatchParams};
+use kube::ResourceExt;
+use kube::api::Api;
 use kube::runtime::controller::Action;
-use kube::{Resource, ResourceExt};
-use serde_json::json;
 
 use super::cleanup;
 use super::cluster;
 use super::desired::Owner;
 use super::emr_step;
 use super::error::Error;
+use super::finalizer;
 use super::names::CONTROLLER;
 use super::outcome::{self, Outcome, Parts, Retry};
 use super::pass::Pass;
@@ -156,7 +156,7 @@ async fn converge(vc: &VirtualCluster, state: &State) -> Result<Done, Error> {
         let action = Action::requeue(ctx.config.resync_interval);
         return Ok(Done::after(action, &outcome));
     }
-    add_finalizer(&api, vc).await?;
+    finalizer::add(&api, vc).await?;
 
     let mut parts = Parts::default();
     let namespace = namespace_step::converge(&mut pass).await;
@@ -254,7 +254,7 @@ async fn delete(vc: &VirtualCluster, state: &State) -> Result<Done, Error> {
     match cleanup::finish(&mut pass).await {
         None => {
             publish(ctx, vc, &pass.changes, &[]).await;
-            remove_finalizer(&api, vc).await?;
+            finalizer::remove(&api, vc).await?;
             state.forget(&key(vc));
             Ok(Done {
                 action: Action::await_change(),
@@ -326,54 +326,4 @@ async fn publish(
                 .await;
         }
     }
-}
-
-/// Adds the finalizer, conditional on the version read so a concurrent edit of the list is not
-/// overwritten.
-async fn add_finalizer(api: &Api<VirtualCluster>, vc: &VirtualCluster) -> Result<(), Error> {
-    if vc
-        .finalizers()
-        .iter()
-        .any(|f| f == VIRTUAL_CLUSTER_FINALIZER)
-    {
-        return Ok(());
-    }
-    let mut finalizers = vc.finalizers().to_vec();
-    finalizers.push(VIRTUAL_CLUSTER_FINALIZER.to_owned());
-    patch_finalizers(api, vc, finalizers)
-        .await
-        .map_err(|source| Error::AddFinalizer { source })
-}
-
-async fn remove_finalizer(api: &Api<VirtualCluster>, vc: &VirtualCluster) -> Result<(), Error> {
-    let finalizers: Vec<String> = vc
-        .finalizers()
-        .iter()
-        .filter(|f| *f != VIRTUAL_CLUSTER_FINALIZER)
-        .cloned()
-        .collect();
-    match patch_finalizers(api, vc, finalizers).await {
-        Err(kube::Error::Api(status)) if status.is_not_found() => Ok(()),
-        other => other.map_err(|source| Error::RemoveFinalizer { source }),
-    }
-}
-
-async fn patch_finalizers(
-    api: &Api<VirtualCluster>,
-    vc: &VirtualCluster,
-    finalizers: Vec<String>,
-) -> Result<(), kube::Error> {
-    let patch = json!({
-        "metadata": {
-            "resourceVersion": vc.meta().resource_version,
-            "finalizers": finalizers,
-        }
-    });
-    api.patch(
-        &vc.name_any(),
-        &PatchParams::default(),
-        &Patch::Merge(&patch),
-    )
-    .await
-    .map(|_| ())
 }
