@@ -151,41 +151,40 @@ pub fn refused(
 
 /// The attempt number is recorded; StartJobRun is being (or about to be) sent.
 pub fn submitting(status: &mut SparkJobRunStatus, generation: Option<i64>, message: &str) {
-    put(
+    before_running(
         status,
         generation,
-        types::SUBMITTED,
         ConditionStatus::Unknown,
         SUBMITTING,
         message,
     );
-    put(
-        status,
-        generation,
-        types::RUNNING,
-        ConditionStatus::False,
-        NOT_STARTED,
-        message,
-    );
-    outcome(
-        status,
-        generation,
-        ConditionStatus::Unknown,
-        ConditionStatus::False,
-        IN_PROGRESS,
-        message,
-    );
-    set_message(status, message);
 }
 
 /// EMR accepted the job run.
 pub fn started(status: &mut SparkJobRunStatus, generation: Option<i64>, message: &str) {
+    before_running(
+        status,
+        generation,
+        ConditionStatus::True,
+        JOB_RUN_STARTED,
+        message,
+    );
+}
+
+/// Submitted as given, not running yet, no outcome yet.
+fn before_running(
+    status: &mut SparkJobRunStatus,
+    generation: Option<i64>,
+    submitted: ConditionStatus,
+    submitted_reason: &str,
+    message: &str,
+) {
     put(
         status,
         generation,
         types::SUBMITTED,
-        ConditionStatus::True,
-        JOB_RUN_STARTED,
+        submitted,
+        submitted_reason,
         message,
     );
     put(

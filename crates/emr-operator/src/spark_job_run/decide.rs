@@ -293,30 +293,7 @@ fn unsubmitted(f: &Facts, mut status: SparkJobRunStatus) -> Decision {
     if rejected_as_is {
         return Decision::new(status, Effect::None, None);
     }
-    match f.target {
-        None => Decision::new(status, Effect::NeedVirtualCluster, None),
-        Some(Resolution::Waiting { reason, message }) => {
-            show::waiting_for_virtual_cluster(&mut status, f.generation, reason, message);
-            Decision::new(status, Effect::None, None)
-        }
-        Some(Resolution::Refused { reason, message }) => {
-            show::refused(&mut status, f.generation, reason, message);
-            Decision::new(status, Effect::None, None)
-        }
-        Some(Resolution::Ready { virtual_cluster_id }) => {
-            let attempt = f.status.attempt + 1;
-            begin_attempt(f, &mut status, attempt, virtual_cluster_id, true);
-            Decision::new(
-                status,
-                Effect::Submit(Submit {
-                    attempt,
-                    virtual_cluster_id: virtual_cluster_id.clone(),
-                    recover_since: None,
-                }),
-                None,
-            )
-        }
-    }
+    submit_when_ready(f, status, true, show::waiting_for_virtual_cluster)
 }
 
 /// Records attempt `attempt` as the current one (before StartJobRun is sent).
@@ -665,11 +642,22 @@ fn resubmit_at(f: &Facts, status: &SparkJobRunStatus, emr_reason: &str) -> Optio
 }
 
 /// Starts the next attempt (re-run or resubmission) once the virtual cluster allows it.
-fn next_attempt(f: &Facts, mut status: SparkJobRunStatus, new_series: bool) -> Decision {
+fn next_attempt(f: &Facts, status: SparkJobRunStatus, new_series: bool) -> Decision {
+    submit_when_ready(f, status, new_series, show::next_attempt_waiting)
+}
+
+/// Submits attempt `status.attempt + 1` if the virtual cluster is ready, otherwise shows why
+/// not (`waiting` words it for a first submission or a later attempt).
+fn submit_when_ready(
+    f: &Facts,
+    mut status: SparkJobRunStatus,
+    new_series: bool,
+    waiting: fn(&mut SparkJobRunStatus, Option<i64>, &str, &str),
+) -> Decision {
     match f.target {
         None => Decision::new(status, Effect::NeedVirtualCluster, None),
         Some(Resolution::Waiting { reason, message }) => {
-            show::next_attempt_waiting(&mut status, f.generation, reason, message);
+            waiting(&mut status, f.generation, reason, message);
             Decision::new(status, Effect::None, None)
         }
         Some(Resolution::Refused { reason, message }) => {
