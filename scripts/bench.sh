@@ -45,9 +45,18 @@ mkdir -p "$RESULTS"
 written=()
 failed=()
 
+# A fresh bed for each run; a start that fails (a loaded machine can be slow) is retried.
 fresh_bed() {
-  tests/bed/down.sh >/dev/null 2>&1 || true
-  tests/bed/up.sh >/dev/null
+  local try
+  for try in 1 2 3; do
+    tests/bed/down.sh >/dev/null 2>&1 || true
+    if tests/bed/up.sh >/dev/null; then
+      return 0
+    fi
+    log "the bed did not start (attempt $try of 3)"
+    sleep 5
+  done
+  return 1
 }
 
 for scenario in ${SCENARIOS//,/ }; do
@@ -59,7 +68,11 @@ for scenario in ${SCENARIOS//,/ }; do
     name="$scenario${size:+-$size}"
     out="$RESULTS/$stamp-$name.json"
     log "=== $name: starting a fresh bed in $TESTBED_DIR"
-    fresh_bed
+    if ! fresh_bed; then
+      log "$name could not be measured: the bed did not start"
+      failed+=("$name")
+      continue
+    fi
     args=(run --scenario "$scenario" --out "$out")
     [[ -n "$size" ]] && args+=(--size "$size")
     # Bounded: the driver gives up on a burst after BENCH_TIMEOUT_SECONDS; this is the backstop.

@@ -71,7 +71,8 @@ done
 skipped=()
 binary_check=""
 op_bin="${EMR_OPERATOR_BIN:-}"
-for b in "$repo/target/debug/emr-on-eks-operator" "$repo/target/release/emr-on-eks-operator"; do
+target_dir="${CARGO_TARGET_DIR:-$repo/target}"
+for b in "$target_dir/debug/emr-on-eks-operator" "$target_dir/release/emr-on-eks-operator"; do
   [[ -z $op_bin && -x $b ]] && op_bin="$b"
 done
 if [[ -n $op_bin ]]; then

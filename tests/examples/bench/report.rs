@@ -42,6 +42,14 @@ fn lag_pair(b: &Value, state: &str) -> String {
     }
 }
 
+fn split_pair(b: &Value, which: &str, state: &str) -> String {
+    let d = &b["lag"][which][state];
+    match (d["p50"].as_f64(), d["p99"].as_f64(), d["n"].as_u64()) {
+        (Some(a), Some(z), Some(n)) if n > 0 => format!("{a:.1} / {z:.1} (n={n})"),
+        _ => "-".into(),
+    }
+}
+
 fn calls_per_job(b: &Value) -> String {
     let per = &b["emrCalls"]["perJob"];
     let get = |op: &str| per.get(op).and_then(Value::as_f64).unwrap_or(0.0);
@@ -90,6 +98,14 @@ pub fn summary_text(result: &RunResult) -> String {
             lag_pair(b, "SUBMITTED"),
             lag_pair(b, "RUNNING"),
             lag_pair(b, "FINAL"),
+        );
+        let _ = writeln!(
+            out,
+            "   lag p50/p99 s of states entered while the operator was still submitting: RUNNING {}, final {}; after: RUNNING {}, final {}",
+            split_pair(b, "enteredWhileSubmitting", "RUNNING"),
+            split_pair(b, "enteredWhileSubmitting", "FINAL"),
+            split_pair(b, "enteredAfterSubmitting", "RUNNING"),
+            split_pair(b, "enteredAfterSubmitting", "FINAL"),
         );
         let _ = writeln!(
             out,
@@ -220,6 +236,27 @@ pub fn markdown(results: &[(String, Value)]) -> String {
                 num(cpu(b, "emulator"), 0),
                 num(f(b, "resources.otherCpuSeconds"), 0),
                 b["invariant"]["violations"],
+            );
+        }
+        let _ = writeln!(
+            md,
+            "\nStatus lag p50 / p99 (s) split by whether the emulator entered the state while the operator was still submitting the burst (before the last job run was created) or after:\n"
+        );
+        let _ = writeln!(
+            md,
+            "| jobs | RUNNING, while submitting | final, while submitting | RUNNING, after | final, after |"
+        );
+        let _ = writeln!(md, "|---|---|---|---|---|");
+        for v in &scale {
+            let b = &v["burst"];
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {} |",
+                b["jobs"],
+                split_pair(b, "enteredWhileSubmitting", "RUNNING"),
+                split_pair(b, "enteredWhileSubmitting", "FINAL"),
+                split_pair(b, "enteredAfterSubmitting", "RUNNING"),
+                split_pair(b, "enteredAfterSubmitting", "FINAL"),
             );
         }
         let kept: Vec<&&Value> = scale.iter().filter(|v| !v["kept"].is_null()).collect();

@@ -271,6 +271,10 @@ pub struct Lag {
     pub shown_exactly: BTreeMap<String, usize>,
     /// Job runs measured (current job run of each object known to the emulator).
     pub job_runs: usize,
+    /// The same lags split by whether the emulator entered the state before or after the
+    /// operator had started the burst's last job run: does a submission backlog delay status?
+    pub entered_while_submitting: BTreeMap<String, Dist>,
+    pub entered_after_submitting: BTreeMap<String, Dist>,
 }
 
 pub const LAG_DEFINITION: &str = "lag(S) = first time the driver's watch saw status show state S (or a later state) of the object's current job run - time the emulator's job run entered S (PENDING: createdAt; SUBMITTED: createdAt+pending-seconds; RUNNING: createdAt+pending+submitted-seconds; FINAL: finishedAt). JOB_RUN_ID = first time status showed the job run's id - its createdAt. All clocks are this machine's.";
@@ -280,6 +284,15 @@ fn epoch(t: &Option<chrono::DateTime<chrono::Utc>>) -> Option<f64> {
 }
 
 pub fn lag(seen: &[Seen], view: &EmulatorView, settings: &Settings) -> Lag {
+    // When the last job run of the burst was created: the end of the submission phase.
+    let last_created = seen
+        .iter()
+        .filter_map(|o| o.status.get("jobRunId").and_then(Value::as_str))
+        .filter_map(|id| view.runs.get(id))
+        .filter_map(|run| epoch(&run.created_at))
+        .fold(f64::NEG_INFINITY, f64::max);
+    let mut during: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    let mut after: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     const ORDER: [&str; 4] = ["PENDING", "SUBMITTED", "RUNNING", "FINAL"];
     let rank = |state: &str| match state {
         "PENDING" => 0,
@@ -325,6 +338,12 @@ pub fn lag(seen: &[Seen], view: &EmulatorView, settings: &Settings) -> Lag {
                 .fold(f64::INFINITY, f64::min);
             if first.is_finite() {
                 values.entry(label).or_default().push(first - entry);
+                let split = if entry <= last_created {
+                    &mut during
+                } else {
+                    &mut after
+                };
+                split.entry(label).or_default().push(first - entry);
             }
             if observed.iter().any(|(r, _)| *r == i) {
                 *exact.entry(label.to_string()).or_insert(0) += 1;
@@ -339,5 +358,13 @@ pub fn lag(seen: &[Seen], view: &EmulatorView, settings: &Settings) -> Lag {
             .collect(),
         shown_exactly: exact,
         job_runs,
+        entered_while_submitting: during
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), Dist::of(&v)))
+            .collect(),
+        entered_after_submitting: after
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), Dist::of(&v)))
+            .collect(),
     }
 }
