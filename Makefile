@@ -74,5 +74,5 @@ integration: build testbed
 	source .testbed/env && $(CARGO) test -p emr-aws --test emulator 2>&1 | tee -a $(TEST_LOG)
 
 ## bench: scale and fault benchmarks (prints results and writes bench/results/).
-bench: deps build testbed
+bench: deps
 	scripts/bench.sh

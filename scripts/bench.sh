@@ -21,7 +21,7 @@ TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 SIZES="${BENCH_SIZES:-100,1000,5000}"
 SCENARIOS="${BENCH_SCENARIOS:-scale,kill,throttle,latency,down,apiserver-restart,watch-drop,hostile}"
 TIMEOUT="${BENCH_TIMEOUT_SECONDS:-900}"
-RESULTS="$ROOT/bench/results"
+RESULTS="bench/results" # relative to the repository root (this script cds there)
 # The bench bed: its own etcd, kube-apiserver, controller manager and emulator.
 export TESTBED_DIR="${BENCH_TESTBED_DIR:-$TARGET/bench-bed}"
 

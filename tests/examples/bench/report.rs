@@ -50,6 +50,18 @@ fn split_pair(b: &Value, which: &str, state: &str) -> String {
     }
 }
 
+fn tenths(b: &Value) -> String {
+    b["lag"]["finalByCreationTenth"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|d| num(d["p99"].as_f64(), 1))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default()
+}
+
 fn calls_per_job(b: &Value) -> String {
     let per = &b["emrCalls"]["perJob"];
     let get = |op: &str| per.get(op).and_then(Value::as_f64).unwrap_or(0.0);
@@ -106,6 +118,11 @@ pub fn summary_text(result: &RunResult) -> String {
             split_pair(b, "enteredWhileSubmitting", "FINAL"),
             split_pair(b, "enteredAfterSubmitting", "RUNNING"),
             split_pair(b, "enteredAfterSubmitting", "FINAL"),
+        );
+        let _ = writeln!(
+            out,
+            "   final-state lag p99 by tenth of the burst (creation order): {}",
+            tenths(b)
         );
         let _ = writeln!(
             out,
@@ -191,11 +208,12 @@ pub fn markdown(results: &[(String, Value)]) -> String {
     );
     let _ = writeln!(md, "Status lag: {}\n", crate::verify::LAG_DEFINITION);
 
-    let scale: Vec<&Value> = results
+    let mut scale: Vec<&Value> = results
         .iter()
         .map(|(_, v)| v)
         .filter(|v| v["scenario"] == "scale")
         .collect();
+    scale.sort_by_key(|v| v["size"].as_u64().unwrap_or(0));
     if !scale.is_empty() {
         let _ = writeln!(md, "## Scale: N SparkJobRuns applied at once\n");
         let _ = writeln!(
@@ -244,19 +262,20 @@ pub fn markdown(results: &[(String, Value)]) -> String {
         );
         let _ = writeln!(
             md,
-            "| jobs | RUNNING, while submitting | final, while submitting | RUNNING, after | final, after |"
+            "| jobs | RUNNING, while submitting | final, while submitting | RUNNING, after | final, after | final-state lag p99 by tenth of the burst, in creation order |"
         );
-        let _ = writeln!(md, "|---|---|---|---|---|");
+        let _ = writeln!(md, "|---|---|---|---|---|---|");
         for v in &scale {
             let b = &v["burst"];
             let _ = writeln!(
                 md,
-                "| {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} |",
                 b["jobs"],
                 split_pair(b, "enteredWhileSubmitting", "RUNNING"),
                 split_pair(b, "enteredWhileSubmitting", "FINAL"),
                 split_pair(b, "enteredAfterSubmitting", "RUNNING"),
                 split_pair(b, "enteredAfterSubmitting", "FINAL"),
+                tenths(b),
             );
         }
         let kept: Vec<&&Value> = scale.iter().filter(|v| !v["kept"].is_null()).collect();
@@ -289,16 +308,23 @@ pub fn markdown(results: &[(String, Value)]) -> String {
         let _ = writeln!(md);
     }
 
-    let faults: Vec<&Value> = results
+    let mut faults: Vec<&Value> = results
         .iter()
         .map(|(_, v)| v)
         .filter(|v| v["scenario"] != "scale" && v["scenario"] != "hostile")
         .collect();
+    let order = |v: &Value| {
+        crate::scenarios::SCENARIOS
+            .iter()
+            .position(|s| v["scenario"] == *s)
+            .unwrap_or(usize::MAX)
+    };
+    faults.sort_by_key(|v| order(v));
     if !faults.is_empty() {
         let _ = writeln!(md, "## Faults\n");
         let _ = writeln!(
             md,
-            "| scenario | jobs | completed | all job run ids (s) | all COMPLETED (s) | final-state lag p50 / p99 (s) | EMR calls / job | faulted EMR calls | StartJobRun requests (accepted) | apiserver writes / job | operator processes | invariant violations |"
+            "| scenario | jobs | completed | all job run ids (s) | all COMPLETED (s) | final-state lag p50 / p99 (s) | EMR calls / job | faulted EMR calls | StartJobRun requests (accepted) | apiserver writes / job (incl. events) | operator processes | invariant violations |"
         );
         let _ = writeln!(md, "|{}", "---|".repeat(12));
         for v in &faults {

@@ -90,6 +90,8 @@ pub struct Burst {
     pub operator_metrics: BTreeMap<String, f64>,
     pub operator_processes: usize,
     pub wall_seconds: f64,
+    /// Every 5 s from the first apply: [seconds, objects with a job run id, objects COMPLETED].
+    pub progress: Vec<[f64; 3]>,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -132,6 +134,8 @@ pub struct Calls {
     pub other: BTreeMap<String, u64>,
     /// Whether the call log may have dropped entries (it keeps the last 100 000).
     pub log_truncated: bool,
+    /// Job-run calls per 5 s from the first apply: seconds -> `Operation[:fault]` -> calls.
+    pub timeline: BTreeMap<u64, BTreeMap<String, u64>>,
 }
 
 /// kube-apiserver write requests during the window.
@@ -289,7 +293,13 @@ const JOB_RUN_OPERATIONS: [&str; 4] = [
     "CancelJobRun",
 ];
 
-fn summarize_calls(calls: &[Value], since: u64, vc_ids: &BTreeSet<String>, jobs: usize) -> Calls {
+fn summarize_calls(
+    calls: &[Value],
+    since: u64,
+    vc_ids: &BTreeSet<String>,
+    jobs: usize,
+    t0: f64,
+) -> Calls {
     let mut out = Calls::default();
     let mut seqs: Vec<u64> = Vec::new();
     for c in calls {
@@ -302,6 +312,16 @@ fn summarize_calls(calls: &[Value], since: u64, vc_ids: &BTreeSet<String>, jobs:
         if service == "emr-containers" && in_fleet && JOB_RUN_OPERATIONS.contains(&operation) {
             *out.by_operation.entry(operation.to_string()).or_insert(0) += 1;
             out.total += 1;
+            let bucket = ((c["epoch"].as_f64().unwrap_or(t0) - t0).max(0.0) / 5.0) as u64 * 5;
+            let key = match c["fault"].as_str() {
+                Some(fault) => format!("{operation}:{fault}"),
+                None => operation.to_string(),
+            };
+            *out.timeline
+                .entry(bucket)
+                .or_default()
+                .entry(key)
+                .or_insert(0) += 1;
             if let Some(fault) = c["fault"].as_str() {
                 *out.faulted.entry(fault.to_string()).or_insert(0) += 1;
             } else if c["status"].as_u64().is_some_and(|s| s >= 400) {
@@ -400,14 +420,24 @@ where
     let concurrency = settings.apply_concurrency;
     let apply = tokio::spawn(fleet::apply_all(bed, manifests, concurrency));
     let timeout = settings.timeout_seconds as f64;
+    let progress = std::sync::Mutex::new(Vec::new());
     let wait = async {
         let mut last_print = now();
+        let mut next_progress = t0;
         loop {
             let c = rig.observer.counts(prefix);
+            let t = now();
+            if t >= next_progress || c.completed >= jobs {
+                next_progress += 5.0;
+                progress.lock().unwrap_or_else(|p| p.into_inner()).push([
+                    round3(t - t0),
+                    c.with_id as f64,
+                    c.completed as f64,
+                ]);
+            }
             if c.completed >= jobs {
                 return true;
             }
-            let t = now();
             if t - t0 > timeout {
                 eprintln!("bench: timed out after {timeout} s");
                 return false;
@@ -470,6 +500,9 @@ where
     let objects = verify::stored_objects(&rig.fleet).await?;
     let invariant = verify::invariant(&objects, &view, &rig.fleet, |n| n.starts_with(prefix));
     let lag = verify::lag(&seen, &view, settings);
+    if let Ok(path) = std::env::var("BENCH_DUMP_OBJECTS") {
+        dump_objects(&path, &seen, &view, t0);
+    }
     let burst = Burst {
         jobs,
         applied: AppliedSummary::from(&applied),
@@ -483,7 +516,7 @@ where
         time_to_job_run_id: Dist::of(&time_to_id),
         time_to_completed: Dist::of(&time_to_completed),
         lag,
-        emr_calls: summarize_calls(&calls, seq0, &vc_ids, jobs),
+        emr_calls: summarize_calls(&calls, seq0, &vc_ids, jobs, t0),
         apiserver_writes: writes_summary(
             apiserver::diff(&writes1, &writes0),
             applied.requests,
@@ -508,8 +541,42 @@ where
         operator_metrics,
         operator_processes: rig.sampler.processes_seen("operator"),
         wall_seconds: round3(t_end - t0),
+        progress: progress.into_inner().unwrap_or_else(|p| p.into_inner()),
     };
     Ok((burst, applied, fault_output))
+}
+
+/// Writes one JSON line per object (`BENCH_DUMP_OBJECTS=<file>`, for digging into a result):
+/// its job run's emulator times and when the watch saw each (job run, state), in seconds from
+/// the first apply.
+fn dump_objects(path: &str, seen: &[crate::observe::Seen], view: &verify::EmulatorView, t0: f64) {
+    let rel = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        t.map(|t| round3(t.timestamp_micros() as f64 / 1e6 - t0))
+    };
+    let mut lines = String::new();
+    for s in seen {
+        let id = s.status["jobRunId"].as_str().unwrap_or("");
+        let run = view.runs.get(id);
+        let states: BTreeMap<String, f64> = s
+            .states
+            .iter()
+            .map(|((run_id, state), at)| (format!("{run_id}/{state}"), round3(at - t0)))
+            .collect();
+        let line = json!({
+            "name": s.name,
+            "firstSeen": round3(s.first_seen - t0),
+            "jobRunId": id,
+            "jobRunIdSeen": s.job_run_id_at.map(|t| round3(t - t0)),
+            "created": run.and_then(|r| rel(r.created_at)),
+            "finished": run.and_then(|r| rel(r.finished_at)),
+            "seen": states,
+        });
+        lines.push_str(&line.to_string());
+        lines.push('\n');
+    }
+    if let Err(e) = std::fs::write(path, lines) {
+        eprintln!("bench: cannot write {path}: {e}");
+    }
 }
 
 /// Keeps the finished objects for `keep_seconds` and measures what the operator spends on them.
@@ -530,7 +597,7 @@ async fn kept(rig: &Rig, objects: usize) -> Kept {
         .emulator
         .calls(&[("sinceSeq", &seq0.to_string())])
         .await;
-    let summary = summarize_calls(&calls, seq0, &vc_ids, objects);
+    let summary = summarize_calls(&calls, seq0, &vc_ids, objects, t0);
     let resources = rig.sampler.usage(&mark0, &mark1);
     Kept {
         objects,

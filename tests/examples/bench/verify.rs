@@ -275,6 +275,9 @@ pub struct Lag {
     /// operator had started the burst's last job run: does a submission backlog delay status?
     pub entered_while_submitting: BTreeMap<String, Dist>,
     pub entered_after_submitting: BTreeMap<String, Dist>,
+    /// Final-state lag by tenth of the burst in job run creation order (first tenth created
+    /// first): where in the burst the slow status updates are.
+    pub final_by_creation_tenth: Vec<Dist>,
 }
 
 pub const LAG_DEFINITION: &str = "lag(S) = first time the driver's watch saw status show state S (or a later state) of the object's current job run - time the emulator's job run entered S (PENDING: createdAt; SUBMITTED: createdAt+pending-seconds; RUNNING: createdAt+pending+submitted-seconds; FINAL: finishedAt). JOB_RUN_ID = first time status showed the job run's id - its createdAt. All clocks are this machine's.";
@@ -293,6 +296,8 @@ pub fn lag(seen: &[Seen], view: &EmulatorView, settings: &Settings) -> Lag {
         .fold(f64::NEG_INFINITY, f64::max);
     let mut during: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     let mut after: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    // (created, final-state lag) of every job run whose final state was seen.
+    let mut finals: Vec<(f64, f64)> = Vec::new();
     const ORDER: [&str; 4] = ["PENDING", "SUBMITTED", "RUNNING", "FINAL"];
     let rank = |state: &str| match state {
         "PENDING" => 0,
@@ -344,14 +349,24 @@ pub fn lag(seen: &[Seen], view: &EmulatorView, settings: &Settings) -> Lag {
                     &mut after
                 };
                 split.entry(label).or_default().push(first - entry);
+                if *label == "FINAL" {
+                    finals.push((created, first - entry));
+                }
             }
             if observed.iter().any(|(r, _)| *r == i) {
                 *exact.entry(label.to_string()).or_insert(0) += 1;
             }
         }
     }
+    finals.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let tenth = finals.len().div_ceil(10).max(1);
+    let final_by_creation_tenth = finals
+        .chunks(tenth)
+        .map(|chunk| Dist::of(&chunk.iter().map(|(_, l)| *l).collect::<Vec<_>>()))
+        .collect();
     Lag {
         definition: LAG_DEFINITION.into(),
+        final_by_creation_tenth,
         by_state: values
             .into_iter()
             .map(|(k, v)| (k.to_string(), Dist::of(&v)))

@@ -95,4 +95,14 @@ impl Error {
             _ => false,
         }
     }
+
+    /// AWS trouble that clears by itself: throttling, an outage, a timeout.
+    pub fn is_transient_aws(&self) -> bool {
+        match self {
+            Error::StartJobRun { source, .. }
+            | Error::FindJobRun { source, .. }
+            | Error::CancelJobRun { source, .. } => source.is_retryable(),
+            _ => false,
+        }
+    }
 }
