@@ -162,3 +162,39 @@ fn bad_flags_are_refused_with_a_message() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn json_logs_and_readiness_for_a_platform_team() {
+    let bed = bed().await;
+    let test_id = bed.unique("jsonlog");
+    let mut op = bed.start_operator(&test_id, &["--log-format=json"]).await;
+    // Readiness follows liveness once the apiserver has answered.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let ready = reqwest::get(format!("{}/readyz", op.metrics_url))
+            .await
+            .unwrap();
+        if ready.status().is_success() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "/readyz still {}",
+            ready.status()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let status = op.terminate().expect("operator was running");
+    assert!(status.success(), "exit status {status}");
+    let log = std::fs::read_to_string(&op.log).unwrap();
+    let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(!lines.is_empty(), "no log lines");
+    for line in lines {
+        let parsed: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(
+            parsed.get("level").is_some() && parsed.get("timestamp").is_some(),
+            "{line}"
+        );
+    }
+}
