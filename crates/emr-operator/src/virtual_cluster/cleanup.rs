@@ -251,11 +251,12 @@ async fn namespace(pass: &mut Pass<'_>) -> Result<(), Error> {
     Ok(())
 }
 
-async fn delete_children<K>(
-    pass: &mut Pass<'_>,
+/// The children of kind `K` this VirtualCluster owns in `namespace`, with the API to act on them.
+async fn list_children<K>(
+    pass: &Pass<'_>,
     namespace: &str,
     kind: &'static str,
-) -> Result<(), Error>
+) -> Result<(Api<K>, Vec<K>), Error>
 where
     K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
         + Clone
@@ -270,6 +271,21 @@ where
             namespace: namespace.to_owned(),
             source,
         })?;
+    Ok((api, ours))
+}
+
+async fn delete_children<K>(
+    pass: &mut Pass<'_>,
+    namespace: &str,
+    kind: &'static str,
+) -> Result<(), Error>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug,
+{
+    let (api, ours) = list_children::<K>(pass, namespace, kind).await?;
     for child in ours {
         let name = child.name_any();
         if kube_io::delete(&api, &name)
@@ -311,14 +327,7 @@ where
         + DeserializeOwned
         + std::fmt::Debug,
 {
-    let api: Api<K> = Api::namespaced(pass.client(), namespace);
-    let ours = kube_io::list_ours(&api, &pass.owner.name)
-        .await
-        .map_err(|source| Error::ListChildren {
-            kind,
-            namespace: namespace.to_owned(),
-            source,
-        })?;
+    let (api, ours) = list_children::<K>(pass, namespace, kind).await?;
     for child in ours {
         let name = child.name_any();
         kube_io::orphan(&api, &child, &pass.owner.uid)
