@@ -28,8 +28,22 @@ component_pid() {
   pid="$(<"$file")"
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
   kill -0 "$pid" 2>/dev/null || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$TESTBED_DIR" || return 1
-  echo "$pid"
+  # A process in the middle of execve (setsid -> nohup -> env -> python are four of them)
+  # briefly shows an empty command line, as does an exited child not yet reaped. Only the
+  # zombie means "gone"; an exec in progress is waited out instead of read as an exit.
+  local attempt cmdline state
+  for ((attempt = 0; attempt < 40; attempt++)); do
+    cmdline="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" || return 1
+    if [[ -n "$cmdline" ]]; then
+      [[ "$cmdline" == *"$TESTBED_DIR"* ]] || return 1
+      echo "$pid"
+      return 0
+    fi
+    state="$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1)" || return 1
+    [[ -n "$state" && "$state" != Z && "$state" != X ]] || return 1
+    sleep 0.05
+  done
+  return 1
 }
 
 # Prints the last lines of a component's log, for error messages.
