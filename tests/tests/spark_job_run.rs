@@ -48,6 +48,12 @@ impl Test {
 
     /// A VirtualCluster the operator brings to Ready (namespace, EMR access, trust, EMR cluster).
     async fn virtual_cluster(&self, prefix: &str) -> Vc {
+        self.virtual_cluster_in(prefix, &self.bed.unique(prefix))
+            .await
+    }
+
+    /// Like [`Test::virtual_cluster`], bound to `namespace`.
+    async fn virtual_cluster_in(&self, prefix: &str, namespace: &str) -> Vc {
         self.bed.eks_cluster(EKS_CLUSTER).await;
         let trust = json!({"Version": "2012-10-17", "Statement": [{
             "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"
@@ -57,7 +63,7 @@ impl Test {
             .iam_role(&self.bed.unique("sjr-job-role"), &trust)
             .await;
         let name = self.bed.unique(prefix);
-        let namespace = self.bed.unique(prefix);
+        let namespace = namespace.to_owned();
         self.bed
             .apply_yaml(&format!(
                 r#"
@@ -882,4 +888,37 @@ async fn a_hundred_jobs_in_three_virtual_clusters_complete_and_polling_costs_per
         "{polls} lists + {describes} describes in {ticks} ticks exceed {per_vc_budget}"
     );
     assert!(describes <= 100, "{describes} describes for 100 jobs");
+}
+
+#[tokio::test]
+async fn watch_namespaces_leaves_jobs_elsewhere_alone() {
+    let bed = bed().await;
+    let watched = bed.unique("watched");
+    let t = Test::start("sjr-watch", &[&format!("--watch-namespaces={watched}")]).await;
+    let inside = t.virtual_cluster_in("watched", &watched).await;
+    let outside = t.virtual_cluster("unwatched").await;
+
+    // The unwatched job first, so it has had every chance to be picked up.
+    t.apply_job(&outside, "ignored", &[("emulator/run-seconds", "1")], "")
+        .await;
+    t.apply_job(&inside, "served", &[("emulator/run-seconds", "1")], "")
+        .await;
+    let served = t
+        .wait_job(&inside, "served", 60, "served finished", finished)
+        .await;
+    assert!(is_true(&served, types::SUCCEEDED), "{:#?}", served.status);
+
+    let ignored = t.jobs(&outside).get("ignored").await.expect("get ignored");
+    assert_eq!(ignored.status, None, "an unwatched job got a status");
+    assert!(
+        ignored.finalizers().is_empty(),
+        "{:?}",
+        ignored.finalizers()
+    );
+    let started = t
+        .bed
+        .emulator
+        .start_job_run_requests(Some(&outside.id))
+        .await;
+    assert!(started.is_empty(), "{started:#?}");
 }

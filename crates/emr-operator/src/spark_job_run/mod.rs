@@ -80,26 +80,34 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
             .with_config(controller::Config::default().concurrency(config.concurrency));
         let store = controller.store();
         stores.push(store.clone());
+        let vc_store = store.clone();
         let controller = controller
             .watches(
                 Api::<VirtualCluster>::all(ctx.client.clone()),
                 ctx.watcher_config(),
-                move |vc| waiting_on(&store, &vc),
+                move |vc| waiting_on(&vc_store, &vc),
             )
-            .reconcile_on(requests)
             .graceful_shutdown_on(stopped());
-        controllers.push(
-            controller
-                .run(reconcile::reconcile, reconcile::error_policy, state.clone())
-                .for_each(|result| async move {
-                    // Reconcile failures are logged by the error policy; these are watch errors.
-                    if let Err(error) = result
-                        && !matches!(error, controller::Error::ReconcilerFailed(..))
-                    {
-                        tracing::warn!(%error, "SparkJobRun controller");
-                    }
-                }),
-        );
+        let submissions = controller
+            .run(reconcile::reconcile, reconcile::error_policy, state.clone())
+            .for_each(log_watch_error);
+        // What the poller saw change goes through a queue of its own: in a burst of thousands
+        // of new objects, a finished job's status must not wait behind every submission
+        // (`make bench` measured a p99 status lag of ~100 s at 5 000 jobs with one queue).
+        // Both queues may hold the same object; every status write carries its
+        // resourceVersion, so the slower of two concurrent reconciles is refused and retried.
+        let tracking = controller::applier(
+            |job, state| Box::pin(reconcile::reconcile(job, state)),
+            reconcile::error_policy,
+            state.clone(),
+            store,
+            requests
+                .map(Ok::<_, std::convert::Infallible>)
+                .take_until(stopped()),
+            controller::Config::default().concurrency(config.concurrency),
+        )
+        .for_each(log_watch_error);
+        controllers.push(futures::future::join(submissions, tracking));
     }
 
     let poller = Poller {
@@ -116,6 +124,20 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         poller.run(stopped())
     );
     tracing::info!("SparkJobRun controller stopped");
+}
+
+/// Reconcile failures are logged by the error policy; what reaches here are watch and queue
+/// errors.
+async fn log_watch_error<T, E, Q>(result: Result<T, controller::Error<E, Q>>)
+where
+    E: std::error::Error + 'static,
+    Q: std::error::Error + 'static,
+{
+    if let Err(error) = result
+        && !matches!(error, controller::Error::ReconcilerFailed(..))
+    {
+        tracing::warn!(%error, "SparkJobRun controller");
+    }
 }
 
 /// The jobs a change of `vc` may unblock: those naming it that wait for (or were refused by)
