@@ -139,6 +139,21 @@ spec:
         }
     }
 
+    /// The Events about `name` once one with `reason` is there (up to 15 s): an Event is written
+    /// after the status change it tells of, so a test that saw the status may be a moment early.
+    async fn events_until(&self, vc: &Vc, name: &str, reason: &str) -> Vec<Event> {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let events = self.events(vc, name).await;
+            if Instant::now() >= deadline
+                || events.iter().any(|e| e.reason.as_deref() == Some(reason))
+            {
+                return events;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     async fn events(&self, vc: &Vc, name: &str) -> Vec<Event> {
         let api: Api<Event> = Api::namespaced(self.bed.client.clone(), &vc.namespace);
         let events = api.list(&ListParams::default()).await.expect("list events");
@@ -311,7 +326,7 @@ async fn pi_goes_through_every_state_with_events_and_the_exact_request() {
     );
 
     // One Event per transition, no repeats.
-    let events = t.events(&vc, "pi").await;
+    let events = t.events_until(&vc, "pi", "JobRunCompleted").await;
     let reasons: Vec<String> = events.iter().filter_map(|e| e.reason.clone()).collect();
     for expected in [
         "JobRunStarted",
@@ -423,7 +438,7 @@ async fn a_user_error_fails_with_the_reason_and_message() {
         "{message}"
     );
     let failed_events: Vec<Event> = t
-        .events(&vc, "broken")
+        .events_until(&vc, "broken", "JobRunFailed")
         .await
         .into_iter()
         .filter(|e| e.reason.as_deref() == Some("JobRunFailed"))
@@ -481,7 +496,7 @@ async fn a_retryable_failure_is_resubmitted_and_then_succeeds() {
         BTreeSet::from([format!("{uid}-1"), format!("{uid}-2")])
     );
     let reasons: Vec<String> = t
-        .events(&vc, "flaky")
+        .events_until(&vc, "flaky", "JobRunCompleted")
         .await
         .iter()
         .filter_map(|e| e.reason.clone())
@@ -517,7 +532,7 @@ async fn a_run_past_its_deadline_is_cancelled_and_fails() {
     assert_eq!(cancels.len(), 1, "{cancels:#?}");
     assert_eq!(cancels[0]["jobRunId"].as_str(), Some(job_run_id.as_str()));
     let reasons: Vec<String> = t
-        .events(&vc, "slow")
+        .events_until(&vc, "slow", "DeadlineExceeded")
         .await
         .iter()
         .filter_map(|e| e.reason.clone())
@@ -771,7 +786,7 @@ async fn rerun_starts_a_new_attempt_and_other_spec_changes_are_refused() {
         "the finished result stands"
     );
     let reasons: Vec<String> = t
-        .events(&vc, "nightly")
+        .events_until(&vc, "nightly", "SpecChangedAfterSubmission")
         .await
         .iter()
         .filter_map(|e| e.reason.clone())

@@ -6,6 +6,7 @@ pub mod backoff;
 pub mod config;
 pub mod context;
 pub mod events;
+pub mod finalizer;
 pub mod leader;
 pub mod metrics;
 pub mod run;

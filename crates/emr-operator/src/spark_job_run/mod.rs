@@ -6,7 +6,8 @@
 //!   (which virtual cluster), [`request`] (the StartJobRun request) and [`logs`].
 //! - [`tracker`]: the pure bookkeeping of the poller: one ListJobRuns per virtual cluster per
 //!   tick, whatever the number of jobs.
-//! - [`reconcile`] and [`poller`]: the I/O around them.
+//! - [`reconcile`] and [`poller`]: the I/O around them; [`serial`] keeps the two queues (new
+//!   objects, and what the poller saw change) from acting on one object at once.
 
 pub mod conditions;
 pub mod decide;
@@ -15,6 +16,7 @@ pub mod logs;
 pub mod poller;
 pub mod reconcile;
 pub mod request;
+pub mod serial;
 pub mod target;
 pub mod text;
 pub mod tracker;

@@ -25,11 +25,13 @@ use super::decide::{self, Decision, Effect, Facts, Phase, Submit};
 use super::error::Error;
 use super::poller::Tracker;
 use super::request;
+use super::serial::{self, Copy, Serial};
 use super::target::{self, Resolution};
 use super::tracker::{CREATED_AFTER_SLACK, JobKey};
 use super::transitions::{self, Note};
 use crate::backoff;
 use crate::context::Context;
+use crate::finalizer;
 use crate::status::FIELD_MANAGER;
 
 /// The controller's name in metrics.
@@ -45,6 +47,7 @@ const STALE_RETRY: Duration = Duration::from_secs(1);
 pub struct State {
     pub ctx: Arc<Context>,
     pub tracker: Arc<Tracker>,
+    serial: Serial,
     failures: Mutex<HashMap<ObjectRef<SparkJobRun>, u32>>,
 }
 
@@ -53,6 +56,7 @@ impl State {
         Self {
             ctx,
             tracker,
+            serial: Serial::default(),
             failures: Mutex::new(HashMap::new()),
         }
     }
@@ -65,7 +69,11 @@ impl State {
 /// The Controller's reconcile function.
 pub async fn reconcile(job: Arc<SparkJobRun>, state: Arc<State>) -> Result<Action, Error> {
     let started = Instant::now();
-    let result = Reconcile::new(&job, &state).run().await;
+    let object = ObjectRef::from_obj(job.as_ref());
+    let mut newest = state.serial.lock(&object).await;
+    let result = Reconcile::new(&job, &state).run(&mut newest).await;
+    drop(newest);
+    state.serial.release(&object);
     let error = result.as_ref().err().map(Error::metric_label);
     state
         .ctx
@@ -132,6 +140,8 @@ struct Reconcile<'a> {
     /// The newest known copy: replaced by every write's answer.
     job: SparkJobRun,
     object: String,
+    /// The object is deleted, or its finalizer released so it is about to be.
+    gone: bool,
 }
 
 impl<'a> Reconcile<'a> {
@@ -142,6 +152,7 @@ impl<'a> Reconcile<'a> {
             api: Api::namespaced(state.ctx.client.clone(), &namespace),
             job: job.clone(),
             object: format!("{namespace}/{}", job.name_any()),
+            gone: false,
         }
     }
 
@@ -153,13 +164,27 @@ impl<'a> Reconcile<'a> {
         self.job.status.clone().unwrap_or_default()
     }
 
-    async fn run(mut self) -> Result<Action, Error> {
+    /// Decides and acts on the freshest copy; `newest` is the object's slot in [`Serial`].
+    async fn run(mut self, newest: &mut Option<SparkJobRun>) -> Result<Action, Error> {
+        let cached = self.job.clone();
+        let result = self.decide_and_act(newest.as_ref()).await;
+        *newest = serial::remember(&cached, &self.job, self.gone);
+        result
+    }
+
+    async fn decide_and_act(&mut self, newest: Option<&SparkJobRun>) -> Result<Action, Error> {
         // A recorded attempt without its job run id is what a lagging cache shows right after
-        // a submission: read the object itself rather than send StartJobRun again.
-        if decide::phase(&self.status()) == Phase::Submitting {
+        // a submission: read the object itself rather than send StartJobRun again. Likewise when
+        // this process has read or written a version the cache does not show yet.
+        if decide::phase(&self.status()) == Phase::Submitting
+            || serial::copy_to_use(&self.job, newest) == Copy::ReadFresh
+        {
             match self.api.get_opt(&self.job.name_any()).await {
                 Ok(Some(fresh)) => self.job = fresh,
-                Ok(None) => return Ok(Action::await_change()),
+                Ok(None) => {
+                    self.gone = true;
+                    return Ok(Action::await_change());
+                }
                 Err(source) => {
                     return Err(Error::ReadJob {
                         object: self.object.clone(),
@@ -557,29 +582,15 @@ impl<'a> Reconcile<'a> {
 
     /// Sets the finalizer list to `finalizers`, guarded by the resourceVersion.
     async fn set_finalizers(&mut self, finalizers: Vec<String>) -> Result<(), kube::Error> {
-        let patch = json!({
-            "metadata": {
-                "finalizers": finalizers,
-                "resourceVersion": self.job.resource_version(),
-            }
-        });
-        self.job = self
-            .api
-            .patch(
-                &self.job.name_any(),
-                &PatchParams::default(),
-                &Patch::Merge(&patch),
-            )
-            .await?;
+        self.job = finalizer::write(&self.api, &self.job, finalizers).await?;
         Ok(())
     }
 
     async fn ensure_finalizer(&mut self) -> Result<(), Error> {
-        let mut finalizers = self.job.finalizers().to_vec();
-        if finalizers.iter().any(|f| f == SPARK_JOB_RUN_FINALIZER) {
+        let Some(finalizers) = finalizer::with(self.job.finalizers(), SPARK_JOB_RUN_FINALIZER)
+        else {
             return Ok(());
-        }
-        finalizers.push(SPARK_JOB_RUN_FINALIZER.to_owned());
+        };
         self.set_finalizers(finalizers).await.map_err(|source| {
             self.kube_error(source, |object, source| Error::AddFinalizer {
                 object,
@@ -593,14 +604,8 @@ impl<'a> Reconcile<'a> {
         forget: Option<JobKey>,
         note: Option<Note>,
     ) -> Result<Action, Error> {
-        let finalizers: Vec<String> = self
-            .job
-            .finalizers()
-            .iter()
-            .filter(|f| *f != SPARK_JOB_RUN_FINALIZER)
-            .cloned()
-            .collect();
-        if finalizers.len() != self.job.finalizers().len() {
+        if let Some(finalizers) = finalizer::without(self.job.finalizers(), SPARK_JOB_RUN_FINALIZER)
+        {
             if let Some(note) = note {
                 self.publish(vec![note]).await;
             }
@@ -617,6 +622,8 @@ impl<'a> Reconcile<'a> {
                 }
             }
         }
+        // Only deleted objects are released: without the finalizer the apiserver removes it.
+        self.gone = true;
         if let Some(key) = forget {
             self.state.tracker.with(|r| r.forget(&key));
         }
