@@ -1,6 +1,6 @@
 //! The one task that asks EMR how job runs are doing: per due virtual cluster one ListJobRuns of
-//! its active runs, then the few that just finished. What changed is handed to the controller
-//! as reconcile requests for exactly those objects; reconciles themselves never poll EMR.
+//! its active runs, then the few that just finished. What changed is handed to the controller's
+//! tracking queue as reconcile requests for exactly those objects; reconciles never poll EMR.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -61,7 +61,8 @@ impl Tracker {
     }
 }
 
-/// Where reconcile requests go: one controller per watched namespace, or one for all.
+/// Where reconcile requests go: the tracking queue of the controller for the object's namespace
+/// (one per watched namespace, or one for all).
 #[derive(Clone, Default)]
 pub struct Triggers {
     routes: Vec<(Option<String>, UnboundedSender<ObjectRef<SparkJobRun>>)>,
