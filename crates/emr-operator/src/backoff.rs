@@ -20,6 +20,17 @@ pub fn jittered(failures: u32, base: Duration, cap: Duration) -> Duration {
     lower + Duration::from_millis(pick)
 }
 
+/// Whether a Kubernetes client error means the apiserver could not answer (restarting, a dropped
+/// connection, 503 while it starts) rather than that it refused the request: trouble that clears
+/// by itself, worth retrying soon.
+pub fn apiserver_unavailable(error: &kube::Error) -> bool {
+    match error {
+        kube::Error::HyperError(_) | kube::Error::Service(_) => true,
+        kube::Error::Api(status) => matches!(status.code, 503 | 504),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -35,5 +46,23 @@ mod tests {
         // The upper bound grows with failures, so over many draws a late delay exceeds an early bound.
         let late_max = (0..200).map(|_| jittered(6, base, cap)).max().unwrap();
         assert!(late_max > Duration::from_secs(2));
+    }
+
+    #[test]
+    fn only_an_apiserver_that_cannot_answer_is_unavailable() {
+        let status = |code: u16| {
+            kube::Error::Api(Box::new(kube::core::Status {
+                code,
+                ..Default::default()
+            }))
+        };
+        assert!(apiserver_unavailable(&status(503)));
+        assert!(apiserver_unavailable(&status(504)));
+        assert!(!apiserver_unavailable(&status(409)));
+        assert!(!apiserver_unavailable(&status(422)));
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert!(apiserver_unavailable(&kube::Error::Service(Box::new(
+            refused
+        ))));
     }
 }

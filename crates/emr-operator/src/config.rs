@@ -36,7 +36,8 @@ pub struct OperatorConfig {
     #[arg(long, env = "EMR_OPERATOR_RESYNC_INTERVAL", default_value = "5m", value_parser = parse_duration)]
     pub resync_interval: Duration,
 
-    /// How many objects of one kind are reconciled at once.
+    /// How many objects of one kind are reconciled at once (SparkJobRuns: per queue, one for new
+    /// objects and one for runs whose state changed).
     #[arg(long, env = "EMR_OPERATOR_CONCURRENCY", default_value_t = 16)]
     pub concurrency: u16,
 

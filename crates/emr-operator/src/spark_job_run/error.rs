@@ -96,6 +96,20 @@ impl Error {
         }
     }
 
+    /// The apiserver could not answer (restarting, a dropped connection).
+    pub fn is_apiserver_unavailable(&self) -> bool {
+        match self {
+            Error::ReadJob { source, .. }
+            | Error::WriteStatus { source, .. }
+            | Error::AddFinalizer { source, .. }
+            | Error::RemoveFinalizer { source, .. }
+            | Error::ReadVirtualCluster { source, .. } => {
+                crate::backoff::apiserver_unavailable(source)
+            }
+            _ => false,
+        }
+    }
+
     /// AWS trouble that clears by itself: throttling, an outage, a timeout.
     pub fn is_transient_aws(&self) -> bool {
         match self {

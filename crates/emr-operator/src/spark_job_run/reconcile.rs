@@ -97,20 +97,48 @@ pub fn error_policy(job: Arc<SparkJobRun>, error: &Error, state: Arc<State>) -> 
         *count = count.saturating_add(1);
         *count
     };
-    let (base, cap) = backoff_bounds(error.is_throttled(), error.is_transient_aws());
+    let (base, cap) = backoff_bounds(Trouble::of(error));
     let delay = backoff::jittered(failures.saturating_sub(1), base, cap);
     tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "reconcile failed");
     Action::requeue(delay)
 }
 
+/// What kind of failure a reconcile met, for its retry backoff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Trouble {
+    AwsThrottled,
+    AwsTransient,
+    ApiserverUnavailable,
+    Other,
+}
+
+impl Trouble {
+    fn of(error: &Error) -> Self {
+        if error.is_throttled() {
+            Trouble::AwsThrottled
+        } else if error.is_transient_aws() {
+            Trouble::AwsTransient
+        } else if error.is_apiserver_unavailable() {
+            Trouble::ApiserverUnavailable
+        } else {
+            Trouble::Other
+        }
+    }
+}
+
 /// First delay and longest delay of the retry backoff. Throttling starts slower so a burst
 /// spreads out; transient AWS trouble (throttling, an outage) is retried at least once a minute so
-/// a recovered EMR is noticed quickly (`make bench`'s outage scenario measured the difference);
-/// anything else backs off to five minutes.
-fn backoff_bounds(throttled: bool, transient: bool) -> (Duration, Duration) {
-    let base = Duration::from_secs(if throttled { 5 } else { 1 });
-    let cap = Duration::from_secs(if transient { 60 } else { 300 });
-    (base, cap)
+/// a recovered EMR is noticed quickly, and an apiserver that could not answer at least every 10 s
+/// (`make bench`'s outage and apiserver-restart scenarios measured the difference); anything else
+/// backs off to five minutes.
+fn backoff_bounds(trouble: Trouble) -> (Duration, Duration) {
+    let secs = |base, cap| (Duration::from_secs(base), Duration::from_secs(cap));
+    match trouble {
+        Trouble::AwsThrottled => secs(5, 60),
+        Trouble::AwsTransient => secs(1, 60),
+        Trouble::ApiserverUnavailable => secs(1, 10),
+        Trouble::Other => secs(1, 300),
+    }
 }
 
 fn to_chrono(time: &Time) -> Option<DateTime<Utc>> {
@@ -636,18 +664,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn transient_aws_trouble_is_retried_within_a_minute() {
+    fn transient_trouble_is_retried_sooner_than_the_rest() {
+        let secs = |base, cap| (Duration::from_secs(base), Duration::from_secs(cap));
+        assert_eq!(backoff_bounds(Trouble::AwsThrottled), secs(5, 60));
+        assert_eq!(backoff_bounds(Trouble::AwsTransient), secs(1, 60));
+        assert_eq!(backoff_bounds(Trouble::ApiserverUnavailable), secs(1, 10));
+        assert_eq!(backoff_bounds(Trouble::Other), secs(1, 300));
+    }
+
+    #[test]
+    fn an_unreachable_apiserver_is_told_apart_from_a_refusal() {
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        let write = |source| Error::WriteStatus {
+            object: "ns/j".into(),
+            source,
+        };
         assert_eq!(
-            backoff_bounds(true, true),
-            (Duration::from_secs(5), Duration::from_secs(60))
+            Trouble::of(&write(kube::Error::Service(Box::new(refused)))),
+            Trouble::ApiserverUnavailable
         );
-        assert_eq!(
-            backoff_bounds(false, true),
-            (Duration::from_secs(1), Duration::from_secs(60))
-        );
-        assert_eq!(
-            backoff_bounds(false, false),
-            (Duration::from_secs(1), Duration::from_secs(300))
-        );
+        let invalid = kube::Error::Api(Box::new(kube::core::Status {
+            code: 422,
+            ..Default::default()
+        }));
+        assert_eq!(Trouble::of(&write(invalid)), Trouble::Other);
     }
 }
