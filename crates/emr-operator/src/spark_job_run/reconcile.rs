@@ -48,7 +48,7 @@ pub struct State {
     pub ctx: Arc<Context>,
     pub tracker: Arc<Tracker>,
     serial: Serial,
-    failures: Mutex<HashMap<ObjectRef<SparkJobRun>, u32>>,
+    failures: Mutex<HashMap<ObjectRef<SparkJobRun>, Streak>>,
 }
 
 impl State {
@@ -61,7 +61,7 @@ impl State {
         }
     }
 
-    fn failures(&self) -> std::sync::MutexGuard<'_, HashMap<ObjectRef<SparkJobRun>, u32>> {
+    fn failures(&self) -> std::sync::MutexGuard<'_, HashMap<ObjectRef<SparkJobRun>, Streak>> {
         self.failures.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -91,13 +91,15 @@ pub fn error_policy(job: Arc<SparkJobRun>, error: &Error, state: Arc<State>) -> 
         tracing::debug!(%error, "retrying on a fresh copy");
         return Action::requeue(STALE_RETRY);
     }
+    let trouble = Trouble::of(error);
     let failures = {
         let mut all = state.failures();
-        let count = all.entry(ObjectRef::from_obj(job.as_ref())).or_default();
-        *count = count.saturating_add(1);
-        *count
+        let key = ObjectRef::from_obj(job.as_ref());
+        let streak = Streak::after(all.get(&key).copied(), trouble);
+        all.insert(key, streak);
+        streak.count
     };
-    let (base, cap) = backoff_bounds(Trouble::of(error));
+    let (base, cap) = backoff_bounds(trouble);
     let delay = backoff::jittered(failures.saturating_sub(1), base, cap);
     tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "reconcile failed");
     Action::requeue(delay)
@@ -123,6 +125,25 @@ impl Trouble {
         } else {
             Trouble::Other
         }
+    }
+}
+
+/// Consecutive failures of one object with the same kind of trouble. The backoff grows while
+/// the trouble persists and starts again when it changes: the 403s of an apiserver whose RBAC
+/// cache is still warming after a restart are not made to wait for the connection errors before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Streak {
+    trouble: Trouble,
+    count: u32,
+}
+
+impl Streak {
+    fn after(previous: Option<Streak>, trouble: Trouble) -> Streak {
+        let count = match previous {
+            Some(p) if p.trouble == trouble => p.count.saturating_add(1),
+            _ => 1,
+        };
+        Streak { trouble, count }
     }
 }
 
@@ -670,6 +691,21 @@ mod tests {
         assert_eq!(backoff_bounds(Trouble::AwsTransient), secs(1, 60));
         assert_eq!(backoff_bounds(Trouble::ApiserverUnavailable), secs(1, 10));
         assert_eq!(backoff_bounds(Trouble::Other), secs(1, 300));
+    }
+
+    #[test]
+    fn a_streak_grows_with_the_same_trouble_and_restarts_with_another() {
+        let first = Streak::after(None, Trouble::ApiserverUnavailable);
+        let second = Streak::after(Some(first), Trouble::ApiserverUnavailable);
+        assert_eq!(second.count, 2);
+        let refused = Streak::after(Some(second), Trouble::Other);
+        assert_eq!(
+            refused,
+            Streak {
+                trouble: Trouble::Other,
+                count: 1
+            }
+        );
     }
 
     #[test]
