@@ -61,6 +61,10 @@ pub enum Error {
         #[source]
         source: AwsError,
     },
+    #[error(
+        "reconciling SparkJobRun {object} took longer than {seconds} s (an apiserver or AWS call that never answered); trying again"
+    )]
+    TimedOut { object: String, seconds: u64 },
     #[error("cancelling the job run of SparkJobRun {object}: {source}")]
     CancelJobRun {
         object: String,
@@ -83,6 +87,7 @@ impl Error {
             Error::StartJobRun { .. } => "StartJobRun",
             Error::FindJobRun { .. } => "FindJobRun",
             Error::CancelJobRun { .. } => "CancelJobRun",
+            Error::TimedOut { .. } => "TimedOut",
         }
     }
 
@@ -106,6 +111,7 @@ impl Error {
             | Error::ReadVirtualCluster { source, .. } => {
                 crate::backoff::apiserver_unavailable(source)
             }
+            Error::TimedOut { .. } => true,
             _ => false,
         }
     }

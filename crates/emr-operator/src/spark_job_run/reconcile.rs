@@ -40,6 +40,8 @@ pub const CONTROLLER: &str = "SparkJobRun";
 const ACCESS_DENIED_RETRY: Duration = Duration::from_secs(300);
 /// After a job run started, a reconcile in case no poll result ever arrives.
 const STARTED_RESYNC: Duration = Duration::from_secs(600);
+/// Longest a reconcile may take; AWS calls have their own timeouts, apiserver calls do not.
+const RECONCILE_TIMEOUT: Duration = Duration::from_secs(120);
 /// After a stale-object conflict: the fresh copy is normally in the cache by then.
 const STALE_RETRY: Duration = Duration::from_secs(1);
 
@@ -71,7 +73,21 @@ pub async fn reconcile(job: Arc<SparkJobRun>, state: Arc<State>) -> Result<Actio
     let started = Instant::now();
     let object = ObjectRef::from_obj(job.as_ref());
     let mut newest = state.serial.lock(&object).await;
-    let result = Reconcile::new(&job, &state).run(&mut newest).await;
+    // A call that never answers (a half-open connection) must not hold the object, in both
+    // queues, forever. Stopping a reconcile at any await is as safe as a crash there: the
+    // recorded attempt and the client token find the run a cut-off StartJobRun may have started.
+    let result = match tokio::time::timeout(
+        RECONCILE_TIMEOUT,
+        Reconcile::new(&job, &state).run(&mut newest),
+    )
+    .await
+    {
+        Ok(result) => result,
+        Err(_) => Err(Error::TimedOut {
+            object: format!("{}/{}", job.namespace().unwrap_or_default(), job.name_any()),
+            seconds: RECONCILE_TIMEOUT.as_secs(),
+        }),
+    };
     drop(newest);
     state.serial.release(&object);
     let error = result.as_ref().err().map(Error::metric_label);
