@@ -96,8 +96,8 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         // What the poller saw change goes through a queue of its own: in a burst of thousands
         // of new objects, a finished job's status must not wait behind every submission
         // (`make bench` measured a p99 status lag of ~100 s at 5 000 jobs with one queue).
-        // Both queues may hold the same object; every status write carries its
-        // resourceVersion, so the slower of two concurrent reconciles is refused and retried.
+        // Both queues may hold the same object: `serial` runs their reconciles of it one after
+        // the other, each on the newest copy the operator knows.
         let tracking = controller::applier(
             |job, state| Box::pin(reconcile::reconcile(job, state)),
             reconcile::error_policy,
