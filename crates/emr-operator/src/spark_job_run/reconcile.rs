@@ -42,6 +42,8 @@ const ACCESS_DENIED_RETRY: Duration = Duration::from_secs(300);
 const STARTED_RESYNC: Duration = Duration::from_secs(600);
 /// Longest a reconcile may take; AWS calls have their own timeouts, apiserver calls do not.
 const RECONCILE_TIMEOUT: Duration = Duration::from_secs(120);
+/// A reconcile taking this long is logged: normally they take milliseconds.
+const SLOW_RECONCILE: Duration = Duration::from_secs(10);
 /// After a stale-object conflict: the fresh copy is normally in the cache by then.
 const STALE_RETRY: Duration = Duration::from_secs(1);
 
@@ -91,10 +93,17 @@ pub async fn reconcile(job: Arc<SparkJobRun>, state: Arc<State>) -> Result<Actio
     drop(newest);
     state.serial.release(&object);
     let error = result.as_ref().err().map(Error::metric_label);
-    state
-        .ctx
-        .metrics
-        .reconciled(CONTROLLER, started.elapsed(), error);
+    let took = started.elapsed();
+    if took >= SLOW_RECONCILE {
+        // Includes the wait for the other queue's reconcile of the same object.
+        tracing::warn!(
+            object = %object,
+            took_ms = took.as_millis() as u64,
+            error = error.unwrap_or("none"),
+            "slow reconcile"
+        );
+    }
+    state.ctx.metrics.reconciled(CONTROLLER, took, error);
     if result.is_ok() {
         state.failures().remove(&ObjectRef::from_obj(job.as_ref()));
     }
