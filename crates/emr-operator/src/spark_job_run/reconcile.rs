@@ -25,7 +25,7 @@ use super::decide::{self, Decision, Effect, Facts, Phase, Submit};
 use super::error::Error;
 use super::poller::Tracker;
 use super::request;
-use super::serial::{self, Copy, Serial};
+use super::serial::{self, Copy, Known, Serial};
 use super::target::{self, Resolution};
 use super::tracker::{CREATED_AFTER_SLACK, JobKey};
 use super::transitions::{self, Note};
@@ -74,13 +74,13 @@ impl State {
 pub async fn reconcile(job: Arc<SparkJobRun>, state: Arc<State>) -> Result<Action, Error> {
     let started = Instant::now();
     let object = ObjectRef::from_obj(job.as_ref());
-    let mut newest = state.serial.lock(&object).await;
+    let mut known = state.serial.lock(&object).await;
     // A call that never answers (a half-open connection) must not hold the object, in both
     // queues, forever. Stopping a reconcile at any await is as safe as a crash there: the
     // recorded attempt and the client token find the run a cut-off StartJobRun may have started.
     let result = match tokio::time::timeout(
         RECONCILE_TIMEOUT,
-        Reconcile::new(&job, &state).run(&mut newest),
+        Reconcile::new(&job, &state).run(&mut known),
     )
     .await
     {
@@ -90,7 +90,7 @@ pub async fn reconcile(job: Arc<SparkJobRun>, state: Arc<State>) -> Result<Actio
             seconds: RECONCILE_TIMEOUT.as_secs(),
         }),
     };
-    drop(newest);
+    drop(known);
     state.serial.release(&object);
     let error = result.as_ref().err().map(Error::metric_label);
     let took = started.elapsed();
@@ -238,20 +238,26 @@ impl<'a> Reconcile<'a> {
         self.job.status.clone().unwrap_or_default()
     }
 
-    /// Decides and acts on the freshest copy; `newest` is the object's slot in [`Serial`].
-    async fn run(mut self, newest: &mut Option<SparkJobRun>) -> Result<Action, Error> {
+    /// Decides and acts on the freshest copy; `known` is the object's slot in [`Serial`].
+    async fn run(mut self, known: &mut Option<Known>) -> Result<Action, Error> {
         let cached = self.job.clone();
-        let result = self.decide_and_act(newest.as_ref()).await;
-        *newest = serial::remember(&cached, &self.job, self.gone);
+        let result = self.decide_and_act(known.as_ref()).await;
+        let ending = serial::Ending {
+            last: &self.job,
+            gone: self.gone,
+            refused: matches!(result, Err(Error::StaleObject { .. })),
+        };
+        *known = serial::remember(&cached, ending);
         result
     }
 
-    async fn decide_and_act(&mut self, newest: Option<&SparkJobRun>) -> Result<Action, Error> {
+    async fn decide_and_act(&mut self, known: Option<&Known>) -> Result<Action, Error> {
         // A recorded attempt without its job run id is what a lagging cache shows right after
         // a submission: read the object itself rather than send StartJobRun again. Likewise when
-        // this process has read or written a version the cache does not show yet.
+        // this process has read or written a version the cache does not show yet, or had a write
+        // refused as out of date (the watch may be down: waiting for the cache could take long).
         if decide::phase(&self.status()) == Phase::Submitting
-            || serial::copy_to_use(&self.job, newest) == Copy::ReadFresh
+            || serial::copy_to_use(&self.job, known) == Copy::ReadFresh
         {
             match self.api.get_opt(&self.job.name_any()).await {
                 Ok(Some(fresh)) => self.job = fresh,
@@ -333,6 +339,7 @@ impl<'a> Reconcile<'a> {
     }
 
     async fn carry_out(&mut self, decision: Decision) -> Result<Action, Error> {
+        tracing::debug!(object = %self.object, effect = ?decision.effect, wake = ?decision.wake, "decided");
         let wake = decision
             .wake
             .map_or_else(Action::await_change, Action::requeue);

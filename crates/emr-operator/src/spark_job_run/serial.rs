@@ -1,11 +1,14 @@
 //! One reconcile at a time per object across the controller's two queues (new objects and what
-//! the poller saw change), and the newest copy of each object this process has read or written.
+//! the poller saw change), and what this process knows of each object beyond its watch cache: the
+//! newest copy it has read or written, or that the cache's copy was refused as out of date.
 //!
 //! The watch cache lags behind the operator's own writes. Within one queue that is harmless (the
 //! next reconcile of an object is triggered by the very watch event that brings the write), but
 //! the other queue may take the object up first, holding the copy from before the write, and
-//! repeat a side effect such as CancelJobRun. So a reconcile first compares its copy with the
-//! newest one known here and reads the object afresh when they differ.
+//! repeat a side effect such as CancelJobRun. And while the watch is down (an apiserver restart),
+//! the cache does not catch up at all: a reconcile retried on it after a refused write would be
+//! refused again until the watch returns (`make bench`'s apiserver-restart scenario showed 30 s).
+//! So a reconcile reads the object afresh whenever this process knows better than its cache.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -15,11 +18,21 @@ use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
 use tokio::sync::OwnedMutexGuard;
 
-type Slot = Arc<tokio::sync::Mutex<Option<SparkJobRun>>>;
+type Slot = Arc<tokio::sync::Mutex<Option<Known>>>;
 
-/// Held for the length of one reconcile: the newest copy of the object known to this process
-/// (`None` once the watch cache has caught up with it).
-pub type Newest = OwnedMutexGuard<Option<SparkJobRun>>;
+/// Held for the length of one reconcile: what this process knows beyond the watch cache (`None`
+/// once the cache has caught up).
+pub type Newest = OwnedMutexGuard<Option<Known>>;
+
+/// What this process knows of an object that its watch cache may not show yet.
+#[derive(Debug, Clone)]
+pub enum Known {
+    /// The newest copy it has read or written.
+    Version(Box<SparkJobRun>),
+    /// The apiserver refused a write made from the cache's copy as out of date, and no newer copy
+    /// was read. The watch may be down (an apiserver restart), so the cache cannot be waited for.
+    Stale,
+}
 
 /// Which copy a reconcile should decide on.
 #[derive(Debug, PartialEq, Eq)]
@@ -30,19 +43,39 @@ pub enum Copy {
     ReadFresh,
 }
 
-/// Whether the cached copy can be trusted, given the newest copy known to this process.
+/// Whether the cached copy can be trusted, given what this process knows beyond it.
 /// Resource versions are compared only for equality, as the API conventions allow.
-pub fn copy_to_use(cached: &SparkJobRun, newest: Option<&SparkJobRun>) -> Copy {
-    match newest {
-        Some(newest) if newest.resource_version() != cached.resource_version() => Copy::ReadFresh,
+pub fn copy_to_use(cached: &SparkJobRun, known: Option<&Known>) -> Copy {
+    match known {
+        Some(Known::Stale) => Copy::ReadFresh,
+        Some(Known::Version(newest)) if newest.resource_version() != cached.resource_version() => {
+            Copy::ReadFresh
+        }
         _ => Copy::Cached,
     }
 }
 
-/// What to remember after a reconcile that started from `cached` and ended holding `last`:
-/// a version the cache has not shown yet, unless the object is gone.
-pub fn remember(cached: &SparkJobRun, last: &SparkJobRun, gone: bool) -> Option<SparkJobRun> {
-    (!gone && last.resource_version() != cached.resource_version()).then(|| last.clone())
+/// How a reconcile ended, for [`remember`].
+pub struct Ending<'a> {
+    /// The copy it ended holding (the answer of its last read or write).
+    pub last: &'a SparkJobRun,
+    /// The object is deleted, or released to be.
+    pub gone: bool,
+    /// A write was refused as made from an out-of-date copy.
+    pub refused: bool,
+}
+
+/// What to remember after a reconcile that started from the cache's copy `cached`.
+pub fn remember(cached: &SparkJobRun, ending: Ending<'_>) -> Option<Known> {
+    if ending.gone {
+        None
+    } else if ending.refused {
+        Some(Known::Stale)
+    } else if ending.last.resource_version() != cached.resource_version() {
+        Some(Known::Version(Box::new(ending.last.clone())))
+    } else {
+        None
+    }
 }
 
 #[derive(Default)]
@@ -103,23 +136,42 @@ mod tests {
         job
     }
 
-    #[test]
-    fn the_cache_is_trusted_unless_a_different_version_is_known() {
-        assert_eq!(copy_to_use(&job("5"), None), Copy::Cached);
-        assert_eq!(copy_to_use(&job("5"), Some(&job("5"))), Copy::Cached);
-        // Older or newer than ours: resource versions are opaque, so read either way.
-        assert_eq!(copy_to_use(&job("5"), Some(&job("7"))), Copy::ReadFresh);
-        assert_eq!(copy_to_use(&job("9"), Some(&job("7"))), Copy::ReadFresh);
+    fn version(v: &str) -> Known {
+        Known::Version(Box::new(job(v)))
+    }
+
+    fn ending(last: &SparkJobRun, gone: bool, refused: bool) -> Ending<'_> {
+        Ending {
+            last,
+            gone,
+            refused,
+        }
     }
 
     #[test]
-    fn only_versions_the_cache_has_not_shown_are_remembered() {
-        assert!(remember(&job("5"), &job("5"), false).is_none());
-        assert_eq!(
-            remember(&job("5"), &job("6"), false).and_then(|j| j.metadata.resource_version),
-            Some("6".into())
-        );
-        assert!(remember(&job("5"), &job("6"), true).is_none());
+    fn the_cache_is_trusted_unless_a_different_version_is_known() {
+        assert_eq!(copy_to_use(&job("5"), None), Copy::Cached);
+        assert_eq!(copy_to_use(&job("5"), Some(&version("5"))), Copy::Cached);
+        // Older or newer than ours: resource versions are opaque, so read either way.
+        assert_eq!(copy_to_use(&job("5"), Some(&version("7"))), Copy::ReadFresh);
+        assert_eq!(copy_to_use(&job("9"), Some(&version("7"))), Copy::ReadFresh);
+        // After a refused write, whatever the cache shows.
+        assert_eq!(copy_to_use(&job("5"), Some(&Known::Stale)), Copy::ReadFresh);
+    }
+
+    #[test]
+    fn only_what_the_cache_has_not_shown_is_remembered() {
+        assert!(remember(&job("5"), ending(&job("5"), false, false)).is_none());
+        assert!(matches!(
+            remember(&job("5"), ending(&job("6"), false, false)),
+            Some(Known::Version(j)) if j.metadata.resource_version.as_deref() == Some("6")
+        ));
+        assert!(remember(&job("5"), ending(&job("6"), true, false)).is_none());
+        // A refused write: the cache's copy is out of date even if nothing newer was read.
+        assert!(matches!(
+            remember(&job("5"), ending(&job("5"), false, true)),
+            Some(Known::Stale)
+        ));
     }
 
     #[tokio::test]
@@ -142,12 +194,11 @@ mod tests {
             !waiter.is_finished(),
             "a second reconcile of `a` ran at once"
         );
-        *held = Some(job("6"));
+        *held = Some(version("6"));
         drop(held);
         let seen = waiter.await.unwrap();
-        assert_eq!(
-            seen.and_then(|j| j.metadata.resource_version),
-            Some("6".into())
+        assert!(
+            matches!(seen, Some(Known::Version(j)) if j.metadata.resource_version.as_deref() == Some("6"))
         );
 
         // `a` still remembers version 6, so its slot stays; cleared, it goes.
