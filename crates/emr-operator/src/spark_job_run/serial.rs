@@ -22,7 +22,7 @@ type Slot = Arc<tokio::sync::Mutex<Option<Known>>>;
 
 /// Held for the length of one reconcile: what this process knows beyond the watch cache (`None`
 /// once the cache has caught up).
-pub type Newest = OwnedMutexGuard<Option<Known>>;
+pub type Held = OwnedMutexGuard<Option<Known>>;
 
 /// What this process knows of an object that its watch cache may not show yet.
 #[derive(Debug, Clone)]
@@ -39,7 +39,8 @@ pub enum Known {
 pub enum Copy {
     /// The cache's copy is current (or nothing newer is known): use it.
     Cached,
-    /// The operator has read or written a version the cache has not shown yet: read it.
+    /// The operator knows better (a version the cache has not shown yet, or a refused write):
+    /// read the object.
     ReadFresh,
 }
 
@@ -85,7 +86,7 @@ pub struct Serial {
 
 impl Serial {
     /// Waits until no other reconcile of `object` runs, then holds its slot.
-    pub async fn lock(&self, object: &ObjectRef<SparkJobRun>) -> Newest {
+    pub async fn lock(&self, object: &ObjectRef<SparkJobRun>) -> Held {
         let slot = self.slots().entry(object.clone()).or_default().clone();
         slot.lock_owned().await
     }
@@ -94,14 +95,14 @@ impl Serial {
     pub fn release(&self, object: &ObjectRef<SparkJobRun>) {
         let mut slots = self.slots();
         let idle = slots.get(object).is_some_and(|slot| {
-            Arc::strong_count(slot) == 1 && slot.try_lock().is_ok_and(|newest| newest.is_none())
+            Arc::strong_count(slot) == 1 && slot.try_lock().is_ok_and(|known| known.is_none())
         });
         if idle {
             slots.remove(object);
         }
     }
 
-    /// Objects with a slot (for tests and metrics).
+    /// Objects with a slot.
     pub fn len(&self) -> usize {
         self.slots().len()
     }
