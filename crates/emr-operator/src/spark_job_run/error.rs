@@ -101,7 +101,8 @@ impl Error {
         }
     }
 
-    /// The apiserver could not answer (restarting, a dropped connection).
+    /// The apiserver could not answer (restarting, a dropped connection), or a reconcile gave up
+    /// waiting for an answer: trouble that clears by itself.
     pub fn is_apiserver_unavailable(&self) -> bool {
         match self {
             Error::ReadJob { source, .. }

@@ -251,18 +251,29 @@ async fn namespace(pass: &mut Pass<'_>) -> Result<(), Error> {
     Ok(())
 }
 
-/// The children of kind `K` this VirtualCluster owns in `namespace`, with the API to act on them.
-async fn list_children<K>(
-    pass: &Pass<'_>,
-    namespace: &str,
-    kind: &'static str,
-) -> Result<(Api<K>, Vec<K>), Error>
-where
+/// A namespaced kind the VirtualCluster may own in its namespace (Role, ServiceAccount, ...).
+trait Child:
+    Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+    + Clone
+    + DeserializeOwned
+    + std::fmt::Debug
+{
+}
+
+impl<K> Child for K where
     K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
         + Clone
         + DeserializeOwned
-        + std::fmt::Debug,
+        + std::fmt::Debug
 {
+}
+
+/// The children of kind `K` this VirtualCluster owns in `namespace`, with the API to act on them.
+async fn list_children<K: Child>(
+    pass: &Pass<'_>,
+    namespace: &str,
+    kind: &'static str,
+) -> Result<(Api<K>, Vec<K>), Error> {
     let api: Api<K> = Api::namespaced(pass.client(), namespace);
     let ours = kube_io::list_ours(&api, &pass.owner.name)
         .await
@@ -274,17 +285,11 @@ where
     Ok((api, ours))
 }
 
-async fn delete_children<K>(
+async fn delete_children<K: Child>(
     pass: &mut Pass<'_>,
     namespace: &str,
     kind: &'static str,
-) -> Result<(), Error>
-where
-    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + DeserializeOwned
-        + std::fmt::Debug,
-{
+) -> Result<(), Error> {
     let (api, ours) = list_children::<K>(pass, namespace, kind).await?;
     for child in ours {
         let name = child.name_any();
@@ -320,13 +325,11 @@ async fn orphan_children(pass: &mut Pass<'_>) -> Result<(), Error> {
     Ok(())
 }
 
-async fn orphan<K>(pass: &mut Pass<'_>, namespace: &str, kind: &'static str) -> Result<(), Error>
-where
-    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + DeserializeOwned
-        + std::fmt::Debug,
-{
+async fn orphan<K: Child>(
+    pass: &mut Pass<'_>,
+    namespace: &str,
+    kind: &'static str,
+) -> Result<(), Error> {
     let (api, ours) = list_children::<K>(pass, namespace, kind).await?;
     for child in ours {
         let name = child.name_any();
