@@ -88,6 +88,9 @@ fn main() -> ExitCode {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {
                     tracing::error!(%error, "operator stopped");
+                    // Above all after a lost Lease: exit now, without waiting for tasks still
+                    // winding down (dropping the runtime would), since a standby may act soon.
+                    runtime.shutdown_background();
                     ExitCode::FAILURE
                 }
             }

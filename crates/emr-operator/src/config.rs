@@ -81,6 +81,30 @@ pub struct OperatorConfig {
     #[arg(long, env = "EMR_OPERATOR_LEASE_DURATION", default_value = "15s", value_parser = parse_duration)]
     pub lease_duration: Duration,
 
+    /// How long the leader goes on without renewing its Lease before it stops (the process
+    /// exits); must end well before the lease duration. Default: 2/3 of the lease duration.
+    #[arg(long, env = "EMR_OPERATOR_LEASE_RENEW_DEADLINE", value_parser = parse_duration)]
+    pub lease_renew_deadline: Option<Duration>,
+
+    /// How often the leader renews its Lease and a standby looks at it. Default: 2/15 of the
+    /// lease duration (2s of 15s).
+    #[arg(long, env = "EMR_OPERATOR_LEASE_RETRY_PERIOD", value_parser = parse_duration)]
+    pub lease_retry_period: Option<Duration>,
+
+    /// Timeout for opening a connection to the Kubernetes apiserver.
+    #[arg(long, env = "EMR_OPERATOR_KUBE_CONNECT_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub kube_connect_timeout: Duration,
+
+    /// How long the apiserver may stay silent on a connection (counted from the last byte sent
+    /// or received). Must exceed the watches' own idle timeout (295s), since a quiet watch
+    /// legitimately sends nothing until the apiserver ends it after 290s.
+    #[arg(long, env = "EMR_OPERATOR_KUBE_READ_TIMEOUT", default_value = "300s", value_parser = parse_duration)]
+    pub kube_read_timeout: Duration,
+
+    /// How long a request may wait to be written to the apiserver's connection.
+    #[arg(long, env = "EMR_OPERATOR_KUBE_WRITE_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub kube_write_timeout: Duration,
+
     /// This replica's identity in the Lease (defaults to `POD_NAME`, else the host name).
     #[arg(long, env = "POD_NAME")]
     pub identity: Option<String>,

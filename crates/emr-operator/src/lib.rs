@@ -7,6 +7,7 @@ pub mod config;
 pub mod context;
 pub mod events;
 pub mod finalizer;
+pub mod kube_client;
 pub mod leader;
 pub mod metrics;
 pub mod run;

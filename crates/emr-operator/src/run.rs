@@ -8,7 +8,8 @@ use tokio::sync::watch;
 
 use crate::config::OperatorConfig;
 use crate::context::Context;
-use crate::leader::{LeaderElector, LeaderError};
+use crate::kube_client::{self, KubeClientError, KubeTimeouts};
+use crate::leader::{LeaderElector, LeaderError, LeaderTiming, TimingError};
 use crate::metrics::Metrics;
 use crate::server::{self, Health, ServeError};
 
@@ -18,8 +19,10 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// Why the operator stopped other than by a requested shutdown.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    #[error("cannot build a Kubernetes client (KUBECONFIG or in-cluster config): {0}")]
-    KubeClient(#[source] kube::Error),
+    #[error("invalid leader-election settings: {0}")]
+    LeaderTiming(#[from] TimingError),
+    #[error(transparent)]
+    KubeClient(#[from] KubeClientError),
     #[error("cannot reach the Kubernetes apiserver: {0}")]
     ReachApiserver(#[source] kube::Error),
     #[error(transparent)]
@@ -73,8 +76,23 @@ fn identity(config: &OperatorConfig) -> String {
 }
 
 /// Runs until SIGTERM/SIGINT (graceful: in-flight reconciles finish, the Lease is released) or
-/// until leadership is lost (returns the error; the process should exit so it restarts clean).
+/// until leadership is lost: then the controllers are dropped at once, in-flight reconciles
+/// included, and the error is returned; the process must exit without waiting for anything
+/// (the Deployment restarts it as a standby).
 pub async fn run(config: OperatorConfig) -> Result<(), RunError> {
+    // Refuse bad settings before serving anything.
+    let timing = LeaderTiming::new(
+        config.lease_duration,
+        config.lease_renew_deadline,
+        config.lease_retry_period,
+    )?;
+    let timeouts = KubeTimeouts {
+        connect: config.kube_connect_timeout,
+        read: config.kube_read_timeout,
+        write: config.kube_write_timeout,
+    };
+    timeouts.check()?;
+
     let (stop_tx, stop_rx) = watch::channel(false);
     let shutdown = Shutdown(stop_rx);
     tokio::spawn(async move {
@@ -92,9 +110,7 @@ pub async fn run(config: OperatorConfig) -> Result<(), RunError> {
         shutdown.wait(),
     ));
 
-    let client = kube::Client::try_default()
-        .await
-        .map_err(RunError::KubeClient)?;
+    let client = kube_client::client(timeouts).await?;
     client
         .apiserver_version()
         .await
@@ -114,13 +130,7 @@ pub async fn run(config: OperatorConfig) -> Result<(), RunError> {
             .clone()
             .or_else(|| std::env::var("POD_NAMESPACE").ok())
             .unwrap_or_else(|| "default".into());
-        LeaderElector::new(
-            client.clone(),
-            &namespace,
-            &config.lease_name,
-            &me,
-            config.lease_duration,
-        )
+        LeaderElector::new(client.clone(), &namespace, &config.lease_name, &me, timing)
     });
     let ctx = Arc::new(Context::new(
         client,
@@ -131,13 +141,17 @@ pub async fn run(config: OperatorConfig) -> Result<(), RunError> {
     ));
     health.set_ready(true);
 
-    if let Some(elector) = &elector {
-        tokio::select! {
-            result = elector.acquire() => result?,
-            () = shutdown.wait() => return finish(server).await,
+    let leadership = match elector {
+        Some(elector) => {
+            let renewed = tokio::select! {
+                renewed = elector.acquire() => renewed,
+                () = shutdown.wait() => return finish(server).await,
+            };
+            tracing::info!(identity = %me, "leading");
+            Some((elector, renewed))
         }
-        tracing::info!(identity = %me, "leading");
-    }
+        None => None,
+    };
     metrics.set_leader(true);
 
     let controllers = async {
@@ -160,13 +174,16 @@ pub async fn run(config: OperatorConfig) -> Result<(), RunError> {
             () = deadline => {}
         }
     };
-    match &elector {
-        Some(elector) => {
+    match &leadership {
+        Some((elector, renewed)) => {
+            // Whichever ends first drops the other: on a lost Lease, the controllers (and every
+            // reconcile in flight, with its AWS call) are dropped here, before the deadline
+            // after which a standby may act.
             tokio::select! {
                 () = controllers => {
                     elector.release().await;
                 }
-                lost = elector.keep() => {
+                lost = elector.keep(*renewed) => {
                     metrics.set_leader(false);
                     tracing::error!(error = %lost, "stopping: leadership lost");
                     return Err(lost.into());
