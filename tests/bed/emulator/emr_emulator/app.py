@@ -73,6 +73,7 @@ class EmulatorApp:
         started = time.time()
         body = _read_body(environ)
         ident = operations.identify(environ, body)
+        access_key = operations.access_key_id(environ)
         method = environ.get("REQUEST_METHOD", "GET")
         raw_path = urlsplit(environ.get("RAW_URI") or environ.get("PATH_INFO", "/")).path
         vc_id = ident.labels.get("virtualClusterId")
@@ -97,6 +98,7 @@ class EmulatorApp:
                 virtual_cluster_id=vc_id,
                 job_run_id=job_id,
                 start_job_run_body=start_body,
+                access_key_id=access_key,
             )
             if dropped:
                 _drop_connection(environ)
@@ -140,6 +142,7 @@ class EmulatorApp:
             virtual_cluster_id=vc_id,
             job_run_id=job_id,
             start_job_run_body=start_body,
+            access_key_id=access_key,
         )
         return [payload]
 
@@ -187,7 +190,7 @@ class EmulatorApp:
                 "error": f"no control route {method} /_emulator/{route}",
                 "routes": [
                     "GET /_emulator/health",
-                    "GET /_emulator/calls?service=&operation=&virtualClusterId=&jobRunId=&status=&fault=&sinceSeq=",
+                    "GET /_emulator/calls?service=&operation=&virtualClusterId=&jobRunId=&status=&fault=&accessKeyId=&sinceSeq=",
                     "GET /_emulator/start-job-run-requests?virtualClusterId=",
                     "GET|POST|DELETE /_emulator/faults",
                     "POST /_emulator/reset",

@@ -42,6 +42,7 @@ class CallLog:
         virtual_cluster_id: str | None,
         job_run_id: str | None,
         start_job_run_body: Any = None,
+        access_key_id: str | None = None,
     ) -> None:
         finished = time.time()
         with self._lock:
@@ -59,6 +60,7 @@ class CallLog:
                 "fault": fault,
                 "virtualClusterId": virtual_cluster_id,
                 "jobRunId": job_run_id,
+                "accessKeyId": access_key_id,
             }
             self._calls.append(entry)
             del self._calls[:-MAX_ENTRIES]
@@ -89,7 +91,7 @@ class CallLog:
 
 
 def _filter(entries: list[dict[str, Any]], filters: dict[str, str]) -> list[dict[str, Any]]:
-    for key in ("service", "operation", "virtualClusterId", "jobRunId", "fault"):
+    for key in ("service", "operation", "virtualClusterId", "jobRunId", "fault", "accessKeyId"):
         if key in filters:
             entries = [e for e in entries if str(e.get(key)) == filters[key]]
     if "status" in filters:

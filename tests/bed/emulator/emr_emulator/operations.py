@@ -13,6 +13,9 @@ from botocore.exceptions import UnknownServiceError
 # SigV4 credential scope: Credential=AKID/20250101/us-east-1/emr-containers/aws4_request
 _SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/,\s]+)/([^/,\s]+)/aws4_request")
 
+# The access key id of the same credential scope: tells callers (e.g. operator replicas) apart.
+_ACCESS_KEY = re.compile(r"Credential=([^/,\s]+)/\d{8}/")
+
 # Signing names that differ from botocore's service names, for the services the project uses.
 _SIGNING_TO_SERVICE = {"emr-containers": "emr-containers", "eks": "eks", "iam": "iam", "sts": "sts"}
 
@@ -125,3 +128,10 @@ def identify(environ: dict, body: bytes) -> Identified:
             labels = {k: unquote(v) for k, v in found.groupdict().items()}
             return Identified(service, route.operation, region, protocol, labels)
     return Identified(service, None, region, protocol)
+
+
+def access_key_id(environ: dict) -> str | None:
+    """The access key id a SigV4 request was signed with (header or presigned query), if any."""
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    match = _ACCESS_KEY.search(auth) or _ACCESS_KEY.search(unquote(environ.get("QUERY_STRING", "")))
+    return match.group(1) if match else None

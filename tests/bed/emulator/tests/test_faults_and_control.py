@@ -119,3 +119,30 @@ def test_iam_eks_and_sts_work_through_the_same_port(emulator, client):
         ("eks", "CreateCluster"),
         ("eks", "DescribeCluster"),
     ]
+
+
+def test_the_call_log_names_the_access_key_of_each_caller(emulator, emr, vc):
+    # Two callers (as two operator replicas would be) with their own keys, told apart in the log.
+    import boto3
+    from botocore.config import Config
+
+    other = boto3.client(
+        "emr-containers",
+        endpoint_url=emulator.url,
+        region_name="us-east-1",
+        aws_access_key_id="replica-b",
+        aws_secret_access_key="testing",
+        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}),
+    )
+    emr.describe_virtual_cluster(id=vc)
+    other.describe_virtual_cluster(id=vc)
+    emulator.faults(throttleNext=1)
+    with pytest.raises(ClientError):
+        other.describe_virtual_cluster(id=vc)
+    log = emulator.calls("?operation=DescribeVirtualCluster")
+    assert [(c["accessKeyId"], c["fault"]) for c in log] == [
+        ("testing", None),
+        ("replica-b", None),
+        ("replica-b", "throttle"),
+    ]
+    assert [c["seq"] for c in emulator.calls("?accessKeyId=replica-b")] == [c["seq"] for c in log[1:]]
