@@ -8,6 +8,8 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+pub mod apiserver_proxy;
+
 use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::net::TcpListener;
@@ -369,10 +371,26 @@ impl Bed {
     /// `TEST_LABEL=<test_id>`, runs as the unprivileged test user with the chart's ClusterRole,
     /// and without leader election unless `extra_args` turn it on.
     pub async fn start_operator(&self, test_id: &str, extra_args: &[&str]) -> Operator {
+        self.start_operator_with_env(test_id, extra_args, &[]).await
+    }
+
+    /// Like [`Bed::start_operator`], with environment variables set over the bed's (e.g. its
+    /// own `KUBECONFIG`, or an `AWS_ACCESS_KEY_ID` that tells its calls apart in the emulator's
+    /// call log).
+    pub async fn start_operator_with_env(
+        &self,
+        test_id: &str,
+        extra_args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Operator {
         let mut op = Operator {
             test_id: test_id.to_string(),
             args: Vec::new(),
             env: self.env.clone(),
+            env_overrides: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             child: None,
             metrics_url: String::new(),
             log: testbed_dir().join(format!("logs/operator-{test_id}.log")),
@@ -397,6 +415,11 @@ impl Bed {
         op.start().await;
         op
     }
+}
+
+/// The bed's PKI (CA, apiserver serving certificate and key), made by `tests/bed/up.sh`.
+pub fn testbed_pki() -> PathBuf {
+    testbed_dir().join("pki")
 }
 
 /// The bed's state folder: `TESTBED_DIR` (as `tests/bed/up.sh` reads it; `make bench` runs its
@@ -457,6 +480,7 @@ pub struct Operator {
     pub test_id: String,
     pub args: Vec<String>,
     env: BTreeMap<String, String>,
+    env_overrides: Vec<(String, String)>,
     child: Option<Child>,
     /// Base URL of its `/metrics`, `/healthz`, `/readyz`.
     pub metrics_url: String,
@@ -487,6 +511,7 @@ impl Operator {
             .env("AWS_SECRET_ACCESS_KEY", &self.env["AWS_SECRET_ACCESS_KEY"])
             .env("EMR_OPERATOR_LOG_LEVEL", "info,emr_operator=debug")
             .env("POD_NAME", format!("operator-{}", self.test_id))
+            .envs(self.env_overrides.iter().map(|(k, v)| (k, v)))
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
             .spawn()
@@ -548,6 +573,13 @@ impl Operator {
         self.child
             .as_mut()
             .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    /// Its exit status, once it has exited on its own.
+    pub fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
+        self.child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
     }
 
     /// The text of its `/metrics`.
