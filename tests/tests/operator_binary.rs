@@ -171,6 +171,38 @@ fn bad_flags_are_refused_with_a_message() {
     );
 }
 
+#[test]
+fn leader_timing_that_could_let_two_leaders_overlap_is_refused() {
+    for (flags, says) in [
+        (
+            ["--lease-duration=15s", "--lease-renew-deadline=15s"],
+            "renew deadline",
+        ),
+        (
+            ["--lease-duration=15s", "--lease-retry-period=10s"],
+            "retry period",
+        ),
+        (
+            ["--lease-duration=15s", "--kube-read-timeout=60s"],
+            "read timeout",
+        ),
+    ] {
+        let out = std::process::Command::new(operator_binary())
+            .args(["run", "--metrics-address=127.0.0.1:0"])
+            .args(flags)
+            .env("KUBECONFIG", "/nonexistent")
+            .output()
+            .expect("run");
+        assert!(!out.status.success(), "{flags:?} accepted");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.contains(says), "{flags:?}: {text}");
+    }
+}
+
 #[tokio::test]
 async fn json_logs_and_readiness_for_a_platform_team() {
     let bed = bed().await;
