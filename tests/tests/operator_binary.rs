@@ -1,5 +1,8 @@
 //! The operator binary as a platform team runs it: two replicas with leader election on a Lease,
-//! graceful shutdown on SIGTERM, and the `crds` subcommand.
+//! graceful shutdown on SIGTERM, a leader cut off from its Lease stopping before the standby acts,
+//! and the `crds` subcommand.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::path::Path;
 use std::time::{Duration, Instant};
