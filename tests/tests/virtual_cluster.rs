@@ -1535,3 +1535,56 @@ fn an_upgraded_operator_moves_old_roles_to_the_cluster_role() {
         drop(op);
     });
 }
+
+/// A cluster without `kube-system/aws-auth` (access entries only): the operator, which may not
+/// create ConfigMaps in kube-system, says so (AwsAuthMissing, pointing at AccessEntry) and creates
+/// nothing there; once someone creates aws-auth, the watch picks it up and EMR's entry is added.
+#[test]
+fn without_aws_auth_the_operator_reports_it_and_creates_nothing() {
+    run(async {
+        let _aws_auth = AWS_AUTH.lock().await;
+        let w = World::new("vc-noauth").await;
+        let name = w.name("noauth");
+        let cms = Api::<ConfigMap>::namespaced(w.bed.client.clone(), "kube-system");
+        let saved = cms.get("aws-auth").await.unwrap();
+        cms.delete("aws-auth", &DeleteParams::default())
+            .await
+            .unwrap();
+
+        let op = w.operator(&[]).await;
+        w.apply_vc(&name, json!({})).await;
+        let vc = wait_for(
+            &w.vcs,
+            &name,
+            TIMEOUT,
+            "AwsAuthMissing",
+            |vc: &VirtualCluster| reason(vc, "EmrAccessReady").as_deref() == Some("AwsAuthMissing"),
+        )
+        .await;
+        let access = condition::find(conditions(&vc), "EmrAccessReady").unwrap();
+        assert!(access.message.contains("AccessEntry"), "{}", access.message);
+        assert_eq!(reason(&vc, "Ready").as_deref(), Some("AwsAuthMissing"));
+        assert!(w.live_virtual_clusters().await.is_empty());
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert!(
+            aws_auth(w.bed).await.is_none(),
+            "the operator created aws-auth"
+        );
+        // The binding does not wait for aws-auth.
+        wait_binding_to_cluster_role(w.bed, &w.namespace).await;
+
+        // Someone (EKS, a node group) creates aws-auth: the operator goes on by itself.
+        let mut again = ConfigMap {
+            data: saved.data.clone(),
+            ..ConfigMap::default()
+        };
+        again.metadata.name = Some("aws-auth".into());
+        cms.create(&Default::default(), &again).await.unwrap();
+        w.wait_ready(&name).await;
+        assert_eq!(emr_entries(&aws_auth(w.bed).await), 1);
+
+        delete_vc(&w, &name).await;
+        wait_gone(&w.vcs, &name, TIMEOUT, "VirtualCluster noauth").await;
+        drop(op);
+    });
+}
