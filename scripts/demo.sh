@@ -35,20 +35,33 @@ except iam.exceptions.EntityAlreadyExistsException:
 print("  eks cluster demo-eks, OIDC issuer", eks.describe_cluster(name="demo-eks")["cluster"]["identity"]["oidc"]["issuer"])
 PY
 
-step "Installing the CRDs and the operator's least-privilege ClusterRole"
+step "Installing the CRDs and the operator's least-privilege RBAC (the chart's rule files)"
 # --validate=false: the 1.20 bed does not know x-kubernetes-validations (clusters 1.25+ do).
 kubectl apply --validate=false -f deploy/crds/ >/dev/null
 kubectl wait --for=condition=Established crd/virtualclusters.emr-on-eks.dev crd/sparkjobruns.emr-on-eks.dev >/dev/null
-"$PY" - "$ROOT/deploy/helm/emr-on-eks-operator/files/clusterrole-rules.yaml" <<'PY' | kubectl apply -f - >/dev/null
-import json, sys, yaml
-rules = yaml.safe_load(open(sys.argv[1]))
-name = "emr-on-eks-operator-demo"
-print(json.dumps({"apiVersion": "v1", "kind": "List", "items": [
-    {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": name}, "rules": rules},
-    {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": name},
-     "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
-     "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "emr-on-eks-operator-test"}]}]}))
+"$PY" - "$ROOT/deploy/helm/emr-on-eks-operator/files" <<'PY' | kubectl apply -f - >/dev/null
+import json, os, sys, yaml
+files = sys.argv[1]
+rules = lambda f: yaml.safe_load(open(os.path.join(files, f)))
+name, emr = "emr-on-eks-operator-demo", "emr-on-eks-operator-emr-containers"  # the binary's default
+rbac = "rbac.authorization.k8s.io"
+user = [{"apiGroup": rbac, "kind": "User", "name": "emr-on-eks-operator-test"}]
+bind = {"apiGroups": [rbac], "resources": ["clusterroles"], "resourceNames": [emr], "verbs": ["bind", "get"]}
+def role(kind, ns, rules_):
+    meta = {"name": name, **({"namespace": ns} if ns else {})}
+    return [{"apiVersion": f"{rbac}/v1", "kind": kind, "metadata": meta, "rules": rules_},
+            {"apiVersion": f"{rbac}/v1", "kind": kind + "Binding", "metadata": meta,
+             "roleRef": {"apiGroup": rbac, "kind": kind, "name": name}, "subjects": user}]
+items = role("ClusterRole", None, rules("clusterrole-rules.yaml") + [bind])
+items += role("Role", "kube-system", rules("aws-auth-rules.yaml"))
+items += role("Role", "default", rules("leader-election-rules.yaml"))
+items.append({"apiVersion": f"{rbac}/v1", "kind": "ClusterRole", "metadata": {"name": emr},
+              "rules": rules("emr-containers-rules.yaml")})
+print(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
 PY
+# EKS makes aws-auth for its node groups; the operator adds to it but never creates it.
+kubectl get configmap aws-auth -n kube-system >/dev/null 2>&1 || kubectl create configmap aws-auth -n kube-system \
+  --from-literal=mapRoles='- {rolearn: "arn:aws:iam::123456789012:role/eks-node-role", username: "system:node:{{EC2PrivateDNSName}}", groups: [system:bootstrappers, system:nodes]}' >/dev/null
 
 step "Starting the operator (as user emr-on-eks-operator-test, metrics on 127.0.0.1:${DEMO_METRICS_PORT:=18080})"
 PIDFILE=.testbed/pids/demo-operator.pid
@@ -69,7 +82,7 @@ kubectl apply -f examples/demo/virtualcluster.yaml
 kubectl wait --for=condition=Ready --timeout=90s virtualcluster/demo >/dev/null || {
   kubectl get virtualcluster demo -o yaml; tail -30 .testbed/logs/demo-operator.log; exit 1; }
 kubectl get virtualcluster demo
-echo; kubectl get role,rolebinding -n emr-demo
+echo; kubectl get rolebinding -n emr-demo
 
 step "kubectl apply -f examples/demo/pi.yaml (the seeds' pi.py)"
 kubectl delete sparkjobrun pi -n emr-demo --ignore-not-found --wait=true --timeout=60s >/dev/null || {

@@ -1,19 +1,29 @@
 #!/usr/bin/env python3
 """Checks a rendered chart (multi-document YAML on stdin, `helm template` format).
 
-usage: check_manifests.py RELEASE_NAMESPACE EMR_CONTAINERS_RULES_FILE < manifests.yaml
+usage: check_manifests.py RELEASE_NAMESPACE CHART_FILES_DIR < manifests.yaml
 
 Every document must parse and carry apiVersion, kind and metadata.name; namespaced objects of the
-chart must be in the release namespace; no two objects may share kind/namespace/name; the
-Deployment must keep its hardening; and the operator's ClusterRole must hold every rule of the
-emr-containers Role (RBAC escalation prevention). Prints the number of documents; failures go to
-stderr, one per line, and make the exit status 1.
+chart must be in the release namespace (the aws-auth Role and its binding in kube-system); no two
+objects may share kind/namespace/name; the Deployment must keep its hardening. RBAC: the
+operator's ClusterRole is exactly files/clusterrole-rules.yaml plus `bind`/`get` on the
+emr-containers ClusterRole by name (the one the Deployment passes with
+--emr-containers-cluster-role), and grants none of EMR's rights; that ClusterRole is exactly
+files/emr-containers-rules.yaml; the ValidatingAdmissionPolicy, when rendered, names it. Prints the
+number of documents; failures go to stderr, one per line, and make the exit status 1.
 """
 import sys
 
 import yaml
 
-CLUSTER_SCOPED = {"CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding", "PriorityClass", "Namespace"}
+import os
+
+CLUSTER_SCOPED = {"CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding", "PriorityClass", "Namespace",
+                  "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
+# What the operator's own rules must never grant (it binds EMR's rules, it does not hold them).
+FORBIDDEN = [("", "secrets"), ("", "pods"), ("", "configmaps"), ("", "persistentvolumeclaims"), ("apps", "deployments"),
+             ("batch", "jobs"), ("networking.k8s.io", "ingresses"), ("coordination.k8s.io", "leases"),
+             ("rbac.authorization.k8s.io", "clusterroles"), ("rbac.authorization.k8s.io", "clusterrolebindings")]
 
 
 def covers(rules, group, resource, verb):
@@ -30,7 +40,7 @@ def covers(rules, group, resource, verb):
 
 
 def main():
-    namespace, rules_file = sys.argv[1], sys.argv[2]
+    namespace, files = sys.argv[1], sys.argv[2]
     errors = []
     docs = [d for d in yaml.safe_load_all(sys.stdin.read()) if d is not None]
     seen = set()
@@ -44,8 +54,10 @@ def main():
         for field, value in (("apiVersion", d.get("apiVersion")), ("kind", kind), ("metadata.name", meta.get("name"))):
             if not value or not isinstance(value, str):
                 errors.append(f"{where}: missing {field}")
-        if kind and kind not in CLUSTER_SCOPED and meta.get("namespace") != namespace and kind != "ServiceMonitor":
-            errors.append(f"{where}: namespace {meta.get('namespace')!r}, want {namespace!r}")
+        aws_auth_rbac = kind in ("Role", "RoleBinding") and meta.get("name", "").endswith("-aws-auth")
+        want_ns = "kube-system" if aws_auth_rbac else namespace
+        if kind and kind not in CLUSTER_SCOPED and meta.get("namespace") != want_ns and kind != "ServiceMonitor":
+            errors.append(f"{where}: namespace {meta.get('namespace')!r}, want {want_ns!r}")
         key = (kind, meta.get("namespace"), meta.get("name"))
         if key in seen:
             errors.append(f"{where}: defined twice")
@@ -85,26 +97,51 @@ def main():
                 if got != field:
                     errors.append(f"{name}: env {var} is not the fieldRef {field}")
 
-    with open(rules_file) as f:
-        wanted = yaml.safe_load(f)
-    operator_roles = [
-        r for r in by_kind.get("ClusterRole", [])
-        if not any(k.startswith("rbac.authorization.k8s.io/aggregate-to-") for k in (r["metadata"].get("labels") or {}))
-    ]
-    if len(operator_roles) != 1:
-        if by_kind.get("Deployment") and any(k == "ClusterRoleBinding" for k in by_kind):
-            errors.append(f"expected one operator ClusterRole, found {len(operator_roles)}")
-    else:
-        rules = operator_roles[0].get("rules") or []
-        for rule in wanted:
-            for g in rule["apiGroups"]:
-                for res in rule["resources"]:
-                    missing = [v for v in rule["verbs"] if not covers(rules, g, res, v)]
-                    if missing:
-                        errors.append(
-                            f"ClusterRole {operator_roles[0]['metadata']['name']}: lacks "
-                            f"{','.join(missing)} on {res} (group {g!r}), which the emr-containers "
-                            "Role grants (RBAC escalation prevention)")
+    def load(name):
+        with open(os.path.join(files, name)) as f:
+            return yaml.safe_load(f)
+
+    roles = {r["metadata"]["name"]: r for r in by_kind.get("ClusterRole", [])}
+    deployments = by_kind.get("Deployment", [])
+    emr_role = None
+    for dep in deployments:
+        for arg in dep["spec"]["template"]["spec"]["containers"][0].get("args") or []:
+            if arg.startswith("--emr-containers-cluster-role="):
+                emr_role = arg.split("=", 1)[1]
+    if deployments and not emr_role:
+        errors.append("Deployment: no --emr-containers-cluster-role argument")
+    operator_bindings = [b for b in by_kind.get("ClusterRoleBinding", [])]
+    if operator_bindings:
+        if len(operator_bindings) != 1:
+            errors.append(f"expected one ClusterRoleBinding, found {len(operator_bindings)}")
+        name = operator_bindings[0]["roleRef"]["name"]
+        operator_rules = (roles.get(name) or {}).get("rules")
+        bind = {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"],
+                "resourceNames": [emr_role], "verbs": ["bind", "get"]}
+        if operator_rules != load("clusterrole-rules.yaml") + [bind]:
+            errors.append(f"ClusterRole {name}: rules are not files/clusterrole-rules.yaml plus bind/get on "
+                          f"ClusterRole {emr_role}")
+        for rule in operator_rules or []:
+            if "*" in (rule.get("verbs") or []) + (rule.get("resources") or []) + (rule.get("apiGroups") or []):
+                errors.append(f"ClusterRole {name}: wildcard in {rule}")
+        for group, resource in FORBIDDEN:
+            granted = [v for v in ("get", "list", "watch", "create", "update", "patch", "delete", "escalate", "bind")
+                       if covers(operator_rules or [], group, resource, v)]
+            if granted:
+                errors.append(f"ClusterRole {name}: grants {','.join(granted)} on {resource} (group {group!r})")
+        emr = roles.get(emr_role)
+        if emr is None:
+            errors.append(f"no ClusterRole {emr_role} (EMR's rules), which the Deployment names")
+        elif emr.get("rules") != load("emr-containers-rules.yaml"):
+            errors.append(f"ClusterRole {emr_role}: rules are not files/emr-containers-rules.yaml")
+    for policy in by_kind.get("ValidatingAdmissionPolicy", []):
+        text = yaml.safe_dump(policy)
+        if "EMR_CONTAINERS_CLUSTER_ROLE" in text or f"'{emr_role}'" not in text:
+            errors.append(f"ValidatingAdmissionPolicy {policy['metadata']['name']}: does not name ClusterRole {emr_role}")
+    for binding in by_kind.get("ValidatingAdmissionPolicyBinding", []):
+        names = [p["metadata"]["name"] for p in by_kind.get("ValidatingAdmissionPolicy", [])]
+        if binding["spec"].get("policyName") not in names or binding["spec"].get("validationActions") != ["Deny"]:
+            errors.append(f"ValidatingAdmissionPolicyBinding {binding['metadata']['name']}: not a Deny binding of the policy")
 
     for e in errors:
         print(f"check: {e}", file=sys.stderr)

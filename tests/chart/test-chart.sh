@@ -7,14 +7,17 @@
 #  2. Renders the chart (crds/ included) with default values and with values-all.yaml (every
 #     optional part on), each under both number models of Helm 3 (json.Number and the older
 #     float64) which must agree; check_manifests.py checks every document (parses, apiVersion/
-#     kind/metadata.name, namespaces, hardening, ClusterRole >= emr-containers Role).
+#     kind/metadata.name, namespaces, hardening, RBAC rules equal to the chart's files/).
 #  3. When .testbed/env exists: renders again with the test bed's own Kubernetes version and API
 #     versions (what `helm install` discovers), creates a scratch namespace for the release,
 #     installs a minimal ServiceMonitor CRD if the cluster has none, and submits everything with
-#     `kubectl apply --dry-run=server`. Then it applies the rendered ServiceAccount, ClusterRole
-#     and ClusterRoleBinding for real (unique names) and has the operator's ServiceAccount create
-#     the emr-containers Role with --dry-run=server: the API server's RBAC escalation check must
-#     allow it. Everything it created is deleted again (the ServiceMonitor CRD stays).
+#     `kubectl apply --dry-run=server`. Then it applies the rendered ServiceAccount, ClusterRoles,
+#     Roles and bindings for real (unique names) and asks `kubectl auth can-i` as the operator's
+#     ServiceAccount what it can do (bind EMR's ClusterRole, create RoleBindings, namespaces and
+#     service accounts, update aws-auth, its own Lease) and what it cannot (secrets, pods, other
+#     ConfigMaps, kube-system Leases, escalate, bind any other role, create Roles); and has it
+#     create a RoleBinding to EMR's ClusterRole with --dry-run=server (allowed) and to admin
+#     (refused). Everything it created is deleted again (the ServiceMonitor CRD stays).
 #
 # Quiet on success: one summary line. Failures: one line each on stderr, exit status 1.
 # CHART_TEST_NO_BED=1 skips step 3 even when the test bed is up.
@@ -22,7 +25,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 chart="${CHART:-$repo/deploy/helm/emr-on-eks-operator}"
-rules="$here/emr-containers-rules.yaml"
+files="$chart/files"
 work="$(mktemp -d)"
 fail=0
 err() { echo "chart: $*" >&2; fail=1; }
@@ -59,7 +62,7 @@ for set in default all; do
     err "$set values: output depends on Helm's number model (json.Number vs float64): $(diff "$work/$set.yaml" "$work/$set.float.yaml" | head -3 | tr '\n' ' ')"
   fi
   renders=$((renders + 1))
-  if n="$("$python" "$here/check_manifests.py" "$ns" "$rules" <"$work/$set.yaml")"; then
+  if n="$("$python" "$here/check_manifests.py" "$ns" "$files" <"$work/$set.yaml")"; then
     documents=$((documents + n))
   else
     err "$set values: manifest checks failed (above)"
@@ -140,33 +143,88 @@ PY
       done
     done
 
-    # RBAC escalation: can the operator's ServiceAccount create the emr-containers Role?
+    # RBAC: the chart's ServiceAccount, ClusterRoles, Roles and bindings applied for real (unique
+    # names), then asked what the operator's account can and cannot do.
     if [[ -s $work/default.bed.yaml ]]; then
-      "$python" - "$work/default.bed.yaml" "$work/rbac.yaml" "$rules" "$tns" "$work/role.yaml" <<'PY'
+      read -r sa emr_role lease < <("$python" - "$work/default.bed.yaml" "$work/rbac.yaml" <<'PY'
 import sys, yaml
-src, dst, rules_file, ns, role_file = sys.argv[1:]
+src, dst = sys.argv[1:]
 docs = [d for d in yaml.safe_load_all(open(src)) if d]
-keep = [d for d in docs if d["kind"] in ("ServiceAccount", "ClusterRole", "ClusterRoleBinding")]
-yaml.safe_dump_all(keep, open(dst, "w"))
-role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
-        "metadata": {"name": "emr-containers", "namespace": ns},
-        "rules": yaml.safe_load(open(rules_file))}
-yaml.safe_dump(role, open(role_file, "w"))
+kinds = ("ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding")
+yaml.safe_dump_all([d for d in docs if d["kind"] in kinds], open(dst, "w"))
+sa = next(d for d in docs if d["kind"] == "ServiceAccount")["metadata"]["name"]
+args = next(d for d in docs if d["kind"] == "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
+flag = lambda name: next(a.split("=", 1)[1] for a in args if a.startswith(f"--{name}="))
+print(sa, flag("emr-containers-cluster-role"), flag("lease-name"))
 PY
-      sa="$(kubectl create --dry-run=client -o jsonpath='{.metadata.name}' -f <("$python" -c 'import sys,yaml;print(yaml.safe_dump([d for d in yaml.safe_load_all(open(sys.argv[1])) if d and d["kind"]=="ServiceAccount"][0]))' "$work/rbac.yaml"))"
+      )
       cleanup_cmds+=("kubectl delete --wait=false -f $work/rbac.yaml")
       if ! kubectl apply -f "$work/rbac.yaml" >"$work/rbac.out" 2>&1; then
-        err "applying the ServiceAccount/ClusterRole/ClusterRoleBinding failed: $(tr '\n' ' ' <"$work/rbac.out")"
+        err "applying the chart's RBAC failed: $(tr '\n' ' ' <"$work/rbac.out")"
       else
-        ok=0
-        for _ in 1 2 3 4 5 6 7 8 9 10; do # the authorizer's RBAC cache catches up within a second or so
-          if kubectl create --dry-run=server -f "$work/role.yaml" --as="system:serviceaccount:$tns:$sa" >"$work/esc.out" 2>&1; then ok=1; break; fi
+        as="system:serviceaccount:$tns:$sa"
+        can() { [[ "$(kubectl auth can-i "$@" --as="$as" 2>/dev/null)" == yes ]]; }
+        for _ in $(seq 20); do # the authorizer's RBAC cache catches up within a second or so
+          can bind "clusterroles.rbac.authorization.k8s.io/$emr_role" && can update "leases.coordination.k8s.io/$lease" -n "$tns" \
+            && can update configmaps/aws-auth -n kube-system && break
           sleep 0.5
         done
-        ((ok)) || err "the operator's ServiceAccount may not create the emr-containers Role (RBAC escalation prevention): $(tr '\n' ' ' <"$work/esc.out")"
+        tenant=default
+        allowed=(
+          "bind clusterroles.rbac.authorization.k8s.io/$emr_role"
+          "create rolebindings.rbac.authorization.k8s.io -n $tenant"
+          "delete rolebindings.rbac.authorization.k8s.io/emr-containers -n $tenant"
+          "delete roles.rbac.authorization.k8s.io/emr-containers -n $tenant"
+          "create namespaces"
+          "create serviceaccounts -n $tenant"
+          "patch resourcequotas -n $tenant"
+          "patch networkpolicies.networking.k8s.io -n $tenant"
+          "get configmaps/aws-auth -n kube-system"
+          "watch configmaps/aws-auth -n kube-system"
+          "update configmaps/aws-auth -n kube-system"
+          "create leases.coordination.k8s.io -n $tns"
+          "update leases.coordination.k8s.io/$lease -n $tns"
+          "patch namespaces"
+        )
+        refused=(
+          "list secrets -A" "watch secrets -A" "get secrets -n $tenant" "create secrets -n $tenant"
+          "create pods -n $tenant" "create pods -n kube-system"
+          "patch configmaps -n $tenant" "patch configmaps/coredns -n kube-system"
+          "update configmaps/kube-proxy -n kube-system" "create configmaps -n kube-system" "list configmaps -n kube-system"
+          "delete configmaps/aws-auth -n kube-system" "patch configmaps/aws-auth -n $tenant"
+          "create leases.coordination.k8s.io -n kube-system" "update leases.coordination.k8s.io/kube-scheduler -n kube-system"
+          "escalate roles.rbac.authorization.k8s.io -n $tenant" "escalate clusterroles.rbac.authorization.k8s.io"
+          "bind clusterroles.rbac.authorization.k8s.io/cluster-admin" "bind clusterroles.rbac.authorization.k8s.io/admin"
+          "bind clusterroles.rbac.authorization.k8s.io/edit" "bind roles.rbac.authorization.k8s.io -n $tenant"
+          "create roles.rbac.authorization.k8s.io -n $tenant" "patch roles.rbac.authorization.k8s.io/emr-containers -n $tenant"
+          "list roles.rbac.authorization.k8s.io -A" "delete roles.rbac.authorization.k8s.io/admin-role -n $tenant"
+          "create clusterroles.rbac.authorization.k8s.io" "create clusterrolebindings.rbac.authorization.k8s.io"
+          "create deployments.apps -n $tenant" "create jobs.batch -n $tenant" "create persistentvolumeclaims -n $tenant"
+          "create ingresses.networking.k8s.io -n $tenant" "impersonate users" "impersonate serviceaccounts -A"
+        )
+        for q in "${allowed[@]}"; do
+          # shellcheck disable=SC2086
+          can $q || err "the operator's account may not: kubectl auth can-i $q"
+        done
+        for q in "${refused[@]}"; do
+          # shellcheck disable=SC2086
+          if can $q; then err "the operator's account may: kubectl auth can-i $q"; fi
+        done
+        # The bind check itself (RBAC escalation prevention, on the server): a RoleBinding to EMR's
+        # ClusterRole is allowed; to admin, or a Role with EMR's rules, is not.
+        if ! kubectl create rolebinding emr-containers --clusterrole="$emr_role" --user=emr-containers -n "$tns" \
+          --dry-run=server --as="$as" >"$work/bind.out" 2>&1; then
+          err "the operator's account may not bind ClusterRole $emr_role: $(tr '\n' ' ' <"$work/bind.out")"
+        fi
+        if kubectl create rolebinding mallory --clusterrole=admin --user=mallory -n "$tns" --dry-run=server --as="$as" >/dev/null 2>&1; then
+          err "the operator's account may bind ClusterRole admin"
+        fi
+        if kubectl create role emr-containers --verb=get --resource=secrets -n "$tns" --dry-run=server --as="$as" >/dev/null 2>&1; then
+          err "the operator's account may create Roles"
+        fi
       fi
     fi
-    ((fail)) || server=", server dry-run and RBAC escalation ok (kube $kv)"
+    ((fail)) || server=", server dry-run and RBAC can/cannot ok (kube $kv)"
   fi
 else
   skipped+=("server dry-run (no test bed)")

@@ -2,7 +2,8 @@
 //! kube-controller-manager, and the AWS emulator), reached from tests.
 //!
 //! `bed()` starts the bed once if needed (`tests/bed/up.sh`), installs the CRDs and the operator's
-//! least-privilege ClusterRole (bound to the bed's unprivileged test user), and hands out clients.
+//! least-privilege RBAC from the chart's rule files (bound to the bed's unprivileged test user),
+//! and hands out clients.
 //! Tests run the real operator binary as a subprocess with that role, each with its own label
 //! selector so tests running in parallel never see each other's objects.
 
@@ -18,8 +19,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::Namespace;
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::ResourceExt;
 use kube::api::{Api, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams};
@@ -36,6 +37,21 @@ pub const TEST_LABEL: &str = "emr-on-eks.dev/test";
 pub const TEST_MANAGER: &str = "emr-operator-tests";
 /// The bed's unprivileged user the operator runs as.
 pub const OPERATOR_USER: &str = "emr-on-eks-operator-test";
+
+/// The emr-containers ClusterRole the operator binds: the chart's name for it in a release named
+/// `emr-on-eks-operator`, and the operator binary's default.
+pub const EMR_CONTAINERS_CLUSTER_ROLE: &str = "emr-on-eks-operator-emr-containers";
+const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
+
+/// The rules of one of the chart's rule files (deploy/helm/emr-on-eks-operator/files/).
+pub fn chart_rules(file: &str) -> Vec<PolicyRule> {
+    let path = repo_root()
+        .join("deploy/helm/emr-on-eks-operator/files")
+        .join(file);
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()))
+}
 
 /// The repository's root folder.
 pub fn repo_root() -> PathBuf {
@@ -187,42 +203,112 @@ impl Bed {
         }
     }
 
-    /// Binds the chart's ClusterRole rules (the single source of truth) to the test user.
+    /// Gives the test user exactly what the chart grants the operator's ServiceAccount, from the
+    /// chart's own rule files (the single source of truth): the ClusterRole of
+    /// files/clusterrole-rules.yaml plus the `bind` rule templates/clusterrole.yaml adds, the
+    /// emr-containers ClusterRole it binds, and the Role on kube-system/aws-auth. Leases are
+    /// granted per namespace by [`Bed::operator_namespace`]. Also makes `kube-system/aws-auth`
+    /// as EKS does for node groups: the operator no longer creates it.
     async fn install_operator_role(&self) {
-        let path = repo_root().join("deploy/helm/emr-on-eks-operator/files/clusterrole-rules.yaml");
-        let rules: Vec<PolicyRule> = match std::fs::read_to_string(&path) {
-            Ok(text) => serde_yaml::from_str(&text)
-                .unwrap_or_else(|e| panic!("parse {}: {e}", path.display())),
-            Err(_) => return,
-        };
+        let pp = PatchParams::apply(TEST_MANAGER).force();
         let name = "emr-on-eks-operator-test";
-        let role = ClusterRole {
-            metadata: kube::api::ObjectMeta {
-                name: Some(name.into()),
-                ..Default::default()
-            },
-            rules: Some(rules),
-            ..Default::default()
-        };
-        let binding: ClusterRoleBinding = serde_json::from_value(json!({
+        let mut rules = chart_rules("clusterrole-rules.yaml");
+        rules.push(PolicyRule {
+            api_groups: Some(vec![RBAC_GROUP.into()]),
+            resources: Some(vec!["clusterroles".into()]),
+            resource_names: Some(vec![EMR_CONTAINERS_CLUSTER_ROLE.into()]),
+            verbs: vec!["bind".into(), "get".into()],
+            ..PolicyRule::default()
+        });
+        let cluster_roles = Api::<ClusterRole>::all(self.client.clone());
+        for (role, rules) in [
+            (name, rules),
+            (
+                EMR_CONTAINERS_CLUSTER_ROLE,
+                chart_rules("emr-containers-rules.yaml"),
+            ),
+        ] {
+            let body = json!({
+                "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                "metadata": {"name": role}, "rules": rules
+            });
+            cluster_roles
+                .patch(role, &pp, &Patch::Apply(&body))
+                .await
+                .unwrap_or_else(|e| panic!("apply ClusterRole {role}: {e}"));
+        }
+        let binding = json!({
             "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
             "metadata": {"name": name},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
-            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": OPERATOR_USER}]
-        }))
-        .expect("binding");
-        let pp = PatchParams::apply(TEST_MANAGER).force();
-        let mut role_json = serde_json::to_value(&role).expect("role");
-        role_json["apiVersion"] = json!("rbac.authorization.k8s.io/v1");
-        role_json["kind"] = json!("ClusterRole");
-        Api::<ClusterRole>::all(self.client.clone())
-            .patch(name, &pp, &Patch::Apply(&role_json))
-            .await
-            .expect("apply test ClusterRole");
+            "roleRef": {"apiGroup": RBAC_GROUP, "kind": "ClusterRole", "name": name},
+            "subjects": [{"apiGroup": RBAC_GROUP, "kind": "User", "name": OPERATOR_USER}]
+        });
         Api::<ClusterRoleBinding>::all(self.client.clone())
             .patch(name, &pp, &Patch::Apply(&binding))
             .await
             .expect("apply test ClusterRoleBinding");
+        self.grant_role(
+            "kube-system",
+            "aws-auth-rules.yaml",
+            &format!("{name}-aws-auth"),
+        )
+        .await;
+        let node_role = concat!(
+            "- rolearn: arn:aws:iam::123456789012:role/eks-node-role\n",
+            "  username: system:node:{{EC2PrivateDNSName}}\n",
+            "  groups: [system:bootstrappers, system:nodes]\n",
+        );
+        let aws_auth: ConfigMap = serde_json::from_value(json!({
+            "metadata": {"name": "aws-auth", "namespace": "kube-system"},
+            "data": {"mapRoles": node_role}
+        }))
+        .expect("aws-auth");
+        match Api::<ConfigMap>::namespaced(self.client.clone(), "kube-system")
+            .create(&PostParams::default(), &aws_auth)
+            .await
+        {
+            Ok(_) => {}
+            Err(kube::Error::Api(status)) if status.code == 409 => {}
+            Err(e) => panic!("create kube-system/aws-auth: {e}"),
+        }
+    }
+
+    /// A Role with the rules of the chart file `rules_file`, in `namespace`, bound to the test
+    /// user, as the chart's templates bind theirs to the operator's ServiceAccount.
+    async fn grant_role(&self, namespace: &str, rules_file: &str, name: &str) {
+        let pp = PatchParams::apply(TEST_MANAGER).force();
+        let role = json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+            "metadata": {"name": name, "namespace": namespace},
+            "rules": chart_rules(rules_file)
+        });
+        Api::<Role>::namespaced(self.client.clone(), namespace)
+            .patch(name, &pp, &Patch::Apply(&role))
+            .await
+            .unwrap_or_else(|e| panic!("apply Role {namespace}/{name}: {e}"));
+        let binding = json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+            "metadata": {"name": name, "namespace": namespace},
+            "roleRef": {"apiGroup": RBAC_GROUP, "kind": "Role", "name": name},
+            "subjects": [{"apiGroup": RBAC_GROUP, "kind": "User", "name": OPERATOR_USER}]
+        });
+        Api::<RoleBinding>::namespaced(self.client.clone(), namespace)
+            .patch(name, &pp, &Patch::Apply(&binding))
+            .await
+            .unwrap_or_else(|e| panic!("apply RoleBinding {namespace}/{name}: {e}"));
+    }
+
+    /// A fresh namespace for the operator itself, as the chart's release namespace: the test user
+    /// gets the chart's leader-election Role there (Leases and Events), and nowhere else.
+    pub async fn operator_namespace(&self, prefix: &str) -> String {
+        let ns = self.namespace(prefix).await;
+        self.grant_role(
+            &ns,
+            "leader-election-rules.yaml",
+            "emr-on-eks-operator-leader-election",
+        )
+        .await;
+        ns
     }
 
     /// A name no other test in this run (or an earlier run) uses: `<prefix>-<random>`.
@@ -368,8 +454,9 @@ impl Bed {
     }
 
     /// Starts the operator binary for one test: it acts only on objects labelled
-    /// `TEST_LABEL=<test_id>`, runs as the unprivileged test user with the chart's ClusterRole,
-    /// and without leader election unless `extra_args` turn it on.
+    /// `TEST_LABEL=<test_id>`, runs as the unprivileged test user with the chart's RBAC, and
+    /// without leader election unless `extra_args` turn it on (with `--lease-namespace` set to
+    /// an [`Bed::operator_namespace`]: the user may write Leases nowhere else).
     pub async fn start_operator(&self, test_id: &str, extra_args: &[&str]) -> Operator {
         self.start_operator_with_env(test_id, extra_args, &[]).await
     }

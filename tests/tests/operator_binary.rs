@@ -58,7 +58,7 @@ fn election_args(ns: &str, lease: &str) -> Vec<String> {
 async fn two_replicas_only_one_leads_and_the_standby_takes_over() {
     let bed = bed().await;
     let test_id = bed.unique("leader");
-    let ns = bed.namespace("leader").await;
+    let ns = bed.operator_namespace("leader").await;
     let lease = bed.unique("lease");
     let args = election_args(&ns, &lease);
     let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -114,7 +114,7 @@ async fn two_replicas_only_one_leads_and_the_standby_takes_over() {
 async fn sigterm_stops_gracefully_and_releases_the_lease() {
     let bed = bed().await;
     let test_id = bed.unique("sigterm");
-    let ns = bed.namespace("sigterm").await;
+    let ns = bed.operator_namespace("sigterm").await;
     let lease = bed.unique("lease");
     let args = election_args(&ns, &lease);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();

@@ -19,10 +19,12 @@ use std::time::{Duration, Instant};
 use emr_api::condition::{self, ConditionStatus};
 use emr_api::{SparkJobRun, VirtualCluster};
 use emr_aws::{CreateVirtualClusterRequest, VirtualClusterState};
-use emr_operator_tests::{Bed, Operator, TEST_LABEL, bed, wait_for, wait_gone};
+use emr_operator_tests::{
+    Bed, EMR_CONTAINERS_CLUSTER_ROLE, Operator, TEST_LABEL, bed, wait_for, wait_gone,
+};
 use k8s_openapi::api::core::v1::{ConfigMap, LimitRange, Namespace, ResourceQuota, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
-use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use k8s_openapi::api::rbac::v1::{ClusterRole, Role, RoleBinding};
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use serde_json::{Value, json};
@@ -50,7 +52,7 @@ fn run<F: std::future::Future<Output = ()>>(test: F) {
 // Expected values, by hand from the reference document
 // ---------------------------------------------------------------------------------------------
 
-/// The `emr-containers` Role rules table.
+/// The `emr-containers` rules table (eksctl's Role; the chart's ClusterRole).
 fn expected_rules() -> Value {
     let full = json!([
         "get",
@@ -463,13 +465,23 @@ fn one_manifest_sets_up_everything_and_reconciling_again_changes_nothing() {
             "IgnoreExtraneous"
         );
 
-        // Role and RoleBinding, exactly as the table says.
-        let role = Api::<Role>::namespaced(client.clone(), &ns)
-            .get("emr-containers")
+        // No Role: a RoleBinding to the chart's ClusterRole, whose rules are exactly the table.
+        assert!(
+            Api::<Role>::namespaced(client.clone(), &ns)
+                .get_opt("emr-containers")
+                .await
+                .unwrap()
+                .is_none(),
+            "the operator created a Role"
+        );
+        let cluster_role = Api::<ClusterRole>::all(client.clone())
+            .get(EMR_CONTAINERS_CLUSTER_ROLE)
             .await
             .unwrap();
-        assert_eq!(serde_json::to_value(&role.rules).unwrap(), expected_rules());
-        assert_eq!(role.owner_references()[0].uid, vc.uid().unwrap());
+        assert_eq!(
+            serde_json::to_value(&cluster_role.rules).unwrap(),
+            expected_rules()
+        );
         let binding = Api::<RoleBinding>::namespaced(client.clone(), &ns)
             .get("emr-containers")
             .await
@@ -478,8 +490,11 @@ fn one_manifest_sets_up_everything_and_reconciling_again_changes_nothing() {
             serde_json::to_value(&binding.subjects).unwrap(),
             json!([{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "emr-containers"}])
         );
-        assert_eq!(binding.role_ref.name, "emr-containers");
-        assert_eq!(binding.role_ref.kind, "Role");
+        assert_eq!(
+            serde_json::to_value(&binding.role_ref).unwrap(),
+            json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": EMR_CONTAINERS_CLUSTER_ROLE})
+        );
+        assert_eq!(binding.owner_references()[0].uid, vc.uid().unwrap());
 
         // aws-auth maps EMR's service-linked role, once.
         assert_eq!(emr_entries(&aws_auth(w.bed).await), 1);
@@ -538,7 +553,6 @@ fn one_manifest_sets_up_everything_and_reconciling_again_changes_nothing() {
             "ResourceQuotaCreated",
             "LimitRangeCreated",
             "NetworkPolicyCreated",
-            "RoleCreated",
             "RoleBindingCreated",
             "TrustStatementAdded",
             "ServiceAccountCreated",
@@ -561,7 +575,7 @@ fn one_manifest_sets_up_everything_and_reconciling_again_changes_nothing() {
         let trust_job = w.trust("emr-job-role").await.to_string();
         let trust_cli = w.trust("cli-role").await.to_string();
         let auth_before = aws_auth(w.bed).await.and_then(|c| c.data);
-        let role_version = role.resource_version();
+        let binding_version = binding.resource_version();
         let ns_version = namespace.resource_version();
         let metrics_before = op.metrics().await;
         let status_before = w.vcs.get(&main).await.unwrap().status;
@@ -597,14 +611,14 @@ fn one_manifest_sets_up_everything_and_reconciling_again_changes_nothing() {
         assert_eq!(w.trust("cli-role").await.to_string(), trust_cli);
         assert_eq!(aws_auth(w.bed).await.and_then(|c| c.data), auth_before);
         assert_eq!(w.live_virtual_clusters().await.len(), 1);
-        let role_after = Api::<Role>::namespaced(client.clone(), &ns)
+        let binding_after = Api::<RoleBinding>::namespaced(client.clone(), &ns)
             .get("emr-containers")
             .await
             .unwrap();
         assert_eq!(
-            role_after.resource_version(),
-            role_version,
-            "the Role was rewritten"
+            binding_after.resource_version(),
+            binding_version,
+            "the RoleBinding was rewritten"
         );
         let ns_after = Api::<Namespace>::all(client.clone())
             .get(&ns)
@@ -649,28 +663,34 @@ fn drift_is_repaired() {
         assert_eq!(converged_trust["Statement"].as_array().unwrap().len(), 2);
         let client = w.bed.client.clone();
 
-        // The Role, deleted.
-        let roles = Api::<Role>::namespaced(client.clone(), &ns);
-        let old_uid = roles.get("emr-containers").await.unwrap().uid();
-        roles
+        // The RoleBinding, deleted: back, to the ClusterRole, for EMR alone.
+        let bindings = Api::<RoleBinding>::namespaced(client.clone(), &ns);
+        let emr_only = json!([{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "emr-containers"}]);
+        let old_uid = bindings.get("emr-containers").await.unwrap().uid();
+        bindings
             .delete("emr-containers", &DeleteParams::default())
             .await
             .unwrap();
         wait_for(
-            &roles,
+            &bindings,
             "emr-containers",
             TIMEOUT,
-            "Role recreated",
-            |r: &Role| {
-                r.uid() != old_uid && serde_json::to_value(&r.rules).unwrap() == expected_rules()
+            "RoleBinding recreated",
+            |b: &RoleBinding| {
+                b.uid() != old_uid
+                    && b.role_ref.kind == "ClusterRole"
+                    && b.role_ref.name == EMR_CONTAINERS_CLUSTER_ROLE
+                    && serde_json::to_value(&b.subjects).unwrap() == emr_only
             },
         )
         .await;
 
-        // The Role, edited.
-        let patch =
-            json!({"rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]});
-        roles
+        // The RoleBinding, given a second subject (someone borrowing EMR's rules): taken away.
+        let patch = json!({"subjects": [
+            {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "emr-containers"},
+            {"kind": "ServiceAccount", "name": "default", "namespace": ns}
+        ]});
+        bindings
             .patch(
                 "emr-containers",
                 &PatchParams::default(),
@@ -679,23 +699,12 @@ fn drift_is_repaired() {
             .await
             .unwrap();
         wait_for(
-            &roles,
+            &bindings,
             "emr-containers",
             TIMEOUT,
-            "Role rules restored",
-            |r: &Role| serde_json::to_value(&r.rules).unwrap() == expected_rules(),
+            "RoleBinding subjects restored",
+            |b: &RoleBinding| serde_json::to_value(&b.subjects).unwrap() == emr_only,
         )
-        .await;
-
-        // The RoleBinding, deleted.
-        let bindings = Api::<RoleBinding>::namespaced(client.clone(), &ns);
-        bindings
-            .delete("emr-containers", &DeleteParams::default())
-            .await
-            .unwrap();
-        eventually("RoleBinding recreated", TIMEOUT, || async {
-            bindings.get_opt("emr-containers").await.unwrap().is_some()
-        })
         .await;
 
         // aws-auth, with EMR's entry removed by someone editing it by hand.
@@ -951,19 +960,16 @@ fn retain_policy_only_lets_go() {
             .await
             .unwrap();
         assert!(namespace.metadata.deletion_timestamp.is_none());
-        let role = Api::<Role>::namespaced(client.clone(), &ns)
+        let binding = Api::<RoleBinding>::namespaced(client.clone(), &ns)
             .get("emr-containers")
             .await
             .unwrap();
         assert!(
-            role.owner_references().is_empty(),
+            binding.owner_references().is_empty(),
             "{:?}",
-            role.owner_references()
+            binding.owner_references()
         );
-        Api::<RoleBinding>::namespaced(client.clone(), &ns)
-            .get("emr-containers")
-            .await
-            .unwrap();
+        assert_eq!(binding.role_ref.name, EMR_CONTAINERS_CLUSTER_ROLE);
         Api::<ServiceAccount>::namespaced(client.clone(), &ns)
             .get("submitter")
             .await
@@ -1047,7 +1053,7 @@ fn existing_namespace_and_virtual_cluster_are_adopted() {
         );
         assert!(!after.labels().contains_key("team"));
         assert!(
-            Api::<Role>::namespaced(w.bed.client.clone(), &ns)
+            Api::<RoleBinding>::namespaced(w.bed.client.clone(), &ns)
                 .get_opt("emr-containers")
                 .await
                 .unwrap()
@@ -1077,7 +1083,7 @@ fn a_namespace_owned_by_another_virtual_cluster_is_refused() {
         w.apply_vc(&first, json!({"emrAccess": {"mode": "AccessEntry"}}))
             .await;
         let first_vc = w.wait_ready(&first).await;
-        let role_before = Api::<Role>::namespaced(w.bed.client.clone(), &w.namespace)
+        let binding_before = Api::<RoleBinding>::namespaced(w.bed.client.clone(), &w.namespace)
             .get("emr-containers")
             .await
             .unwrap();
@@ -1106,15 +1112,18 @@ fn a_namespace_owned_by_another_virtual_cluster_is_refused() {
         assert!(status.managed.namespace.is_none());
         // Nothing was touched.
         tokio::time::sleep(Duration::from_secs(2)).await;
-        let role_after = Api::<Role>::namespaced(w.bed.client.clone(), &w.namespace)
+        let binding_after = Api::<RoleBinding>::namespaced(w.bed.client.clone(), &w.namespace)
             .get("emr-containers")
             .await
             .unwrap();
         assert_eq!(
-            role_after.resource_version(),
-            role_before.resource_version()
+            binding_after.resource_version(),
+            binding_before.resource_version()
         );
-        assert_eq!(role_after.labels()["emr-on-eks.dev/virtual-cluster"], first);
+        assert_eq!(
+            binding_after.labels()["emr-on-eks.dev/virtual-cluster"],
+            first
+        );
         let live = w.live_virtual_clusters().await;
         assert_eq!(live.len(), 1);
         assert_eq!(live[0].id, vc_id(&first_vc));
@@ -1364,6 +1373,218 @@ fn cancel_deletes_unfinished_job_runs_before_deleting() {
             .collect();
         assert_eq!(cancelled.len(), 1, "{cancelled:?}");
         assert!(cancelled[0].contains("/unfinished "), "{cancelled:?}");
+        drop(op);
+    });
+}
+
+/// What an operator before the ClusterRole made in a namespace: the Role `emr-containers` (its
+/// labels and owner reference) and a RoleBinding to it; made here as admin.
+async fn old_operator_objects(bed: &Bed, ns: &str, vc: &VirtualCluster, marked: bool) {
+    let mut meta = json!({"name": "emr-containers", "namespace": ns});
+    if marked {
+        meta["labels"] = json!({
+            "emr-on-eks.dev/virtual-cluster": vc.name_any(),
+            "app.kubernetes.io/managed-by": "emr-on-eks-operator"
+        });
+        meta["ownerReferences"] = json!([{
+            "apiVersion": "emr-on-eks.dev/v1alpha1", "kind": "VirtualCluster",
+            "name": vc.name_any(), "uid": vc.uid().unwrap(),
+            "controller": true, "blockOwnerDeletion": true
+        }]);
+    }
+    let role = json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+        "metadata": meta.clone(), "rules": expected_rules()
+    });
+    let binding = json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": meta,
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "emr-containers"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "emr-containers"}]
+    });
+    bed.apply_yaml(&serde_yaml::to_string(&role).unwrap()).await;
+    bed.apply_yaml(&serde_yaml::to_string(&binding).unwrap())
+        .await;
+}
+
+async fn wait_binding_to_cluster_role(bed: &Bed, ns: &str) -> RoleBinding {
+    wait_for(
+        &Api::<RoleBinding>::namespaced(bed.client.clone(), ns),
+        "emr-containers",
+        TIMEOUT,
+        "RoleBinding to the ClusterRole",
+        |b: &RoleBinding| {
+            b.role_ref.kind == "ClusterRole"
+                && b.role_ref.name == EMR_CONTAINERS_CLUSTER_ROLE
+                && serde_json::to_value(&b.subjects).unwrap()
+                    == json!([{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "emr-containers"}])
+        },
+    )
+    .await
+}
+
+/// An operator upgraded over namespaces that hold the old `emr-containers` Role: the binding is
+/// re-pointed to the ClusterRole (deleted and created: roleRef is immutable) and the Role the old
+/// operator made is deleted; a Role someone else made (eksctl) is left alone. A VirtualCluster
+/// deleted with policy Delete while the operator was away takes its binding and old Role along.
+#[test]
+fn an_upgraded_operator_moves_old_roles_to_the_cluster_role() {
+    run(async {
+        let w = World::new("vc-migrate").await;
+        let bed = w.bed;
+        let (mine, foreign, doomed) = (w.name("mine"), w.name("foreign"), w.name("doomed"));
+        let (ns_mine, ns_foreign, ns_doomed) = (
+            bed.namespace("old-mine").await,
+            bed.namespace("old-eksctl").await,
+            bed.namespace("old-doomed").await,
+        );
+        let spec =
+            |ns: &str| json!({"namespace": {"name": ns}, "emrAccess": {"mode": "AccessEntry"}});
+        let vc_mine = w.apply_vc(&mine, spec(&ns_mine)).await;
+        let vc_foreign = w.apply_vc(&foreign, spec(&ns_foreign)).await;
+        old_operator_objects(bed, &ns_mine, &vc_mine, true).await;
+        old_operator_objects(bed, &ns_foreign, &vc_foreign, false).await;
+
+        // `doomed` as the old operator left it: finalizer, claimed namespace, recorded status;
+        // then deleted while no operator runs.
+        let vc_doomed = w.apply_vc(&doomed, spec(&ns_doomed)).await;
+        old_operator_objects(bed, &ns_doomed, &vc_doomed, true).await;
+        let finalizer =
+            json!({"metadata": {"finalizers": [emr_api::labels::VIRTUAL_CLUSTER_FINALIZER]}});
+        w.vcs
+            .patch(&doomed, &PatchParams::default(), &Patch::Merge(&finalizer))
+            .await
+            .unwrap();
+        let status = json!({"status": {"managed": {"namespace": ns_doomed}}});
+        w.vcs
+            .patch_status(&doomed, &PatchParams::default(), &Patch::Merge(&status))
+            .await
+            .unwrap();
+        let claim = json!({"metadata": {"labels": {"emr-on-eks.dev/virtual-cluster": doomed}}});
+        Api::<Namespace>::all(bed.client.clone())
+            .patch(&ns_doomed, &PatchParams::default(), &Patch::Merge(&claim))
+            .await
+            .unwrap();
+        delete_vc(&w, &doomed).await;
+
+        let op = w.operator(&[]).await;
+        w.wait_ready(&mine).await;
+        w.wait_ready(&foreign).await;
+        let roles = |ns: &str| Api::<Role>::namespaced(bed.client.clone(), ns);
+
+        // The old operator's Role: gone, its binding now to the ClusterRole.
+        let binding = wait_binding_to_cluster_role(bed, &ns_mine).await;
+        assert_eq!(binding.owner_references()[0].uid, vc_mine.uid().unwrap());
+        wait_gone(
+            &roles(&ns_mine),
+            "emr-containers",
+            TIMEOUT,
+            "old operator Role",
+        )
+        .await;
+        let reasons = wait_event_reasons(
+            bed,
+            &vc_mine.uid().unwrap(),
+            &["RoleBindingReplaced", "OldRoleDeleted"],
+        )
+        .await;
+        assert!(!reasons.iter().any(|r| r == "RoleCreated"), "{reasons:?}");
+
+        // eksctl's Role stays as it was; the binding is the operator's now.
+        wait_binding_to_cluster_role(bed, &ns_foreign).await;
+        let kept = roles(&ns_foreign).get("emr-containers").await.unwrap();
+        assert_eq!(serde_json::to_value(&kept.rules).unwrap(), expected_rules());
+        let reasons = event_reasons(bed, &vc_foreign.uid().unwrap()).await;
+        assert!(
+            !reasons.iter().any(|r| r == "OldRoleDeleted"),
+            "{reasons:?}"
+        );
+
+        // The deleted one: its binding and old Role went with it; the namespace was adopted, so
+        // it stays.
+        wait_gone(&w.vcs, &doomed, TIMEOUT, "VirtualCluster doomed").await;
+        let bindings = Api::<RoleBinding>::namespaced(bed.client.clone(), &ns_doomed);
+        assert!(bindings.get_opt("emr-containers").await.unwrap().is_none());
+        assert!(
+            roles(&ns_doomed)
+                .get_opt("emr-containers")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let ns = Api::<Namespace>::all(bed.client.clone())
+            .get(&ns_doomed)
+            .await
+            .unwrap();
+        assert!(ns.metadata.deletion_timestamp.is_none());
+
+        for name in [&mine, &foreign] {
+            delete_vc(&w, name).await;
+            wait_gone(&w.vcs, name, TIMEOUT, "VirtualCluster").await;
+        }
+        // Deleted with policy Delete: the binding goes; eksctl's Role still stays.
+        let gone = Api::<RoleBinding>::namespaced(bed.client.clone(), &ns_foreign);
+        assert!(gone.get_opt("emr-containers").await.unwrap().is_none());
+        assert!(
+            roles(&ns_foreign)
+                .get_opt("emr-containers")
+                .await
+                .unwrap()
+                .is_some()
+        );
+        drop(op);
+    });
+}
+
+/// A cluster without `kube-system/aws-auth` (access entries only): the operator, which may not
+/// create ConfigMaps in kube-system, says so (AwsAuthMissing, pointing at AccessEntry) and creates
+/// nothing there; once someone creates aws-auth, the watch picks it up and EMR's entry is added.
+#[test]
+fn without_aws_auth_the_operator_reports_it_and_creates_nothing() {
+    run(async {
+        let _aws_auth = AWS_AUTH.lock().await;
+        let w = World::new("vc-noauth").await;
+        let name = w.name("noauth");
+        let cms = Api::<ConfigMap>::namespaced(w.bed.client.clone(), "kube-system");
+        let saved = cms.get("aws-auth").await.unwrap();
+        cms.delete("aws-auth", &DeleteParams::default())
+            .await
+            .unwrap();
+
+        let op = w.operator(&[]).await;
+        w.apply_vc(&name, json!({})).await;
+        let vc = wait_for(
+            &w.vcs,
+            &name,
+            TIMEOUT,
+            "AwsAuthMissing",
+            |vc: &VirtualCluster| reason(vc, "EmrAccessReady").as_deref() == Some("AwsAuthMissing"),
+        )
+        .await;
+        let access = condition::find(conditions(&vc), "EmrAccessReady").unwrap();
+        assert!(access.message.contains("AccessEntry"), "{}", access.message);
+        assert_eq!(reason(&vc, "Ready").as_deref(), Some("AwsAuthMissing"));
+        assert!(w.live_virtual_clusters().await.is_empty());
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert!(
+            aws_auth(w.bed).await.is_none(),
+            "the operator created aws-auth"
+        );
+        // The binding does not wait for aws-auth.
+        wait_binding_to_cluster_role(w.bed, &w.namespace).await;
+
+        // Someone (EKS, a node group) creates aws-auth: the operator goes on by itself.
+        let mut again = ConfigMap {
+            data: saved.data.clone(),
+            ..ConfigMap::default()
+        };
+        again.metadata.name = Some("aws-auth".into());
+        cms.create(&Default::default(), &again).await.unwrap();
+        w.wait_ready(&name).await;
+        assert_eq!(emr_entries(&aws_auth(w.bed).await), 1);
+
+        delete_vc(&w, &name).await;
+        wait_gone(&w.vcs, &name, TIMEOUT, "VirtualCluster noauth").await;
         drop(op);
     });
 }

@@ -119,11 +119,12 @@ pub struct NamespaceSpec {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EmrAccess {
-    /// `AwsAuthConfigMap` (default): a Role and RoleBinding `emr-containers` in the namespace, and a
-    /// `kube-system/aws-auth` mapRoles entry mapping AWSServiceRoleForAmazonEMRContainers to the
-    /// user `emr-containers`. `AccessEntry`: the cluster uses EKS access entries (authentication
-    /// mode API or API_AND_CONFIG_MAP); EMR creates its access entry itself, so only the Role and
-    /// RoleBinding are created.
+    /// `AwsAuthConfigMap` (default): a RoleBinding `emr-containers` in the namespace (the user
+    /// `emr-containers` to the chart's ClusterRole of EMR's rules), and a `kube-system/aws-auth`
+    /// mapRoles entry mapping AWSServiceRoleForAmazonEMRContainers to that user (aws-auth must
+    /// exist). `AccessEntry`: the cluster uses EKS access entries (authentication mode API or
+    /// API_AND_CONFIG_MAP); EMR creates its access entry itself, so only the RoleBinding is
+    /// created.
     #[serde(default)]
     pub mode: EmrAccessMode,
 }

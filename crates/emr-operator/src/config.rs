@@ -41,6 +41,17 @@ pub struct OperatorConfig {
     #[arg(long, env = "EMR_OPERATOR_CONCURRENCY", default_value_t = 16)]
     pub concurrency: u16,
 
+    /// The ClusterRole holding EMR's rules (eksctl's `emr-containers` Role) that the operator
+    /// binds to the user `emr-containers` in each virtual cluster's namespace. The chart creates
+    /// it and grants the operator `bind` on it alone.
+    #[arg(
+        long,
+        env = "EMR_OPERATOR_EMR_CONTAINERS_CLUSTER_ROLE",
+        default_value = DEFAULT_EMR_CONTAINERS_CLUSTER_ROLE,
+        value_parser = parse_object_name
+    )]
+    pub emr_containers_cluster_role: String,
+
     /// AWS region; defaults to the standard AWS configuration chain.
     #[arg(long, env = "EMR_OPERATOR_AWS_REGION")]
     pub aws_region: Option<String>,
@@ -110,6 +121,25 @@ pub struct OperatorConfig {
     pub identity: Option<String>,
 }
 
+/// The chart's name for the emr-containers ClusterRole in a release named `emr-on-eks-operator`.
+pub const DEFAULT_EMR_CONTAINERS_CLUSTER_ROLE: &str = "emr-on-eks-operator-emr-containers";
+
+/// An RBAC object name: non-empty, at most 253 characters, no `/` or `%` and not `.` or `..`
+/// (what the apiserver accepts as a path segment).
+pub fn parse_object_name(text: &str) -> Result<String, String> {
+    let ok = !text.is_empty()
+        && text.len() <= 253
+        && text != "."
+        && text != ".."
+        && !text.contains(['/', '%'])
+        && !text.chars().any(char::is_whitespace);
+    if ok {
+        Ok(text.to_owned())
+    } else {
+        Err(format!("{text:?} is not a valid ClusterRole name"))
+    }
+}
+
 /// Parses `90s`, `5m`, `1h`, `250ms` or a plain number of seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
@@ -143,5 +173,14 @@ mod tests {
         assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
         assert!(parse_duration("5 minutes").is_err());
         assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn cluster_role_names() {
+        assert!(parse_object_name(DEFAULT_EMR_CONTAINERS_CLUSTER_ROLE).is_ok());
+        assert!(parse_object_name("system:emr.containers").is_ok());
+        for bad in ["", ".", "..", "a/b", "a%2f", "a b", &"x".repeat(254)] {
+            assert!(parse_object_name(bad).is_err(), "{bad:?}");
+        }
     }
 }

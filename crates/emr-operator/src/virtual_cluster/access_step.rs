@@ -1,16 +1,19 @@
-//! Step 2: EMR's access to the namespace: the `emr-containers` Role and RoleBinding, and (for
+//! Step 2: EMR's access to the namespace: the RoleBinding `emr-containers` from the user
+//! `emr-containers` to the chart's ClusterRole of EMR's rules (the operator holds `bind` on it,
+//! not its rules), the end of the Role `emr-containers` earlier operators created, and (for
 //! clusters that authenticate through aws-auth) the mapRoles entry for EMR's service-linked role.
 
 use emr_api::VirtualCluster;
 use emr_api::virtual_cluster::EmrAccessMode;
-use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
-use kube::ResourceExt;
-use kube::api::{Api, ListParams};
+use k8s_openapi::api::rbac::v1::{ClusterRole, Role, RoleBinding};
+use kube::api::{Api, DeleteParams, ListParams, Preconditions};
+use kube::{Resource, ResourceExt};
 
 use super::aws_auth;
 use super::aws_auth_io::{self, Ensured};
 use super::cluster::ClusterFacts;
 use super::desired;
+use super::emr_role;
 use super::error::Error;
 use super::names::{EMR_ROLE, EMR_USER};
 use super::namespace_step::converge_child;
@@ -18,15 +21,16 @@ use super::outcome::Outcome;
 use super::pass::Pass;
 
 pub async fn converge(pass: &mut Pass<'_>, facts: &Result<ClusterFacts, Outcome>) -> Outcome {
-    if let Err(e) = role_and_binding(pass).await {
+    if let Err(e) = role_binding(pass).await {
         return e.outcome();
     }
+    let cluster_role = pass.ctx.config.emr_containers_cluster_role.clone();
     match pass.vc.spec.emr_access.mode {
         EmrAccessMode::AccessEntry => match release_on_mode_switch(pass, facts).await {
             Ok(()) => Outcome::ready(
                 "EmrAccessReady",
                 format!(
-                    "Role and RoleBinding {EMR_ROLE} in namespace {}; the cluster uses access entries, which EMR creates itself",
+                    "RoleBinding {EMR_ROLE} to ClusterRole {cluster_role} in namespace {}; the cluster uses access entries, which EMR creates itself",
                     pass.namespace()
                 ),
             ),
@@ -45,22 +49,173 @@ pub async fn converge(pass: &mut Pass<'_>, facts: &Result<ClusterFacts, Outcome>
     }
 }
 
-async fn role_and_binding(pass: &mut Pass<'_>) -> Result<(), Error> {
+/// The RoleBinding `emr-containers` to EMR's ClusterRole, checked before it is written; then
+/// the Role an earlier operator made in its place goes.
+async fn role_binding(pass: &mut Pass<'_>) -> Result<(), Error> {
     let ns = pass.namespace().to_owned();
-    let role = desired::emr_role(&pass.owner, &ns);
-    converge_child::<Role>(pass, "Role", EMR_ROLE, Some(role)).await?;
-    let binding = desired::emr_role_binding(&pass.owner, &ns);
-    converge_child::<RoleBinding>(pass, "RoleBinding", EMR_ROLE, Some(binding)).await?;
+    let cluster_role = pass.ctx.config.emr_containers_cluster_role.clone();
+    require_cluster_role(pass, &cluster_role).await?;
+    let wanted = desired::emr_role_binding(&pass.owner, &ns, &cluster_role);
+    emr_role::check_binding(
+        &wanted,
+        pass.status.managed.namespace.as_deref(),
+        &cluster_role,
+    )
+    .map_err(|problem| Error::UnsafeRoleBinding {
+        namespace: ns.clone(),
+        problem,
+    })?;
+    replace_if_elsewhere(pass, &wanted).await?;
+    converge_child::<RoleBinding>(pass, "RoleBinding", EMR_ROLE, Some(wanted)).await?;
+    retire_old_role(pass, &ns).await
+}
+
+/// A binding to a ClusterRole that does not exist grants nothing: say so instead of Ready. When
+/// the operator may not read it (RBAC set up by hand without `get`), it cannot tell, and goes on.
+async fn require_cluster_role(pass: &Pass<'_>, name: &str) -> Result<(), Error> {
+    let api: Api<ClusterRole> = Api::all(pass.client());
+    match api.get_opt(name).await {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err(Error::EmrClusterRoleMissing {
+            name: name.to_owned(),
+        }),
+        Err(kube::Error::Api(status)) if status.code == 403 => {
+            tracing::debug!(
+                clusterrole = name,
+                "may not read EMR's ClusterRole; not checked"
+            );
+            Ok(())
+        }
+        Err(source) => Err(Error::GetClusterRole {
+            name: name.to_owned(),
+            source,
+        }),
+    }
+}
+
+/// `roleRef` cannot change: a binding `emr-containers` that refers to anything else (the Role of
+/// an earlier operator or of eksctl) is deleted, so that applying creates it anew. The delete is
+/// conditional on the version read: one replaced meanwhile is looked at on the next pass.
+async fn replace_if_elsewhere(pass: &mut Pass<'_>, wanted: &RoleBinding) -> Result<(), Error> {
+    let ns = pass.namespace().to_owned();
+    let api: Api<RoleBinding> = Api::namespaced(pass.client(), &ns);
+    let get_failed = |source| Error::GetChild {
+        kind: "RoleBinding",
+        namespace: ns.clone(),
+        name: EMR_ROLE.to_owned(),
+        source,
+    };
+    let Some(current) = api.get_opt(EMR_ROLE).await.map_err(get_failed)? else {
+        return Ok(());
+    };
+    if current.role_ref == wanted.role_ref {
+        return Ok(());
+    }
+    if delete_as_read(&api, &current)
+        .await
+        .map_err(|source| Error::DeleteChild {
+            kind: "RoleBinding",
+            namespace: ns.clone(),
+            name: EMR_ROLE.to_owned(),
+            source,
+        })?
+    {
+        pass.changed(
+            "RoleBindingReplaced",
+            format!(
+                "deleted RoleBinding {ns}/{EMR_ROLE}, which referred to {} {}, to create it for ClusterRole {} (a roleRef cannot change)",
+                current.role_ref.kind, current.role_ref.name, wanted.role_ref.name
+            ),
+        );
+    }
     Ok(())
+}
+
+/// Deletes the Role `emr-containers` in `namespace` if an earlier operator made it for this
+/// VirtualCluster (see [`emr_role::is_old_operator_role`]); anyone else's stays.
+pub async fn retire_old_role(pass: &mut Pass<'_>, namespace: &str) -> Result<(), Error> {
+    let api: Api<Role> = Api::namespaced(pass.client(), namespace);
+    let role = api
+        .get_opt(EMR_ROLE)
+        .await
+        .map_err(|source| Error::GetChild {
+            kind: "Role",
+            namespace: namespace.to_owned(),
+            name: EMR_ROLE.to_owned(),
+            source,
+        })?;
+    let Some(role) = role.filter(|r| {
+        r.meta().deletion_timestamp.is_none() && emr_role::is_old_operator_role(r, &pass.owner)
+    }) else {
+        return Ok(());
+    };
+    if delete_as_read(&api, &role)
+        .await
+        .map_err(|source| Error::DeleteChild {
+            kind: "Role",
+            namespace: namespace.to_owned(),
+            name: EMR_ROLE.to_owned(),
+            source,
+        })?
+    {
+        pass.changed(
+            "OldRoleDeleted",
+            format!(
+                "deleted Role {namespace}/{EMR_ROLE}, which an earlier version of the operator created; EMR's rules now come from a ClusterRole through the RoleBinding"
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// For a `Retain` deletion: a namespace still holding the old Role would lose EMR's access when
+/// the garbage collector follows the Role's owner reference, so its binding is moved to the
+/// ClusterRole first. Nothing is created where no old Role is.
+pub async fn migrate_before_retain(pass: &mut Pass<'_>, namespace: &str) -> Result<(), Error> {
+    let api: Api<Role> = Api::namespaced(pass.client(), namespace);
+    let old = api
+        .get_opt(EMR_ROLE)
+        .await
+        .map_err(|source| Error::GetChild {
+            kind: "Role",
+            namespace: namespace.to_owned(),
+            name: EMR_ROLE.to_owned(),
+            source,
+        })?
+        .is_some_and(|r| emr_role::is_old_operator_role(&r, &pass.owner));
+    if old && namespace == pass.namespace() {
+        role_binding(pass).await?;
+    }
+    Ok(())
+}
+
+/// Deletes `obj` only if it is still the version read; `true` when a delete was sent and taken.
+async fn delete_as_read<K>(api: &Api<K>, obj: &K) -> Result<bool, kube::Error>
+where
+    K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let params = DeleteParams {
+        preconditions: Some(Preconditions {
+            uid: obj.uid(),
+            resource_version: obj.resource_version(),
+        }),
+        ..DeleteParams::background()
+    };
+    match api.delete(&obj.name_any(), &params).await {
+        Ok(_) => Ok(true),
+        Err(kube::Error::Api(status)) if status.is_not_found() => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 async fn entry(pass: &mut Pass<'_>, facts: &ClusterFacts) -> Result<Outcome, Error> {
     let role_arn = aws_auth::emr_role_arn(facts.partition, &facts.account_id);
+    let cluster_role = pass.ctx.config.emr_containers_cluster_role.clone();
     let ready = |ns: &str| {
         Outcome::ready(
             "EmrAccessReady",
             format!(
-                "Role and RoleBinding {EMR_ROLE} in namespace {ns}; kube-system/aws-auth maps {role_arn} to {EMR_USER}"
+                "RoleBinding {EMR_ROLE} to ClusterRole {cluster_role} in namespace {ns}; kube-system/aws-auth maps {role_arn} to {EMR_USER}"
             ),
         )
     };
@@ -74,6 +229,12 @@ async fn entry(pass: &mut Pass<'_>, facts: &ClusterFacts) -> Result<Outcome, Err
         }
         Ensured::Present { by_operator } => {
             pass.status.managed.aws_auth_entry_added |= by_operator;
+        }
+        Ensured::Missing => {
+            return Ok(Outcome::failed(
+                "AwsAuthMissing",
+                "kube-system/aws-auth does not exist, so the cluster authenticates through access entries: set spec.emrAccess.mode to AccessEntry (EMR then creates its own access entry), or create aws-auth; the operator does not create it (that would take the right to create any ConfigMap in kube-system)",
+            ));
         }
         Ensured::MappedElsewhere { username } => {
             return Ok(Outcome::failed(

@@ -4,9 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use emr_api::labels::{MANAGED_BY_LABEL, MANAGED_BY_VALUE};
 use k8s_openapi::api::core::v1::ConfigMap;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, PostParams};
 
 use super::aws_auth::{self, EnsurePlan};
@@ -25,6 +23,8 @@ pub enum Ensured {
     Present { by_operator: bool },
     /// The role is mapped to another user; nothing was changed.
     MappedElsewhere { username: String },
+    /// The cluster has no aws-auth; nothing was changed.
+    Missing,
 }
 
 fn api(client: kube::Client) -> Api<ConfigMap> {
@@ -54,8 +54,9 @@ fn map_roles(cm: &ConfigMap) -> Option<&str> {
         .map(String::as_str)
 }
 
-/// Makes aws-auth map `role_arn` to `emr-containers`, creating the ConfigMap if the cluster has
-/// none (a cluster whose nodes join through access entries).
+/// Makes aws-auth map `role_arn` to `emr-containers`. A cluster without aws-auth (nodes and
+/// users join through access entries) is reported, not given one: creating it would take the
+/// right to create any ConfigMap in kube-system, which RBAC cannot limit to one name.
 pub async fn ensure(client: kube::Client, role_arn: &str) -> Result<Ensured, Error> {
     let api = api(client);
     let current = api
@@ -63,30 +64,7 @@ pub async fn ensure(client: kube::Client, role_arn: &str) -> Result<Ensured, Err
         .await
         .map_err(|source| Error::GetAwsAuth { source })?;
     let Some(mut cm) = current else {
-        let EnsurePlan::Add(text) = aws_auth::plan_ensure(None, role_arn)? else {
-            return Ok(Ensured::Present { by_operator: false });
-        };
-        let cm = ConfigMap {
-            metadata: ObjectMeta {
-                name: Some(AWS_AUTH_NAME.to_owned()),
-                namespace: Some(AWS_AUTH_NAMESPACE.to_owned()),
-                labels: Some(BTreeMap::from([(
-                    MANAGED_BY_LABEL.to_owned(),
-                    MANAGED_BY_VALUE.to_owned(),
-                )])),
-                annotations: Some(BTreeMap::from([(
-                    AWS_AUTH_ENTRY_ADDED_ANNOTATION.to_owned(),
-                    "true".to_owned(),
-                )])),
-                ..ObjectMeta::default()
-            },
-            data: Some(BTreeMap::from([(AWS_AUTH_MAP_ROLES.to_owned(), text)])),
-            ..ConfigMap::default()
-        };
-        api.create(&post_params(), &cm)
-            .await
-            .map_err(|source| Error::CreateAwsAuth { source })?;
-        return Ok(Ensured::Added);
+        return Ok(Ensured::Missing);
     };
     match aws_auth::plan_ensure(map_roles(&cm), role_arn)? {
         EnsurePlan::Present => Ok(Ensured::Present {

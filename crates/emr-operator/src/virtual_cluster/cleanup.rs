@@ -10,7 +10,7 @@ use emr_api::virtual_cluster::{DeletionPolicy, RunningJobsOnDelete};
 use emr_aws::VirtualClusterState;
 use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuota, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
-use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::{Resource, ResourceExt};
 use serde::de::DeserializeOwned;
@@ -223,8 +223,10 @@ async fn namespace(pass: &mut Pass<'_>) -> Result<(), Error> {
         }
         return Ok(());
     }
-    delete_children::<Role>(pass, &name, "Role").await?;
     delete_children::<RoleBinding>(pass, &name, "RoleBinding").await?;
+    // The operator lists no Roles (it holds only get/delete on emr-containers): an earlier
+    // operator's Role is looked up by name.
+    access_step::retire_old_role(pass, &name).await?;
     delete_children::<ServiceAccount>(pass, &name, "ServiceAccount").await?;
     delete_children::<ResourceQuota>(pass, &name, "ResourceQuota").await?;
     delete_children::<LimitRange>(pass, &name, "LimitRange").await?;
@@ -316,7 +318,7 @@ async fn orphan_children(pass: &mut Pass<'_>) -> Result<(), Error> {
     let Some(namespace) = pass.status.managed.namespace.clone() else {
         return Ok(());
     };
-    orphan::<Role>(pass, &namespace, "Role").await?;
+    access_step::migrate_before_retain(pass, &namespace).await?;
     orphan::<RoleBinding>(pass, &namespace, "RoleBinding").await?;
     orphan::<ServiceAccount>(pass, &namespace, "ServiceAccount").await?;
     orphan::<ResourceQuota>(pass, &namespace, "ResourceQuota").await?;

@@ -10,7 +10,7 @@ use emr_api::virtual_cluster::EmrAccessMode;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, LimitRange, Namespace, ResourceQuota, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
-use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::api::Api;
 use kube::runtime::controller::{Action, Config};
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -45,7 +45,6 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
             children.clone(),
             by_label,
         )
-        .watches(Api::<Role>::all(client.clone()), children.clone(), by_label)
         .watches(
             Api::<RoleBinding>::all(client.clone()),
             children.clone(),

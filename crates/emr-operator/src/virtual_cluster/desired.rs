@@ -1,5 +1,5 @@
 //! What the Kubernetes side of a VirtualCluster should look like: the namespace's metadata, the
-//! `emr-containers` Role and RoleBinding, IRSA service accounts and the guard rails. Pure: built
+//! `emr-containers` RoleBinding, IRSA service accounts and the guard rails. Pure: built
 //! from the spec, applied elsewhere.
 
 use std::collections::BTreeMap;
@@ -17,16 +17,14 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::api::networking::v1::{
     NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicySpec,
 };
-use k8s_openapi::api::rbac::v1::{Role, RoleBinding, RoleRef, Subject};
+use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
 use kube::Resource;
 
-use super::emr_role;
 use super::names::{
-    EMR_ROLE, EMR_USER, IRSA_ROLE_ANNOTATION, LIMIT_RANGE, NETWORK_POLICY, RESOURCE_QUOTA,
+    EMR_ROLE, EMR_USER, IRSA_ROLE_ANNOTATION, LIMIT_RANGE, NETWORK_POLICY, RBAC_GROUP,
+    RESOURCE_QUOTA,
 };
-
-const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
 
 /// The VirtualCluster as the owner of what it creates.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -120,20 +118,15 @@ pub fn released_namespace(name: &str) -> Namespace {
     }
 }
 
-pub fn emr_role(owner: &Owner, namespace: &str) -> Role {
-    Role {
-        metadata: child_meta(owner, namespace, EMR_ROLE),
-        rules: Some(emr_role::rules()),
-    }
-}
-
-pub fn emr_role_binding(owner: &Owner, namespace: &str) -> RoleBinding {
+/// The RoleBinding giving EMR (the user `emr-containers`) the rules of `cluster_role` in this
+/// namespace only. Checked by `emr_role::check_binding` before it is written.
+pub fn emr_role_binding(owner: &Owner, namespace: &str, cluster_role: &str) -> RoleBinding {
     RoleBinding {
         metadata: child_meta(owner, namespace, EMR_ROLE),
         role_ref: RoleRef {
             api_group: RBAC_GROUP.to_owned(),
-            kind: "Role".to_owned(),
-            name: EMR_ROLE.to_owned(),
+            kind: "ClusterRole".to_owned(),
+            name: cluster_role.to_owned(),
         },
         subjects: Some(vec![Subject {
             api_group: Some(RBAC_GROUP.to_owned()),
@@ -231,9 +224,9 @@ namespace:
 
     #[test]
     fn children_carry_labels_annotation_and_owner() {
-        let role = serde_json::to_value(emr_role(&owner(), "spark-a")).unwrap();
+        let rb = serde_json::to_value(emr_role_binding(&owner(), "spark-a", "emr-rules")).unwrap();
         assert_eq!(
-            role["metadata"],
+            rb["metadata"],
             json!({
                 "name": "emr-containers",
                 "namespace": "spark-a",
@@ -252,16 +245,16 @@ namespace:
                 }]
             })
         );
-        assert_eq!(role["apiVersion"], "rbac.authorization.k8s.io/v1");
-        assert_eq!(role["kind"], "Role");
+        assert_eq!(rb["apiVersion"], "rbac.authorization.k8s.io/v1");
+        assert_eq!(rb["kind"], "RoleBinding");
     }
 
     #[test]
-    fn role_binding_binds_the_emr_user() {
-        let rb = serde_json::to_value(emr_role_binding(&owner(), "spark-a")).unwrap();
+    fn role_binding_binds_the_emr_user_to_the_cluster_role() {
+        let rb = serde_json::to_value(emr_role_binding(&owner(), "spark-a", "emr-rules")).unwrap();
         assert_eq!(
             rb["roleRef"],
-            json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "emr-containers"})
+            json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "emr-rules"})
         );
         assert_eq!(
             rb["subjects"],

@@ -1,84 +1,101 @@
-//! The rules of the `emr-containers` Role: eksctl's current asset, verb for verb.
+//! EMR's access to a virtual cluster's namespace: the RoleBinding `emr-containers` from the user
+//! `emr-containers` to the chart's ClusterRole with eksctl's `emr-containers` rules.
 //!
-//! `describe`, `edit`, `annotate` and `label` are not real verbs; RBAC stores them as given and
-//! EMR's role has always carried them, so they are kept for byte-equality with what eksctl makes.
-//! The operator's ClusterRole (deploy/helm/.../clusterrole-rules.yaml) must hold every one of
-//! these, or the apiserver refuses to let it create the Role (RBAC escalation prevention).
+//! The operator holds none of EMR's rules, only `bind` on that one ClusterRole, so the binding it
+//! writes is checked here before every write ([`check_binding`]): exactly that ClusterRole,
+//! exactly the one subject, in the namespace this VirtualCluster claimed. Operators before this
+//! one created a Role `emr-containers` instead; [`is_old_operator_role`] recognizes the ones they
+//! made, which the access step deletes once the binding points at the ClusterRole.
 
-use k8s_openapi::api::rbac::v1::PolicyRule;
+use emr_api::labels::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, VIRTUAL_CLUSTER_LABEL};
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use kube::ResourceExt;
 
-const FULL: &[&str] = &[
-    "get",
-    "list",
-    "watch",
-    "describe",
-    "create",
-    "edit",
-    "delete",
-    "deletecollection",
-    "annotate",
-    "patch",
-    "label",
-];
-const WORKLOADS: &[&str] = &[
-    "get", "list", "watch", "describe", "create", "edit", "delete", "annotate", "patch", "label",
-];
+use super::desired::Owner;
+use super::names::{EMR_ROLE, EMR_USER, RBAC_GROUP};
 
-fn rule(api_groups: &[&str], resources: &[&str], verbs: &[&str]) -> PolicyRule {
-    let owned = |items: &[&str]| items.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
-    PolicyRule {
-        api_groups: Some(owned(api_groups)),
-        resources: Some(owned(resources)),
-        verbs: owned(verbs),
-        ..PolicyRule::default()
+/// Why a RoleBinding the operator was about to write is refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BindingProblem {
+    #[error("the VirtualCluster has claimed no namespace")]
+    NoClaimedNamespace,
+    #[error("it is in namespace {found:?}, not in the VirtualCluster's namespace {claimed}")]
+    WrongNamespace {
+        found: Option<String>,
+        claimed: String,
+    },
+    #[error("it is named {found:?}, not {EMR_ROLE}")]
+    WrongName { found: Option<String> },
+    #[error("it refers to {kind} {name:?}, not ClusterRole {wanted}")]
+    WrongRole {
+        kind: String,
+        name: String,
+        wanted: String,
+    },
+    #[error("its subjects are not exactly the user {EMR_USER}")]
+    WrongSubjects,
+}
+
+/// The invariant of every RoleBinding the operator writes: its `bind` right on EMR's ClusterRole
+/// must never give EMR's rules to anyone but EMR, nor anywhere but a namespace this VirtualCluster
+/// claimed (`claimed`, recorded by the namespace step).
+pub fn check_binding(
+    binding: &RoleBinding,
+    claimed: Option<&str>,
+    cluster_role: &str,
+) -> Result<(), BindingProblem> {
+    let claimed = claimed.ok_or(BindingProblem::NoClaimedNamespace)?;
+    let namespace = binding.metadata.namespace.as_deref();
+    if namespace != Some(claimed) {
+        return Err(BindingProblem::WrongNamespace {
+            found: namespace.map(str::to_owned),
+            claimed: claimed.to_owned(),
+        });
+    }
+    if binding.metadata.name.as_deref() != Some(EMR_ROLE) {
+        return Err(BindingProblem::WrongName {
+            found: binding.metadata.name.clone(),
+        });
+    }
+    let role = &binding.role_ref;
+    if role.api_group != RBAC_GROUP || role.kind != "ClusterRole" || role.name != cluster_role {
+        return Err(BindingProblem::WrongRole {
+            kind: role.kind.clone(),
+            name: role.name.clone(),
+            wanted: cluster_role.to_owned(),
+        });
+    }
+    match binding.subjects.as_deref() {
+        Some([only])
+            if only.kind == "User"
+                && only.name == EMR_USER
+                && only.api_group.as_deref() == Some(RBAC_GROUP)
+                && only.namespace.as_deref().unwrap_or_default().is_empty() =>
+        {
+            Ok(())
+        }
+        _ => Err(BindingProblem::WrongSubjects),
     }
 }
 
-/// The rules, in the reference table's order.
-pub fn rules() -> Vec<PolicyRule> {
-    vec![
-        rule(&[""], &["namespaces"], &["get"]),
-        rule(
-            &[""],
-            &[
-                "serviceaccounts",
-                "services",
-                "configmaps",
-                "events",
-                "pods",
-                "pods/log",
-            ],
-            FULL,
-        ),
-        rule(&[""], &["secrets"], &["create", "patch", "delete", "watch"]),
-        rule(&["apps"], &["statefulsets", "deployments"], WORKLOADS),
-        rule(&["batch"], &["jobs"], WORKLOADS),
-        rule(
-            &["extensions", "networking.k8s.io"],
-            &["ingresses"],
-            WORKLOADS,
-        ),
-        rule(
-            &["rbac.authorization.k8s.io"],
-            &["roles", "rolebindings"],
-            FULL,
-        ),
-        rule(
-            &[""],
-            &["persistentvolumeclaims"],
-            &["create", "list", "delete", "deletecollection"],
-        ),
-        rule(
-            &["scheduling.volcano.sh"],
-            &["podgroups"],
-            &["get", "list", "watch", "create", "delete", "update"],
-        ),
-    ]
+/// Whether `role` is the `emr-containers` Role an earlier operator made for this VirtualCluster:
+/// it carried the operator's managed-by label and either an owner reference to this object or
+/// its virtual-cluster label. A Role someone else made (eksctl, a person) is left alone.
+pub fn is_old_operator_role(role: &Role, owner: &Owner) -> bool {
+    let labels = role.labels();
+    let managed = labels.get(MANAGED_BY_LABEL).map(String::as_str) == Some(MANAGED_BY_VALUE);
+    let owned = role.owner_references().iter().any(|r| r.uid == owner.uid);
+    let labelled = labels.get(VIRTUAL_CLUSTER_LABEL) == Some(&owner.name);
+    role.name_any() == EMR_ROLE && managed && (owned || labelled)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use k8s_openapi::api::rbac::v1::PolicyRule;
+    use serde_json::{Value, json};
+
+    const CHART: &str = "../../../../deploy/helm/emr-on-eks-operator/files/";
 
     /// The reference document's table, transcribed as text so a typo in either shows up here.
     const TABLE: &str = r#"
@@ -93,7 +110,9 @@ mod tests {
 | scheduling.volcano.sh | podgroups | get list watch create delete update |
 "#;
 
-    fn table_rules() -> Vec<(Vec<String>, Vec<String>, Vec<String>)> {
+    type Triple = (Vec<String>, Vec<String>, Vec<String>);
+
+    fn table_rules() -> Vec<Triple> {
         TABLE
             .lines()
             .filter(|l| l.starts_with('|'))
@@ -114,11 +133,28 @@ mod tests {
             .collect()
     }
 
+    fn chart_rules(file: &str) -> Vec<PolicyRule> {
+        let text = match file {
+            "emr-containers-rules.yaml" => include_str!(
+                "../../../../deploy/helm/emr-on-eks-operator/files/emr-containers-rules.yaml"
+            ),
+            "clusterrole-rules.yaml" => include_str!(
+                "../../../../deploy/helm/emr-on-eks-operator/files/clusterrole-rules.yaml"
+            ),
+            "aws-auth-rules.yaml" => include_str!(
+                "../../../../deploy/helm/emr-on-eks-operator/files/aws-auth-rules.yaml"
+            ),
+            other => panic!("no chart file {CHART}{other}"),
+        };
+        serde_yaml::from_str(text).unwrap()
+    }
+
     #[test]
-    fn rules_equal_the_reference_table() {
-        let ours: Vec<_> = rules()
+    fn the_chart_cluster_role_is_eksctls_emr_containers_role() {
+        let ours: Vec<Triple> = chart_rules("emr-containers-rules.yaml")
             .into_iter()
             .map(|r| {
+                assert!(r.resource_names.is_none() && r.non_resource_urls.is_none());
                 (
                     r.api_groups.unwrap_or_default(),
                     r.resources.unwrap_or_default(),
@@ -129,51 +165,56 @@ mod tests {
         assert_eq!(ours, table_rules());
     }
 
+    /// The operator's own rules hold none of EMR's dangerous rights: it binds them, it does not
+    /// hold them. (`kubectl auth can-i` on the bed checks the same against the applied chart.)
     #[test]
-    fn no_rule_names_resources_or_urls() {
-        for r in rules() {
-            assert!(r.resource_names.is_none() && r.non_resource_urls.is_none());
-        }
-    }
-
-    /// The operator's ClusterRole must hold every permission of the Role it creates, or the
-    /// apiserver refuses the Role (RBAC escalation prevention).
-    #[test]
-    fn the_operator_cluster_role_holds_every_emr_permission() {
-        let text = include_str!(
-            "../../../../deploy/helm/emr-on-eks-operator/files/clusterrole-rules.yaml"
-        );
-        let granted: Vec<PolicyRule> = serde_yaml::from_str(text).unwrap();
+    fn the_operator_holds_no_secret_pod_workload_or_role_rights() {
+        let mut granted = chart_rules("clusterrole-rules.yaml");
+        granted.extend(chart_rules("aws-auth-rules.yaml"));
         let holds = |group: &str, resource: &str, verb: &str| {
             granted.iter().any(|r| {
                 r.resource_names.is_none()
-                    && r.api_groups.iter().flatten().any(|g| g == group)
-                    && r.resources.iter().flatten().any(|x| x == resource)
-                    && r.verbs.iter().any(|v| v == verb)
+                    && r.api_groups
+                        .iter()
+                        .flatten()
+                        .any(|g| g == group || g == "*")
+                    && r.resources
+                        .iter()
+                        .flatten()
+                        .any(|x| x == resource || x == "*")
+                    && r.verbs.iter().any(|v| v == verb || v == "*")
             })
         };
-        for rule in rules() {
-            for group in rule.api_groups.iter().flatten() {
-                for resource in rule.resources.iter().flatten() {
-                    for verb in &rule.verbs {
-                        assert!(
-                            holds(group, resource, verb),
-                            "missing {group:?} {resource} {verb}"
-                        );
-                    }
-                }
+        for (group, resource) in [
+            ("", "secrets"),
+            ("", "pods"),
+            ("", "configmaps"),
+            ("", "persistentvolumeclaims"),
+            ("apps", "deployments"),
+            ("batch", "jobs"),
+            ("networking.k8s.io", "ingresses"),
+            ("coordination.k8s.io", "leases"),
+            ("rbac.authorization.k8s.io", "roles"),
+            ("rbac.authorization.k8s.io", "clusterroles"),
+            ("rbac.authorization.k8s.io", "clusterrolebindings"),
+        ] {
+            for verb in [
+                "get", "list", "watch", "create", "update", "patch", "delete", "bind", "escalate",
+            ] {
+                assert!(!holds(group, resource, verb), "{group:?} {resource} {verb}");
             }
         }
-        // And what the controller itself does.
+        // What the controller itself does.
         for (group, resource, verb) in [
             ("", "namespaces", "create"),
             ("", "namespaces", "delete"),
             ("", "namespaces", "watch"),
             ("", "serviceaccounts", "patch"),
-            ("", "configmaps", "create"),
             ("", "resourcequotas", "patch"),
             ("", "limitranges", "delete"),
             ("networking.k8s.io", "networkpolicies", "patch"),
+            ("rbac.authorization.k8s.io", "rolebindings", "create"),
+            ("rbac.authorization.k8s.io", "rolebindings", "delete"),
             ("emr-on-eks.dev", "virtualclusters/status", "patch"),
             ("emr-on-eks.dev", "sparkjobruns", "delete"),
         ] {
@@ -182,5 +223,267 @@ mod tests {
                 "missing {group:?} {resource} {verb}"
             );
         }
+    }
+
+    fn owner() -> Owner {
+        Owner {
+            name: "team-a".into(),
+            uid: "0000-1111".into(),
+        }
+    }
+
+    fn binding(patch: impl FnOnce(&mut Value)) -> RoleBinding {
+        let mut value = json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+            "metadata": {"name": "emr-containers", "namespace": "spark-a"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "emr-rules"},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "emr-containers"}]
+        });
+        patch(&mut value);
+        serde_json::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn the_binding_the_operator_builds_passes_its_check() {
+        let built = super::super::desired::emr_role_binding(&owner(), "spark-a", "emr-rules");
+        assert_eq!(check_binding(&built, Some("spark-a"), "emr-rules"), Ok(()));
+        assert_eq!(
+            check_binding(&binding(|_| {}), Some("spark-a"), "emr-rules"),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn a_binding_to_anyone_else_or_elsewhere_is_refused() {
+        let check = |b: RoleBinding| check_binding(&b, Some("spark-a"), "emr-rules");
+        let user = json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "emr-containers"});
+        assert_eq!(
+            check_binding(&binding(|_| {}), None, "emr-rules"),
+            Err(BindingProblem::NoClaimedNamespace)
+        );
+        assert!(matches!(
+            check(binding(
+                |b| b["metadata"]["namespace"] = json!("kube-system")
+            )),
+            Err(BindingProblem::WrongNamespace { .. })
+        ));
+        assert!(matches!(
+            check(binding(
+                |b| b["metadata"]["name"] = json!("emr-containers-2")
+            )),
+            Err(BindingProblem::WrongName { .. })
+        ));
+        assert!(matches!(
+            check(binding(|b| b["roleRef"]["name"] = json!("cluster-admin"))),
+            Err(BindingProblem::WrongRole { .. })
+        ));
+        assert!(matches!(
+            check(binding(|b| b["roleRef"]["kind"] = json!("Role"))),
+            Err(BindingProblem::WrongRole { .. })
+        ));
+        for subjects in [
+            json!([]),
+            json!(null),
+            json!([user.clone(), user.clone()]),
+            json!([user, {"kind": "ServiceAccount", "name": "default", "namespace": "spark-a"}]),
+            json!([{"kind": "ServiceAccount", "name": "emr-containers", "namespace": "spark-a"}]),
+            json!([{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "emr-containers"}]),
+            json!([{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "mallory"}]),
+        ] {
+            assert_eq!(
+                check(binding(|b| b["subjects"] = subjects.clone())),
+                Err(BindingProblem::WrongSubjects),
+                "{subjects}"
+            );
+        }
+    }
+
+    fn role(labels: Value, owner_uid: Option<&str>) -> Role {
+        let refs = owner_uid.map(|uid| {
+            json!([{"apiVersion": "emr-on-eks.dev/v1alpha1", "kind": "VirtualCluster",
+                    "name": "team-a", "uid": uid}])
+        });
+        serde_json::from_value(json!({
+            "metadata": {"name": "emr-containers", "namespace": "spark-a",
+                         "labels": labels, "ownerReferences": refs},
+            "rules": []
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn only_the_role_an_earlier_operator_made_counts_as_old() {
+        let managed = json!({"app.kubernetes.io/managed-by": "emr-on-eks-operator",
+                             "emr-on-eks.dev/virtual-cluster": "team-a"});
+        assert!(is_old_operator_role(
+            &role(managed.clone(), Some("0000-1111")),
+            &owner()
+        ));
+        // Orphaned by a Retain deletion, labels kept: still the operator's.
+        assert!(is_old_operator_role(&role(managed, None), &owner()));
+        let managed_only = json!({"app.kubernetes.io/managed-by": "emr-on-eks-operator"});
+        assert!(is_old_operator_role(
+            &role(managed_only.clone(), Some("0000-1111")),
+            &owner()
+        ));
+        // eksctl's or a person's Role; another VirtualCluster's; no managed-by label.
+        assert!(!is_old_operator_role(&role(json!({}), None), &owner()));
+        assert!(!is_old_operator_role(
+            &role(managed_only, Some("9999")),
+            &owner()
+        ));
+        let other = json!({"app.kubernetes.io/managed-by": "emr-on-eks-operator",
+                           "emr-on-eks.dev/virtual-cluster": "team-b"});
+        assert!(!is_old_operator_role(&role(other, None), &owner()));
+        let forged = json!({"emr-on-eks.dev/virtual-cluster": "team-a"});
+        assert!(!is_old_operator_role(
+            &role(forged, Some("0000-1111")),
+            &owner()
+        ));
+    }
+
+    // ---- The chart's ValidatingAdmissionPolicy, evaluated with kube's CEL evaluator (the bed's
+    // Kubernetes 1.20 has no admission policies).
+
+    use kube::core::cel::{AdmissionRequest, GroupVersionKind, VapEvaluator, VapExpression};
+
+    const POLICY: &str = include_str!(
+        "../../../../deploy/helm/emr-on-eks-operator/files/emr-containers-binding-policy.yaml"
+    );
+    const ROLE_NAME: &str = "emr-on-eks-operator-emr-containers";
+
+    /// Whether the policy admits `object` (a RoleBinding or ClusterRoleBinding): it applies when
+    /// every matchCondition holds, and then every validation must hold.
+    fn admitted(object: Value) -> bool {
+        // As the chart's template does: the placeholder becomes the ClusterRole's name.
+        let spec: Value =
+            serde_yaml::from_str(&POLICY.replace("EMR_CONTAINERS_CLUSTER_ROLE", ROLE_NAME))
+                .unwrap();
+        let kind = object["kind"].as_str().unwrap().to_owned();
+        let evaluator = VapEvaluator::builder()
+            .object(object)
+            .request(AdmissionRequest {
+                operation: "CREATE".into(),
+                username: "system:serviceaccount:emr:emr-on-eks-operator".into(),
+                kind: GroupVersionKind {
+                    group: "rbac.authorization.k8s.io".into(),
+                    version: "v1".into(),
+                    kind,
+                },
+                ..AdmissionRequest::default()
+            })
+            .build();
+        let expressions = |key: &str| -> Vec<VapExpression> {
+            spec[key]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| VapExpression {
+                    expression: e["expression"].as_str().unwrap().to_owned(),
+                    message: e["message"].as_str().map(str::to_owned),
+                    message_expression: None,
+                })
+                .collect()
+        };
+        // Each result must be a boolean: an evaluation error would be a broken policy (which
+        // the apiserver turns into failurePolicy), not a refusal, so it fails the test.
+        let holds = |key: &str| -> bool {
+            evaluator.evaluate(&expressions(key)).iter().all(|r| {
+                let message = r.message.as_deref().unwrap_or_default();
+                assert!(
+                    !message.starts_with("evaluation error")
+                        && !message.starts_with("failed to compile")
+                        && !message.starts_with("expression returned non-boolean"),
+                    "{r:?}"
+                );
+                r.passed
+            })
+        };
+        !holds("matchConditions") || holds("validations")
+    }
+
+    fn object(kind: &str, role: &str, subjects: Value) -> Value {
+        json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": kind,
+            "metadata": {"name": "emr-containers", "namespace": "spark-a"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+            "subjects": subjects
+        })
+    }
+
+    fn user(name: &str) -> Value {
+        json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": name})
+    }
+
+    #[test]
+    fn the_policy_admits_the_binding_the_operator_writes() {
+        let built = serde_json::to_value(super::super::desired::emr_role_binding(
+            &owner(),
+            "spark-a",
+            ROLE_NAME,
+        ))
+        .unwrap();
+        assert!(admitted(built));
+        assert!(admitted(object(
+            "RoleBinding",
+            ROLE_NAME,
+            json!([user("emr-containers")])
+        )));
+    }
+
+    #[test]
+    fn the_policy_refuses_any_other_binding_of_emrs_cluster_role() {
+        let sa = json!({"kind": "ServiceAccount", "name": "emr-on-eks-operator", "namespace": "kube-system"});
+        let group = json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "emr-containers"});
+        for (what, obj) in [
+            (
+                "extra subject",
+                object(
+                    "RoleBinding",
+                    ROLE_NAME,
+                    json!([user("emr-containers"), user("mallory")]),
+                ),
+            ),
+            (
+                "service account",
+                object("RoleBinding", ROLE_NAME, json!([sa])),
+            ),
+            ("group", object("RoleBinding", ROLE_NAME, json!([group]))),
+            (
+                "other user",
+                object("RoleBinding", ROLE_NAME, json!([user("mallory")])),
+            ),
+            ("no subjects", object("RoleBinding", ROLE_NAME, json!([]))),
+            (
+                "cluster-wide",
+                object(
+                    "ClusterRoleBinding",
+                    ROLE_NAME,
+                    json!([user("emr-containers")]),
+                ),
+            ),
+        ] {
+            assert!(!admitted(obj), "admitted: {what}");
+        }
+        let mut missing = object("RoleBinding", ROLE_NAME, json!([]));
+        missing.as_object_mut().unwrap().remove("subjects");
+        assert!(!admitted(missing), "admitted: subjects absent");
+    }
+
+    #[test]
+    fn the_policy_leaves_other_bindings_alone() {
+        assert!(admitted(object(
+            "RoleBinding",
+            "admin",
+            json!([user("mallory")])
+        )));
+        assert!(admitted(object(
+            "ClusterRoleBinding",
+            "view",
+            json!([user("mallory")])
+        )));
+        let mut to_role = object("RoleBinding", ROLE_NAME, json!([user("mallory")]));
+        to_role["roleRef"]["kind"] = json!("Role");
+        assert!(admitted(to_role));
     }
 }

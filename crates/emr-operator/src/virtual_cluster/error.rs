@@ -64,10 +64,19 @@ pub enum Error {
         name: String,
         source: kube::Error,
     },
+    #[error("reading ClusterRole {name} failed: {source}")]
+    GetClusterRole { name: String, source: kube::Error },
+    #[error(
+        "ClusterRole {name} (EMR's rules, which the RoleBinding emr-containers refers to) does not exist"
+    )]
+    EmrClusterRoleMissing { name: String },
+    #[error("refusing to write RoleBinding {namespace}/emr-containers: {problem}")]
+    UnsafeRoleBinding {
+        namespace: String,
+        problem: super::emr_role::BindingProblem,
+    },
     #[error("reading kube-system/aws-auth failed: {source}")]
     GetAwsAuth { source: kube::Error },
-    #[error("creating kube-system/aws-auth failed: {source}")]
-    CreateAwsAuth { source: kube::Error },
     #[error("updating kube-system/aws-auth failed: {source}")]
     UpdateAwsAuth { source: kube::Error },
     #[error(transparent)]
@@ -112,8 +121,8 @@ impl Error {
             | Error::DeleteChild { source, .. }
             | Error::ListChildren { source, .. }
             | Error::OrphanChild { source, .. }
+            | Error::GetClusterRole { source, .. }
             | Error::GetAwsAuth { source }
-            | Error::CreateAwsAuth { source }
             | Error::UpdateAwsAuth { source }
             | Error::ListSparkJobRuns { source, .. }
             | Error::DeleteSparkJobRun { source, .. }
@@ -139,9 +148,11 @@ impl Error {
             Error::Aws(e) if e.is_access_denied() => "aws_access_denied",
             Error::Aws(_) => "aws",
             Error::ReadMapRoles(_) => "aws_auth_yaml",
-            Error::NoOidcIssuer { .. } | Error::ParseRoleArn { .. } | Error::MissingIdentity => {
-                "invalid"
-            }
+            Error::NoOidcIssuer { .. }
+            | Error::ParseRoleArn { .. }
+            | Error::MissingIdentity
+            | Error::UnsafeRoleBinding { .. }
+            | Error::EmrClusterRoleMissing { .. } => "invalid",
             _ => match self.kube_code() {
                 Some(403) => "kube_forbidden",
                 Some(409) => "kube_conflict",
@@ -162,11 +173,20 @@ impl Error {
             Error::NoOidcIssuer { .. } => Outcome::failed("NoOidcIssuer", self.to_string()),
             Error::ParseRoleArn { .. } => Outcome::failed("InvalidRoleArn", self.to_string()),
             Error::MissingIdentity => Outcome::failed("MissingIdentity", self.to_string()),
+            Error::EmrClusterRoleMissing { .. } => Outcome::failed(
+                "EmrClusterRoleMissing",
+                format!(
+                    "{self}: install it with the chart (rbac.create), or point the operator's --emr-containers-cluster-role at yours"
+                ),
+            ),
+            Error::UnsafeRoleBinding { .. } => {
+                Outcome::failed("UnsafeRoleBinding", self.to_string())
+            }
             _ => match self.kube_code() {
                 Some(403) => Outcome::failed(
                     "Forbidden",
                     format!(
-                        "{self}; the operator's ClusterRole (deploy/helm/emr-on-eks-operator/files/clusterrole-rules.yaml) must allow this"
+                        "{self}; the operator's RBAC (deploy/helm/emr-on-eks-operator/files/clusterrole-rules.yaml, aws-auth-rules.yaml) must allow this"
                     ),
                 ),
                 // Someone else wrote in between: read again and retry soon.
@@ -247,7 +267,7 @@ mod tests {
     #[test]
     fn forbidden_points_at_the_cluster_role() {
         let e = Error::ApplyChild {
-            kind: "Role",
+            kind: "RoleBinding",
             namespace: "ns".into(),
             name: "emr-containers".into(),
             source: kube(403),
@@ -255,7 +275,10 @@ mod tests {
         let o = e.outcome();
         assert_eq!(o.reason, "Forbidden");
         assert!(o.message.contains("clusterrole-rules.yaml"));
-        assert!(o.message.contains("applying Role ns/emr-containers failed"));
+        assert!(
+            o.message
+                .contains("applying RoleBinding ns/emr-containers failed")
+        );
     }
 
     #[test]

@@ -3,8 +3,11 @@
 /// The controller's name in metrics and logs.
 pub const CONTROLLER: &str = "virtualcluster";
 
-/// The Role and RoleBinding EMR's service-linked role acts through (eksctl's spelling).
+/// The RoleBinding EMR's service-linked role acts through (eksctl's spelling), and the Role
+/// operators before 0.2 created under the same name.
 pub const EMR_ROLE: &str = "emr-containers";
+/// The API group of Roles, RoleBindings and their subjects.
+pub const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
 /// The Kubernetes user the aws-auth entry maps EMR's service-linked role to.
 pub const EMR_USER: &str = "emr-containers";
 /// EMR on EKS's service-linked role.

@@ -80,3 +80,33 @@ The leader-election Lease name.
 {{- define "emr-on-eks-operator.leaseName" -}}
 {{- default (include "emr-on-eks-operator.fullname" .) .Values.operator.leaderElection.leaseName }}
 {{- end }}
+
+{{/*
+The ClusterRole holding EMR's rules (eksctl's emr-containers Role), which the operator binds in
+each virtual cluster's namespace: rbac.emrContainersClusterRole, else <fullname>-emr-containers
+(emr-on-eks-operator-emr-containers for a release named emr-on-eks-operator, the binary's
+default).
+*/}}
+{{- define "emr-on-eks-operator.emrContainersClusterRole" -}}
+{{- default (printf "%s-emr-containers" (include "emr-on-eks-operator.fullname" .)) .Values.rbac.emrContainersClusterRole }}
+{{- end }}
+
+{{/*
+"true" when the ValidatingAdmissionPolicy guarding that ClusterRole is rendered:
+admissionPolicy.enabled true, or auto on a cluster serving admissionregistration.k8s.io/v1
+ValidatingAdmissionPolicy (Kubernetes 1.30+). `helm template` without a cluster lists group
+versions only, so auto also accepts admissionregistration.k8s.io/v1 on a 1.30+ KubeVersion.
+*/}}
+{{- define "emr-on-eks-operator.admissionPolicyEnabled" -}}
+{{- $mode := toString .Values.admissionPolicy.enabled }}
+{{- if eq $mode "true" }}
+{{- "true" }}
+{{- else if eq $mode "auto" }}
+{{- $caps := .Capabilities }}
+{{- if or ($caps.APIVersions.Has "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy") (and ($caps.APIVersions.Has "admissionregistration.k8s.io/v1") (semverCompare ">=1.30.0-0" $caps.KubeVersion.Version)) }}
+{{- "true" }}
+{{- end }}
+{{- else if ne $mode "false" }}
+{{- fail (printf "admissionPolicy.enabled must be auto, true or false, not %q" $mode) }}
+{{- end }}
+{{- end }}
