@@ -278,7 +278,7 @@ fn epoch(t: DateTime<Utc>) -> f64 {
 async fn a_leader_whose_lease_requests_go_unanswered_stops_before_the_standby_acts() {
     let bed = bed().await;
     let test_id = bed.unique("overlap");
-    let ns = bed.namespace("overlap").await;
+    let ns = bed.operator_namespace("overlap").await;
     let lease = bed.unique("lease");
     let (key_a, key_b) = (
         format!("{test_id}-replica-a"),
