@@ -11,7 +11,7 @@
 
 use emr_api::SparkJobRun;
 use emr_api::labels::TAG_UID;
-use emr_api::virtual_cluster::{DeletionPolicy, RunningJobsOnDelete};
+use emr_api::virtual_cluster::{DeletionPolicy, ManagedParts, RunningJobsOnDelete};
 use emr_aws::VirtualClusterState;
 use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuota, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
@@ -238,7 +238,7 @@ async fn namespace(pass: &mut Pass<'_>) -> Result<(), Error> {
     if !kube_io::is_ours(&ns, &pass.owner.name) {
         return Ok(());
     }
-    if may_delete_namespace(pass.vc, &ns) {
+    if may_delete_namespace(pass.vc.spec.namespace.create, &pass.status.managed, &ns) {
         if ns.meta().deletion_timestamp.is_none()
             && kube_io::delete(&api, &name)
                 .await
@@ -285,16 +285,12 @@ async fn namespace(pass: &mut Pass<'_>) -> Result<(), Error> {
 /// Whether deletion may delete the namespace: this object's status records that the operator
 /// created exactly this namespace (same UID; a record from before UIDs were kept is trusted), and
 /// the spec still says `create: true` (an adopted namespace, `create: false`, is never deleted).
-fn may_delete_namespace(vc: &emr_api::VirtualCluster, ns: &Namespace) -> bool {
-    let Some(status) = vc.status.as_ref() else {
-        return false;
-    };
-    let managed = &status.managed;
+fn may_delete_namespace(create: bool, managed: &ManagedParts, ns: &Namespace) -> bool {
     let same = match managed.namespace_uid.as_deref() {
         Some(uid) => ns.metadata.uid.as_deref() == Some(uid),
         None => true,
     };
-    vc.spec.namespace.create && managed.namespace_created && same
+    create && managed.namespace_created && same
 }
 
 /// A namespaced kind the VirtualCluster may own in its namespace (Role, ServiceAccount, ...).

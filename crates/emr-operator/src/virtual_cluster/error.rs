@@ -100,7 +100,11 @@ pub enum Error {
     #[error(
         "VirtualCluster {name} changed since the copy this pass worked on was read; redoing the pass on a fresh read"
     )]
-    StaleObject { name: String },
+    StaleObject {
+        name: String,
+        /// The status the refused pass had built, whose records the redone pass carries on.
+        refused: Option<Box<emr_api::VirtualClusterStatus>>,
+    },
     #[error(
         "removing the trust statement for namespace {namespace} from IAM role {role_arn} failed: {source}"
     )]

@@ -25,6 +25,7 @@ pub async fn add(
         Err(kube::Error::Api(status)) if status.is_conflict() || status.is_not_found() => {
             Err(Error::StaleObject {
                 name: vc.name_any(),
+                refused: None,
             })
         }
         Err(source) => Err(Error::AddFinalizer { source }),

@@ -25,6 +25,7 @@ use super::finalizer;
 use super::names::CONTROLLER;
 use super::outcome::{self, Outcome, Parts, Retry};
 use super::pass::Pass;
+use super::records;
 use super::service_account_step;
 use super::trust::Family;
 use super::trust_step;
@@ -129,16 +130,21 @@ const STALE_ATTEMPTS: usize = 3;
 async fn pass_until_recorded(vc: &VirtualCluster, state: &State) -> Result<Done, Error> {
     let api: Api<VirtualCluster> = Api::all(state.ctx.client.clone());
     let mut current = vc.clone();
+    let mut carried: Option<Box<VirtualClusterStatus>> = None;
     let mut attempt = 1;
     loop {
+        let carried_now = carried.as_deref();
         let result = if current.metadata.deletion_timestamp.is_some() {
-            delete(&current, state).await
+            delete(&current, state, carried_now).await
         } else {
-            converge(&current, state).await
+            converge(&current, state, carried_now).await
         };
         match result {
-            Err(Error::StaleObject { name }) if attempt < STALE_ATTEMPTS => {
+            Err(Error::StaleObject { name, refused }) if attempt < STALE_ATTEMPTS => {
                 attempt += 1;
+                if refused.is_some() {
+                    carried = refused;
+                }
                 let fresh =
                     api.get_opt(&name)
                         .await
@@ -175,11 +181,18 @@ fn invalid(vc: &VirtualCluster) -> Vec<FieldError> {
     errors
 }
 
-async fn converge(vc: &VirtualCluster, state: &State) -> Result<Done, Error> {
+async fn converge(
+    vc: &VirtualCluster,
+    state: &State,
+    carried: Option<&VirtualClusterStatus>,
+) -> Result<Done, Error> {
     let ctx = state.ctx.as_ref();
     let owner = Owner::of(vc).ok_or(Error::MissingIdentity)?;
     let api: Api<VirtualCluster> = Api::all(ctx.client.clone());
     let mut pass = Pass::new(ctx, vc, owner);
+    if let Some(refused) = carried {
+        records::carry(&mut pass.status, refused);
+    }
 
     let errors = invalid(vc);
     if !errors.is_empty() {
@@ -277,7 +290,11 @@ async fn converge(vc: &VirtualCluster, state: &State) -> Result<Done, Error> {
     })
 }
 
-async fn delete(vc: &VirtualCluster, state: &State) -> Result<Done, Error> {
+async fn delete(
+    vc: &VirtualCluster,
+    state: &State,
+    carried: Option<&VirtualClusterStatus>,
+) -> Result<Done, Error> {
     if !vc
         .finalizers()
         .iter()
@@ -292,6 +309,9 @@ async fn delete(vc: &VirtualCluster, state: &State) -> Result<Done, Error> {
     let owner = Owner::of(vc).ok_or(Error::MissingIdentity)?;
     let api: Api<VirtualCluster> = Api::all(ctx.client.clone());
     let mut pass = Pass::new(ctx, vc, owner);
+    if let Some(refused) = carried {
+        records::carry(&mut pass.status, refused);
+    }
     match cleanup::finish(&mut pass).await {
         None => {
             publish(ctx, vc, &pass.changes, &[]).await;
@@ -344,6 +364,7 @@ async fn finish(
                 publish(pass.ctx, vc, &pass.changes, &[]).await;
                 return Err(Error::StaleObject {
                     name: vc.name_any(),
+                    refused: Some(Box::new(pass.status)),
                 });
             }
             Err(source) => return Err(Error::WriteStatus { source }),
