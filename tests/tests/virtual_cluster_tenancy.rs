@@ -341,7 +341,8 @@ async fn job_run(bed: &Bed, namespace: &str, name: &str, vc: &str, status: Optio
 
 /// Create and delete the same VirtualCluster (several execution roles, IRSA service accounts,
 /// a role shared by both) four times, poking it with edits while it converges so that passes run
-/// on stale copies: after every deletion no role trusts anything in the namespace.
+/// on stale copies, and in two cycles with the record of the statements lost before the
+/// deletion: after every deletion no role trusts anything in the namespace.
 #[test]
 fn trust_statements_never_outlive_repeated_create_delete_cycles() {
     run(async {
@@ -391,6 +392,18 @@ fn trust_statements_never_outlive_repeated_create_delete_cycles() {
                 2,
                 "cycle {cycle}"
             );
+            if cycle % 2 == 1 {
+                // Every other cycle the record is lost before the deletion, as a status write
+                // that never happened (or one overwritten from a stale copy) would leave it.
+                w.vcs
+                    .patch_status(
+                        &name,
+                        &PatchParams::default(),
+                        &Patch::Merge(&json!({"status": {"managed": {"trustStatements": []}}})),
+                    )
+                    .await
+                    .unwrap();
+            }
             w.delete_and_wait_gone(&name).await;
             for role in &roles {
                 assert_eq!(
