@@ -42,7 +42,7 @@ pub fn may_be_running(run: &SparkJobRun) -> bool {
 
 /// The runs deletion waits for under `policy`: under `Cancel` every unfinished one (each is
 /// deleted, and its finalizer cancels what runs); under `Wait` those EMR may be running.
-pub fn holding<'a>(runs: &'a [SparkJobRun], policy: RunningJobsOnDelete) -> Vec<&'a SparkJobRun> {
+pub fn holding(runs: &[SparkJobRun], policy: RunningJobsOnDelete) -> Vec<&SparkJobRun> {
     match policy {
         RunningJobsOnDelete::Cancel => unfinished(runs),
         RunningJobsOnDelete::Wait => runs.iter().filter(|r| may_be_running(r)).collect(),
