@@ -823,8 +823,8 @@ fn delete_policy_waits_for_jobs_then_removes_what_it_added() {
             2
         );
 
-        // A SparkJobRun no operator handles (no test label): it stays unfinished until the test
-        // says it succeeded.
+        // A SparkJobRun no operator handles (no test label), with the status of a run EMR is
+        // running: it stays unfinished until the test says it succeeded.
         let runs: Api<SparkJobRun> = Api::namespaced(w.bed.client.clone(), &ns);
         let manifest = json!({
             "apiVersion": "emr-on-eks.dev/v1alpha1", "kind": "SparkJobRun",
@@ -840,6 +840,17 @@ fn delete_policy_waits_for_jobs_then_removes_what_it_added() {
             .bed
             .apply(&serde_yaml::to_string(&manifest).unwrap())
             .await;
+        let running = json!({"status": {
+            "attempt": 1, "submittedSpecFingerprint": "f", "virtualClusterId": id,
+            "jobRunId": "0000000000000000001", "state": "RUNNING"
+        }});
+        runs.patch_status(
+            "still-running",
+            &PatchParams::default(),
+            &Patch::Merge(&running),
+        )
+        .await
+        .unwrap();
 
         delete_vc(&w, &doomed).await;
         let waiting = wait_for(

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
+use crate::labels::is_reserved_key;
 use crate::patterns::{MAX_TAG_KEY, MAX_TAG_VALUE, MAX_TAGS};
 use crate::spark_job_run::SparkJobRunSpec;
 use crate::virtual_cluster::VirtualClusterSpec;
@@ -112,10 +113,31 @@ pub fn spark_job_run(spec: &SparkJobRunSpec) -> Vec<FieldError> {
     errors
 }
 
+/// The operator's own keys may not come from the spec: they mark what the operator owns, and
+/// (schema CEL aside, which apiservers before 1.25 drop) nothing else stops a tenant setting them.
+fn check_namespace_metadata(
+    field: &str,
+    entries: &BTreeMap<String, String>,
+    errors: &mut Vec<FieldError>,
+) {
+    for key in entries.keys().filter(|k| is_reserved_key(k)) {
+        errors.push(FieldError {
+            field: format!("{field}[{key}]"),
+            message: "the key is reserved for the operator's own markers".into(),
+        });
+    }
+}
+
 /// Checks a VirtualCluster spec.
 pub fn virtual_cluster(spec: &VirtualClusterSpec) -> Vec<FieldError> {
     let mut errors = Vec::new();
     check_tags("spec.tags", &spec.tags, &mut errors);
+    check_namespace_metadata("spec.namespace.labels", &spec.namespace.labels, &mut errors);
+    check_namespace_metadata(
+        "spec.namespace.annotations",
+        &spec.namespace.annotations,
+        &mut errors,
+    );
     let mut seen = BTreeSet::new();
     for (i, role) in spec.execution_roles.iter().enumerate() {
         if !seen.insert(role.arn.as_str()) {
@@ -200,6 +222,40 @@ executionRoles:
         assert_eq!(
             virtual_cluster(&spec)[0].field,
             "spec.executionRoles[1].arn"
+        );
+    }
+
+    #[test]
+    fn reserved_namespace_keys_are_named() {
+        let spec: VirtualClusterSpec = serde_yaml::from_str(
+            r#"
+eksClusterName: c
+namespace:
+  name: ns
+  labels:
+    team: a
+    emr-on-eks.dev/virtual-cluster: victim
+    app.kubernetes.io/managed-by: emr-on-eks-operator
+  annotations:
+    note: fine
+    emr-on-eks.dev/created-by-operator: "true"
+    argocd.argoproj.io/compare-options: IgnoreExtraneous
+    x.emr-on-eks.dev/other: "not the prefix"
+"#,
+        )
+        .unwrap();
+        let fields: Vec<String> = virtual_cluster(&spec)
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "spec.namespace.labels[app.kubernetes.io/managed-by]",
+                "spec.namespace.labels[emr-on-eks.dev/virtual-cluster]",
+                "spec.namespace.annotations[argocd.argoproj.io/compare-options]",
+                "spec.namespace.annotations[emr-on-eks.dev/created-by-operator]",
+            ]
         );
     }
 }

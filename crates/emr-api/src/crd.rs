@@ -144,4 +144,40 @@ mod tests {
         let edited = job(json!({}), json!({"releaseLabel": "emr-6.15.0-latest"}));
         assert!(kube::core::cel::validate_cel_update(&edited, &old).is_ok());
     }
+
+    fn virtual_cluster(namespace: Value) -> VirtualCluster {
+        serde_json::from_value(json!({
+            "apiVersion": "emr-on-eks.dev/v1alpha1", "kind": "VirtualCluster",
+            "metadata": {"name": "team-a"},
+            "spec": {"eksClusterName": "prod", "namespace": namespace}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn cel_rule_refuses_the_operators_namespace_keys_as_the_operator_does() {
+        let keys = [
+            ("team", false),
+            ("emr-on-eks.dev/virtual-cluster", true),
+            ("emr-on-eks.dev/created-by-operator", true),
+            ("emr-on-eks.dev/anything", true),
+            ("app.kubernetes.io/managed-by", true),
+            ("argocd.argoproj.io/compare-options", true),
+            ("x.emr-on-eks.dev/other", false),
+            ("app.kubernetes.io/name", false),
+        ];
+        for (key, reserved) in keys {
+            assert_eq!(crate::labels::is_reserved_key(key), reserved, "{key}");
+            for field in ["labels", "annotations"] {
+                let vc = virtual_cluster(json!({"name": "ns", field: {key: "v"}}));
+                let result = kube::core::cel::validate_cel(&vc);
+                assert_eq!(result.is_err(), reserved, "{field}[{key}]: {result:?}");
+                assert_eq!(
+                    crate::check::virtual_cluster(&vc.spec).is_empty(),
+                    !reserved,
+                    "{field}[{key}]"
+                );
+            }
+        }
+    }
 }

@@ -24,3 +24,16 @@ pub const ARGOCD_IGNORE_EXTRANEOUS: &str = "IgnoreExtraneous";
 pub const TAG_OBJECT: &str = "emr-on-eks.dev/object";
 /// Tag naming the Kubernetes UID of the object that started an EMR resource.
 pub const TAG_UID: &str = "emr-on-eks.dev/uid";
+
+/// Prefix of every label and annotation key the operator owns. A VirtualCluster may not set
+/// such keys on its namespace (`spec.namespace.labels/annotations`): they are the operator's
+/// ownership markers, and a tenant who could set them could make one object look like another's.
+pub const RESERVED_KEY_PREFIX: &str = "emr-on-eks.dev/";
+
+/// Keys outside [`RESERVED_KEY_PREFIX`] that the operator itself sets on a namespace.
+pub const OPERATOR_OWN_KEYS: [&str; 2] = [MANAGED_BY_LABEL, ARGOCD_COMPARE_OPTIONS_ANNOTATION];
+
+/// Whether a label or annotation key is one the operator reserves for itself.
+pub fn is_reserved_key(key: &str) -> bool {
+    key.starts_with(RESERVED_KEY_PREFIX) || OPERATOR_OWN_KEYS.contains(&key)
+}

@@ -86,7 +86,10 @@ pub struct VirtualClusterSpec {
 
     /// What deleting this object does: `Delete` removes the EMR virtual cluster, the trust
     /// statements and aws-auth entry the operator added, and the namespace if the operator created
-    /// it; `Retain` only lets go.
+    /// it; `Retain` only lets go, removing the operator's ownership labels and owner references
+    /// from what stays. It may be changed while the object is being deleted: switching to
+    /// `Retain` lets a deletion that waits (say, on a trust statement IAM will not let the
+    /// operator remove) finish.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
 
@@ -104,14 +107,36 @@ pub struct NamespaceSpec {
     #[schemars(length(min = 1, max = 63), regex(pattern = patterns::NAMESPACE_NAME))]
     pub name: String,
     /// Create the namespace when it does not exist. When false, the namespace must exist and is
-    /// adopted as it is (labels and annotations below are still added).
+    /// adopted as it is (labels and annotations below are still added), and it is never deleted.
+    /// With policy Delete, only a namespace this object's own status records as created by the
+    /// operator is deleted, and only while this field is true.
     #[serde(default = "default_true")]
     pub create: bool,
-    /// Labels to put on the namespace.
+    /// Labels to put on the namespace (at most 64). Keys with the prefix `emr-on-eks.dev/`,
+    /// `app.kubernetes.io/managed-by` and `argocd.argoproj.io/compare-options` are the operator's
+    /// and are refused: by this schema on apiservers that enforce CEL rules (1.25+), otherwise by
+    /// the operator (InvalidSpec condition and a Warning Event; nothing is applied).
     #[serde(default)]
+    #[schemars(extend(
+        "maxProperties" = 64,
+        "x-kubernetes-validations" = [{
+            "rule": "self.all(k, !k.startsWith('emr-on-eks.dev/') && k != 'app.kubernetes.io/managed-by' && k != 'argocd.argoproj.io/compare-options')",
+            "message": "keys with the prefix emr-on-eks.dev/, app.kubernetes.io/managed-by and argocd.argoproj.io/compare-options are reserved for the operator",
+            "reason": "FieldValueForbidden"
+        }]
+    ))]
     pub labels: BTreeMap<String, String>,
-    /// Annotations to put on the namespace.
+    /// Annotations to put on the namespace (at most 64). The same keys as for `labels` are
+    /// refused.
     #[serde(default)]
+    #[schemars(extend(
+        "maxProperties" = 64,
+        "x-kubernetes-validations" = [{
+            "rule": "self.all(k, !k.startsWith('emr-on-eks.dev/') && k != 'app.kubernetes.io/managed-by' && k != 'argocd.argoproj.io/compare-options')",
+            "message": "keys with the prefix emr-on-eks.dev/, app.kubernetes.io/managed-by and argocd.argoproj.io/compare-options are reserved for the operator",
+            "reason": "FieldValueForbidden"
+        }]
+    ))]
     pub annotations: BTreeMap<String, String>,
 }
 
@@ -146,7 +171,8 @@ pub struct ExecutionRole {
     pub arn: String,
     /// Keep the role's trust policy allowing EMR's service accounts in this namespace to assume it
     /// (what `aws emr-containers update-role-trust-policy` does). The statement is removed again when
-    /// the role leaves this list or the VirtualCluster is deleted with policy Delete.
+    /// the role leaves this list or the VirtualCluster is deleted with policy Delete, also when it
+    /// was already on the role before the VirtualCluster existed.
     #[serde(default = "default_true")]
     pub manage_trust_policy: bool,
 }
@@ -276,13 +302,20 @@ pub struct ManagedParts {
     /// away from it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
-    /// The operator created the namespace (rather than adopting it).
+    /// The operator created the namespace (rather than adopting it). Only this record, never a
+    /// label or annotation on the namespace, lets deletion delete the namespace.
     #[serde(default)]
     pub namespace_created: bool,
+    /// The UID of the namespace the operator created, so that a namespace of the same name made
+    /// by someone else later is never taken for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace_uid: Option<String>,
     /// The operator added the aws-auth mapRoles entry (rather than finding it there).
     #[serde(default)]
     pub aws_auth_entry_added: bool,
-    /// Trust-policy statements the operator added to IAM roles.
+    /// Trust-policy statements the operator is responsible for: every statement the spec asks
+    /// for, whether the operator added it or found it already there. Deletion with policy
+    /// Delete removes each of them.
     #[serde(default)]
     pub trust_statements: Vec<TrustStatementRef>,
 }

@@ -2,6 +2,10 @@
 //!
 //! Apply, rather than a merge patch, removes fields this manager set before and omits now (an old
 //! attempt's failureReason, say), and never touches fields other managers own.
+//!
+//! The write carries the resourceVersion the status was computed from: a status built on a stale
+//! copy (the watch cache lags behind the operator's own writes) is refused with 409 instead of
+//! overwriting what a newer pass recorded.
 
 use kube::api::{Api, Patch, PatchParams};
 use kube::core::NamespaceResourceScope;
@@ -12,15 +16,26 @@ use serde::de::DeserializeOwned;
 /// The field manager name the operator writes with.
 pub const FIELD_MANAGER: &str = "emr-on-eks-operator";
 
-/// Applies `status` to `obj`'s status subresource.
-pub async fn apply<K, S>(api: &Api<K>, obj: &K, status: &S) -> Result<K, kube::Error>
+/// Applies `status` to `obj`'s status subresource, only if the object is still at
+/// `resource_version` (409 otherwise).
+pub async fn apply<K, S>(
+    api: &Api<K>,
+    obj: &K,
+    resource_version: Option<&str>,
+    status: &S,
+) -> Result<K, kube::Error>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
     S: Serialize,
 {
+    let mut metadata = serde_json::json!({ "name": obj.name_any() });
+    if let Some(version) = resource_version {
+        metadata["resourceVersion"] = serde_json::json!(version);
+    }
     let body = serde_json::json!({
         "apiVersion": K::api_version(&()),
         "kind": K::kind(&()),
+        "metadata": metadata,
         "status": status,
     });
     api.patch_status(

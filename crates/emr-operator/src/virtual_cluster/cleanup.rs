@@ -2,11 +2,16 @@
 //! then delete the EMR virtual cluster, take back the trust statements and the aws-auth entry
 //! the operator added, and delete the namespace if the operator created it (or, for an adopted
 //! one, the operator's objects in it and its labels). `Retain`: only let go, leaving everything
-//! in place and taking the owner references off the children so garbage collection keeps them.
+//! in place and taking the owner references and the operator's ownership labels off the children
+//! and the namespace, so garbage collection keeps them and a later VirtualCluster can adopt them.
+//!
+//! Whether the namespace is deleted is decided by this object's own status (the operator
+//! recorded that it created it, with its UID), never by labels or annotations on the namespace,
+//! which anyone allowed to edit it could set.
 
 use emr_api::SparkJobRun;
-use emr_api::labels::{CREATED_BY_OPERATOR_ANNOTATION, TAG_UID};
-use emr_api::virtual_cluster::{DeletionPolicy, RunningJobsOnDelete};
+use emr_api::labels::TAG_UID;
+use emr_api::virtual_cluster::{DeletionPolicy, ManagedParts, RunningJobsOnDelete};
 use emr_aws::VirtualClusterState;
 use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuota, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
@@ -23,6 +28,7 @@ use super::job_runs;
 use super::kube_io;
 use super::outcome::Outcome;
 use super::pass::Pass;
+use super::trust::{self, Family, TrustTarget};
 use super::trust_step;
 use crate::status::FIELD_MANAGER;
 
@@ -43,6 +49,7 @@ async fn delete_everything(pass: &mut Pass<'_>) -> Option<Outcome> {
     if let Err(o) = delete_virtual_cluster(pass).await {
         problems.push(o);
     }
+    record_wanted_statements(pass);
     for reference in pass.status.managed.trust_statements.clone() {
         if let Err(e) = trust_step::remove_recorded(pass, &reference).await {
             problems.push(e.outcome());
@@ -57,6 +64,35 @@ async fn delete_everything(pass: &mut Pass<'_>) -> Option<Outcome> {
     problems.into_iter().next()
 }
 
+/// Adds the statements the spec asks for in the bound namespace to the ones to remove: a pass
+/// that added one may have stopped before its status write, and converging records them anyway
+/// (found present), so deletion answers for the same set. Removing one that is absent is a no-op.
+fn record_wanted_statements(pass: &mut Pass<'_>) {
+    let managed = &pass.status.managed;
+    let (Some(namespace), Some(account_id), Some(provider)) = (
+        managed.namespace.clone(),
+        pass.status.account_id.clone(),
+        pass.status.oidc_provider.clone(),
+    ) else {
+        return;
+    };
+    let partition = pass.ctx.aws.partition();
+    let target = TrustTarget {
+        partition,
+        account_id: &account_id,
+        oidc_provider: &provider,
+        namespace: &namespace,
+    };
+    for family in [Family::ExecutionRoles, Family::ServiceAccounts] {
+        for stmt in trust::wanted(&pass.vc.spec, &target, family)
+            .into_iter()
+            .flatten()
+        {
+            trust::record(&mut pass.status.managed.trust_statements, &stmt.reference);
+        }
+    }
+}
+
 /// `Some` while SparkJobRuns in the namespace have not finished.
 async fn job_runs(pass: &mut Pass<'_>) -> Option<Outcome> {
     let namespace = pass.status.managed.namespace.clone()?;
@@ -67,11 +103,11 @@ async fn job_runs(pass: &mut Pass<'_>) -> Option<Outcome> {
             return Some(Error::ListSparkJobRuns { namespace, source }.outcome());
         }
     };
-    let open = job_runs::unfinished(&runs);
+    let policy = pass.vc.spec.running_jobs_on_delete;
+    let open = job_runs::holding(&runs, policy);
     if open.is_empty() {
         return None;
     }
-    let policy = pass.vc.spec.running_jobs_on_delete;
     if policy == RunningJobsOnDelete::Cancel {
         for run in job_runs::to_cancel(&open) {
             let name = run.name_any();
@@ -202,12 +238,7 @@ async fn namespace(pass: &mut Pass<'_>) -> Result<(), Error> {
     if !kube_io::is_ours(&ns, &pass.owner.name) {
         return Ok(());
     }
-    let marked = ns
-        .annotations()
-        .get(CREATED_BY_OPERATOR_ANNOTATION)
-        .map(String::as_str)
-        == Some("true");
-    if pass.status.managed.namespace_created || marked {
+    if may_delete_namespace(pass.vc.spec.namespace.create, &pass.status.managed, &ns) {
         if ns.meta().deletion_timestamp.is_none()
             && kube_io::delete(&api, &name)
                 .await
@@ -251,6 +282,17 @@ async fn namespace(pass: &mut Pass<'_>) -> Result<(), Error> {
         ),
     );
     Ok(())
+}
+
+/// Whether deletion may delete the namespace: this object's status records that the operator
+/// created exactly this namespace (same UID; a record from before UIDs were kept is trusted), and
+/// the spec still says `create: true` (an adopted namespace, `create: false`, is never deleted).
+fn may_delete_namespace(create: bool, managed: &ManagedParts, ns: &Namespace) -> bool {
+    let same = match managed.namespace_uid.as_deref() {
+        Some(uid) => ns.metadata.uid.as_deref() == Some(uid),
+        None => true,
+    };
+    create && managed.namespace_created && same
 }
 
 /// A namespaced kind the VirtualCluster may own in its namespace (Role, ServiceAccount, ...).
@@ -313,17 +355,55 @@ async fn delete_children<K: Child>(
     Ok(())
 }
 
-/// `Retain`: every child stays, without its owner reference.
+/// `Retain`: every child stays, without its owner reference and the operator's ownership
+/// labels, and so does the namespace, without the operator's markers.
 async fn orphan_children(pass: &mut Pass<'_>) -> Result<(), Error> {
     let Some(namespace) = pass.status.managed.namespace.clone() else {
         return Ok(());
     };
+    release_namespace_markers(pass, &namespace).await?;
     access_step::migrate_before_retain(pass, &namespace).await?;
     orphan::<RoleBinding>(pass, &namespace, "RoleBinding").await?;
     orphan::<ServiceAccount>(pass, &namespace, "ServiceAccount").await?;
     orphan::<ResourceQuota>(pass, &namespace, "ResourceQuota").await?;
     orphan::<LimitRange>(pass, &namespace, "LimitRange").await?;
     orphan::<NetworkPolicy>(pass, &namespace, "NetworkPolicy").await?;
+    Ok(())
+}
+
+/// Re-applies the namespace as the operator's field manager with the spec's own labels and
+/// annotations only: server-side apply drops the markers the operator set before (its label,
+/// managed-by, created-by) and leaves what the spec asked for and what others set.
+async fn release_namespace_markers(pass: &mut Pass<'_>, name: &str) -> Result<(), Error> {
+    let api: Api<Namespace> = Api::all(pass.client());
+    let Some(ns) = api
+        .get_opt(name)
+        .await
+        .map_err(|source| Error::GetNamespace {
+            namespace: name.to_owned(),
+            source,
+        })?
+    else {
+        return Ok(());
+    };
+    if !kube_io::is_ours(&ns, &pass.owner.name) || ns.metadata.deletion_timestamp.is_some() {
+        return Ok(());
+    }
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    api.patch(
+        name,
+        &params,
+        &Patch::Apply(&desired::retained_namespace(&pass.vc.spec)),
+    )
+    .await
+    .map_err(|source| Error::ApplyNamespace {
+        namespace: name.to_owned(),
+        source,
+    })?;
+    pass.changed(
+        "NamespaceReleased",
+        format!("removed the operator's ownership markers from namespace {name}, which stays"),
+    );
     Ok(())
 }
 

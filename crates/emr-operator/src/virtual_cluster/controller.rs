@@ -43,32 +43,37 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .watches(
             Api::<Namespace>::all(client.clone()),
             children.clone(),
-            by_label,
+            owner_in(&store),
+        )
+        .watches(
+            Api::<Role>::all(client.clone()),
+            children.clone(),
+            owner_in(&store),
         )
         .watches(
             Api::<RoleBinding>::all(client.clone()),
             children.clone(),
-            by_label,
+            owner_in(&store),
         )
         .watches(
             Api::<ServiceAccount>::all(client.clone()),
             children.clone(),
-            by_label,
+            owner_in(&store),
         )
         .watches(
             Api::<ResourceQuota>::all(client.clone()),
             children.clone(),
-            by_label,
+            owner_in(&store),
         )
         .watches(
             Api::<LimitRange>::all(client.clone()),
             children.clone(),
-            by_label,
+            owner_in(&store),
         )
         .watches(
             Api::<NetworkPolicy>::all(client.clone()),
             children,
-            by_label,
+            owner_in(&store),
         )
         .watches(
             Api::<ConfigMap>::namespaced(client, AWS_AUTH_NAMESPACE),
@@ -86,11 +91,39 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .await;
 }
 
-fn by_label<K: Resource>(child: K) -> Option<ObjectRef<VirtualCluster>> {
-    child
-        .labels()
-        .get(VIRTUAL_CLUSTER_LABEL)
-        .map(|name| ObjectRef::new(name))
+/// A watch mapper for children of kind `K`, reading VirtualClusters from `store`.
+fn owner_in<K: Resource>(
+    store: &Store<VirtualCluster>,
+) -> impl Fn(K) -> Option<ObjectRef<VirtualCluster>> + Send + Sync + 'static {
+    let store = store.clone();
+    move |child| by_label(&store, child)
+}
+
+/// The VirtualCluster a child's label names, only if the child is in that VirtualCluster's own
+/// namespace (a namespace: is it). Anyone can put the label on an object in their own
+/// namespace; without this check it would make another team's VirtualCluster reconcile (each
+/// pass calling IAM, EKS and EMR) whenever they liked.
+fn by_label<K: Resource>(
+    store: &Store<VirtualCluster>,
+    child: K,
+) -> Option<ObjectRef<VirtualCluster>> {
+    let name = child.labels().get(VIRTUAL_CLUSTER_LABEL)?;
+    let vc = store.get(&ObjectRef::new(name))?;
+    let place = child
+        .meta()
+        .namespace
+        .clone()
+        .unwrap_or_else(|| child.name_any());
+    (place == bound_namespace(&vc)).then(|| ObjectRef::from_obj(vc.as_ref()))
+}
+
+/// The namespace a VirtualCluster's children live in: the one it is bound to, else the one its
+/// spec names (before the first pass binds it).
+fn bound_namespace(vc: &VirtualCluster) -> &str {
+    vc.status
+        .as_ref()
+        .and_then(|s| s.managed.namespace.as_deref())
+        .unwrap_or(&vc.spec.namespace.name)
 }
 
 /// Every VirtualCluster that keeps an aws-auth entry: any edit of aws-auth may have removed it.
@@ -105,4 +138,78 @@ fn aws_auth_users(store: &Store<VirtualCluster>) -> Vec<ObjectRef<VirtualCluster
 
 fn error_policy(vc: Arc<VirtualCluster>, _error: &Error, state: Arc<State>) -> Action {
     Action::requeue(state.after_error(&vc))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::runtime::reflector;
+    use kube::runtime::watcher::Event;
+
+    fn vc(name: &str, spec_namespace: &str, bound: Option<&str>) -> VirtualCluster {
+        let mut vc: VirtualCluster = serde_json::from_value(serde_json::json!({
+            "apiVersion": "emr-on-eks.dev/v1alpha1", "kind": "VirtualCluster",
+            "metadata": {"name": name, "uid": format!("uid-{name}")},
+            "spec": {"eksClusterName": "prod", "namespace": {"name": spec_namespace}}
+        }))
+        .unwrap();
+        if let Some(bound) = bound {
+            let mut status = emr_api::VirtualClusterStatus::default();
+            status.managed.namespace = Some(bound.to_owned());
+            vc.status = Some(status);
+        }
+        vc
+    }
+
+    fn store(vcs: Vec<VirtualCluster>) -> Store<VirtualCluster> {
+        let (reader, mut writer) = reflector::store();
+        for vc in vcs {
+            writer.apply_watcher_event(&Event::Apply(vc));
+        }
+        reader
+    }
+
+    fn labelled<K: Resource + Default>(namespace: Option<&str>, name: &str, owner: &str) -> K {
+        let mut obj = K::default();
+        obj.meta_mut().name = Some(name.to_owned());
+        obj.meta_mut().namespace = namespace.map(str::to_owned);
+        obj.meta_mut().labels = Some(
+            [(VIRTUAL_CLUSTER_LABEL.to_owned(), owner.to_owned())]
+                .into_iter()
+                .collect(),
+        );
+        obj
+    }
+
+    #[test]
+    fn a_child_maps_to_its_virtual_cluster_only_from_that_ones_namespace() {
+        let store = store(vec![
+            vc("team-a", "spark-a", Some("spark-a")),
+            vc("fresh", "spark-f", None),
+            vc("moved", "new-ns", Some("old-ns")),
+        ]);
+        let to = |r: Option<ObjectRef<VirtualCluster>>| r.map(|r| r.name);
+        let sa = |ns: &str, owner: &str| labelled::<ServiceAccount>(Some(ns), "sa", owner);
+        assert_eq!(
+            to(by_label(&store, sa("spark-a", "team-a"))),
+            Some("team-a".into())
+        );
+        assert_eq!(to(by_label(&store, sa("tenant-b", "team-a"))), None);
+        assert_eq!(
+            to(by_label(&store, sa("spark-f", "fresh"))),
+            Some("fresh".into())
+        );
+        assert_eq!(to(by_label(&store, sa("new-ns", "moved"))), None);
+        assert_eq!(
+            to(by_label(&store, sa("old-ns", "moved"))),
+            Some("moved".into())
+        );
+        assert_eq!(to(by_label(&store, sa("spark-a", "nobody"))), None);
+        let ns = |name: &str, owner: &str| labelled::<Namespace>(None, name, owner);
+        assert_eq!(
+            to(by_label(&store, ns("spark-a", "team-a"))),
+            Some("team-a".into())
+        );
+        assert_eq!(to(by_label(&store, ns("tenant-b", "team-a"))), None);
+    }
 }

@@ -106,6 +106,23 @@ pub fn namespace(owner: &Owner, spec: &VirtualClusterSpec, created: bool) -> Nam
     }
 }
 
+/// The namespace kept by a `Retain` deletion: the spec's labels and annotations and the Argo CD
+/// annotation (so Argo CD still leaves it alone), without the operator's ownership markers.
+/// Reserved keys in the spec are refused before anything is applied, so none come from there.
+pub fn retained_namespace(spec: &VirtualClusterSpec) -> Namespace {
+    let mut annotations_map = spec.namespace.annotations.clone();
+    annotations_map.extend(annotations());
+    Namespace {
+        metadata: ObjectMeta {
+            name: Some(spec.namespace.name.clone()),
+            labels: Some(spec.namespace.labels.clone()),
+            annotations: Some(annotations_map),
+            ..ObjectMeta::default()
+        },
+        ..Namespace::default()
+    }
+}
+
 /// The namespace with nothing of the operator's: applying it as the operator's field manager
 /// removes every label and annotation the operator set, and nothing anyone else set.
 pub fn released_namespace(name: &str) -> Namespace {

@@ -106,6 +106,22 @@ pub enum Error {
     RemoveFinalizer { source: kube::Error },
     #[error("writing the status failed: {source}")]
     WriteStatus { source: kube::Error },
+    #[error(
+        "VirtualCluster {name} changed since the copy this pass worked on was read; redoing the pass on a fresh read"
+    )]
+    StaleObject {
+        name: String,
+        /// The status the refused pass had built, whose records the redone pass carries on.
+        refused: Option<Box<emr_api::VirtualClusterStatus>>,
+    },
+    #[error(
+        "removing the trust statement for namespace {namespace} from IAM role {role_arn} failed: {source}"
+    )]
+    RemoveTrustStatement {
+        role_arn: String,
+        namespace: String,
+        source: AwsError,
+    },
 }
 
 impl Error {
@@ -147,6 +163,12 @@ impl Error {
             Error::Aws(e) if e.is_throttled() => "aws_throttled",
             Error::Aws(e) if e.is_access_denied() => "aws_access_denied",
             Error::Aws(_) => "aws",
+            Error::RemoveTrustStatement { source, .. } if source.is_throttled() => "aws_throttled",
+            Error::RemoveTrustStatement { source, .. } if source.is_access_denied() => {
+                "aws_access_denied"
+            }
+            Error::RemoveTrustStatement { .. } => "aws",
+            Error::StaleObject { .. } => "kube_conflict",
             Error::ReadMapRoles(_) => "aws_auth_yaml",
             Error::NoOidcIssuer { .. }
             | Error::ParseRoleArn { .. }
@@ -166,6 +188,21 @@ impl Error {
     pub fn outcome(&self) -> Outcome {
         match self {
             Error::Aws(e) => aws_outcome(e),
+            Error::RemoveTrustStatement {
+                role_arn,
+                namespace,
+                source,
+            } if source.is_access_denied() => {
+                let action = source.iam_action();
+                Outcome::failed(
+                    "TrustStatementRemovalDenied",
+                    format!(
+                        "IAM denied {action} on role {role_arn}, so its trust statement for namespace {namespace} stays and deletion waits: grant the operator {action} on that role, or set spec.deletionPolicy to Retain to let go and leave the statement ({source})"
+                    ),
+                )
+            }
+            Error::RemoveTrustStatement { source, .. } => aws_outcome(source),
+            Error::StaleObject { .. } => Outcome::waiting("Conflict", self.to_string()),
             Error::ReadMapRoles(e) => Outcome::failed(
                 "AwsAuthUnreadable",
                 format!("{e}; fix the ConfigMap by hand, the operator will not overwrite it"),
@@ -288,5 +325,35 @@ mod tests {
             (o.reason.as_str(), o.retry),
             ("Conflict", super::super::outcome::Retry::Poll)
         );
+    }
+
+    #[test]
+    fn a_denied_trust_removal_names_the_role_and_the_action() {
+        let e = Error::RemoveTrustStatement {
+            role_arn: "arn:aws:iam::123456789012:role/emr-job-role".into(),
+            namespace: "spark".into(),
+            source: aws(FaultKind::AccessDenied),
+        };
+        let o = e.outcome();
+        assert_eq!(o.reason, "TrustStatementRemovalDenied");
+        assert!(
+            o.message.contains("iam:UpdateAssumeRolePolicy"),
+            "{}",
+            o.message
+        );
+        assert!(
+            o.message
+                .contains("role arn:aws:iam::123456789012:role/emr-job-role"),
+            "{}",
+            o.message
+        );
+        assert!(o.message.contains("Retain"), "{}", o.message);
+        assert_eq!(e.metric_label(), "aws_access_denied");
+        let throttled = Error::RemoveTrustStatement {
+            role_arn: "arn:aws:iam::123456789012:role/r".into(),
+            namespace: "spark".into(),
+            source: aws(FaultKind::Throttled),
+        };
+        assert_eq!(throttled.outcome().reason, "AwsThrottled");
     }
 }

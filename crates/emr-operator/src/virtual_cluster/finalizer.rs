@@ -9,10 +9,27 @@ use kube::api::Api;
 use super::error::Error;
 use crate::finalizer;
 
-pub async fn add(api: &Api<VirtualCluster>, vc: &VirtualCluster) -> Result<(), Error> {
-    edit(api, vc, finalizer::with)
-        .await
-        .map_err(|source| Error::AddFinalizer { source })
+/// Adds the finalizer onto exactly this version of the object and returns the version written
+/// (`None` when it was there). A conflict means the pass works on a stale copy: it is reported as
+/// [`Error::StaleObject`] so the pass is redone on a fresh read, as a status computed from the
+/// stale copy must not be written onto the newer version.
+pub async fn add(
+    api: &Api<VirtualCluster>,
+    vc: &VirtualCluster,
+) -> Result<Option<VirtualCluster>, Error> {
+    let Some(finalizers) = finalizer::with(vc.finalizers(), VIRTUAL_CLUSTER_FINALIZER) else {
+        return Ok(None);
+    };
+    match finalizer::write(api, vc, finalizers).await {
+        Ok(updated) => Ok(Some(updated)),
+        Err(kube::Error::Api(status)) if status.is_conflict() || status.is_not_found() => {
+            Err(Error::StaleObject {
+                name: vc.name_any(),
+                refused: None,
+            })
+        }
+        Err(source) => Err(Error::AddFinalizer { source }),
+    }
 }
 
 pub async fn remove(api: &Api<VirtualCluster>, vc: &VirtualCluster) -> Result<(), Error> {

@@ -6,9 +6,7 @@ use emr_api::spark_job_run::condition_types::{FAILED, SUCCEEDED};
 use emr_api::virtual_cluster::RunningJobsOnDelete;
 use kube::ResourceExt;
 
-/// A SparkJobRun is finished once it succeeded or failed. One that has not been submitted yet
-/// counts as unfinished: its controller may be submitting it right now, and `Wait` means the
-/// user's jobs are not dropped behind their back.
+/// A SparkJobRun is finished once it succeeded or failed.
 pub fn is_finished(run: &SparkJobRun) -> bool {
     run.status.as_ref().is_some_and(|s| {
         condition::is_true(&s.conditions, SUCCEEDED) || condition::is_true(&s.conditions, FAILED)
@@ -17,6 +15,38 @@ pub fn is_finished(run: &SparkJobRun) -> bool {
 
 pub fn unfinished(runs: &[SparkJobRun]) -> Vec<&SparkJobRun> {
     runs.iter().filter(|r| !is_finished(r)).collect()
+}
+
+/// Whether `Wait` waits for this run: it is unfinished and EMR may be running it, i.e. an
+/// attempt was recorded (its StartJobRun may be on the way) or started. A run never submitted
+/// (no attempt, refused, failed before submission, or waiting for this very VirtualCluster,
+/// which refuses new submissions while it is deleted) or one between attempts (its next attempt
+/// cannot start either) has nothing in EMR to wait for; waiting on it would hang the deletion on
+/// whoever wrote it.
+pub fn may_be_running(run: &SparkJobRun) -> bool {
+    if is_finished(run) {
+        return false;
+    }
+    let Some(status) = run.status.as_ref() else {
+        return false;
+    };
+    if status.next_attempt_at.is_some() {
+        return false;
+    }
+    let ended = status
+        .state
+        .as_deref()
+        .is_some_and(|s| matches!(s, "COMPLETED" | "FAILED" | "CANCELLED"));
+    !ended && (status.job_run_id.is_some() || status.submitted_spec_fingerprint.is_some())
+}
+
+/// The runs deletion waits for under `policy`: under `Cancel` every unfinished one (each is
+/// deleted, and its finalizer cancels what runs); under `Wait` those EMR may be running.
+pub fn holding(runs: &[SparkJobRun], policy: RunningJobsOnDelete) -> Vec<&SparkJobRun> {
+    match policy {
+        RunningJobsOnDelete::Cancel => unfinished(runs),
+        RunningJobsOnDelete::Wait => runs.iter().filter(|r| may_be_running(r)).collect(),
+    }
 }
 
 /// Unfinished runs to delete under `Cancel` (their own finalizer cancels them in EMR); those
@@ -101,6 +131,65 @@ status:
         ];
         let names: Vec<_> = unfinished(&runs).iter().map(|r| r.name_any()).collect();
         assert_eq!(names, ["going", "new", "not-yet"]);
+    }
+
+    /// A run with a status, as its controller writes one at each phase.
+    fn with_status(name: &str, status: serde_json::Value) -> SparkJobRun {
+        let mut run = run(name, "[]", false);
+        run.status = Some(serde_json::from_value(status).unwrap());
+        run
+    }
+
+    #[test]
+    fn wait_holds_only_runs_emr_may_be_running() {
+        let runs = vec![
+            run("never-reconciled", "[]", false),
+            with_status(
+                "waiting-for-vc",
+                serde_json::json!({"conditions": [{"type": "Submitted", "status": "False",
+                    "reason": "VirtualClusterNotReady", "message": "VirtualCluster a is being deleted",
+                    "lastTransitionTime": "2024-01-01T00:00:00Z"}]}),
+            ),
+            with_status(
+                "refused-before-submission",
+                serde_json::json!({"attempt": 1, "conditions": [{"type": "Failed", "status": "True",
+                    "reason": "ExecutionRoleNotAllowed", "message": "m",
+                    "lastTransitionTime": "2024-01-01T00:00:00Z"}]}),
+            ),
+            with_status(
+                "rejected-by-emr",
+                serde_json::json!({"attempt": 1, "virtualClusterId": "vc"}),
+            ),
+            with_status(
+                "submitting",
+                serde_json::json!({"attempt": 1, "submittedSpecFingerprint": "f", "virtualClusterId": "vc"}),
+            ),
+            with_status(
+                "running",
+                serde_json::json!({"attempt": 1, "submittedSpecFingerprint": "f", "jobRunId": "j", "state": "RUNNING"}),
+            ),
+            with_status(
+                "ended-not-yet-shown",
+                serde_json::json!({"attempt": 1, "submittedSpecFingerprint": "f", "jobRunId": "j", "state": "COMPLETED"}),
+            ),
+            with_status(
+                "between-attempts",
+                serde_json::json!({"attempt": 1, "submittedSpecFingerprint": "f", "jobRunId": "j",
+                    "state": "FAILED", "nextAttemptAt": "2024-01-01T00:00:00Z"}),
+            ),
+        ];
+        let names = |policy| -> Vec<String> {
+            holding(&runs, policy)
+                .iter()
+                .map(|r| r.name_any())
+                .collect()
+        };
+        assert_eq!(names(RunningJobsOnDelete::Wait), ["submitting", "running"]);
+        assert_eq!(
+            names(RunningJobsOnDelete::Cancel).len(),
+            runs.len() - 1,
+            "Cancel deletes every unfinished run"
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::fmt::Debug;
 
-use emr_api::labels::VIRTUAL_CLUSTER_LABEL;
+use emr_api::labels::{MANAGED_BY_LABEL, VIRTUAL_CLUSTER_LABEL};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use kube::{Resource, ResourceExt};
 use serde::Serialize;
@@ -12,6 +12,9 @@ use serde_json::json;
 
 use super::subset;
 use crate::status::FIELD_MANAGER;
+
+/// The labels by which the operator claims an object it made.
+const OWNERSHIP_LABELS: [&str; 2] = [VIRTUAL_CLUSTER_LABEL, MANAGED_BY_LABEL];
 
 /// What applying a child did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,13 +90,17 @@ where
 }
 
 /// Removes the owner reference to `owner_uid`, so the garbage collector leaves the object when
-/// the VirtualCluster goes (deletionPolicy Retain). `true` when something was written.
+/// the VirtualCluster goes (deletionPolicy Retain), and the operator's ownership labels, so that
+/// nothing claims the object any more. `true` when something was written.
 pub async fn orphan<K>(api: &Api<K>, obj: &K, owner_uid: &str) -> Result<bool, kube::Error>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
 {
     let refs = obj.owner_references();
-    if !refs.iter().any(|r| r.uid == owner_uid) {
+    let labelled = OWNERSHIP_LABELS
+        .iter()
+        .any(|l| obj.labels().contains_key(*l));
+    if !labelled && !refs.iter().any(|r| r.uid == owner_uid) {
         return Ok(false);
     }
     let kept: Vec<_> = refs
@@ -101,11 +108,17 @@ where
         .filter(|r| r.uid != owner_uid)
         .cloned()
         .collect();
+    // A merge patch removes a label given as null.
+    let labels: serde_json::Map<String, serde_json::Value> = OWNERSHIP_LABELS
+        .iter()
+        .map(|l| ((*l).to_owned(), serde_json::Value::Null))
+        .collect();
     // resourceVersion makes the write conditional: a concurrent edit of the list is retried.
     let patch = json!({
         "metadata": {
             "resourceVersion": obj.resource_version(),
             "ownerReferences": kept,
+            "labels": labels,
         }
     });
     api.patch(

@@ -32,6 +32,7 @@ mod namespace_step;
 mod outcome;
 mod pass;
 mod reconcile;
+mod records;
 mod service_account_step;
 mod subset;
 mod trust;

@@ -1,7 +1,7 @@
 //! Step 1: the namespace (created, or adopted when it exists) and its guard rails.
 
 use emr_api::VirtualCluster;
-use emr_api::labels::{CREATED_BY_OPERATOR_ANNOTATION, VIRTUAL_CLUSTER_LABEL};
+use emr_api::labels::VIRTUAL_CLUSTER_LABEL;
 use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuota};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::{Api, Patch, PatchParams};
@@ -93,17 +93,12 @@ async fn namespace(pass: &mut Pass<'_>) -> Result<Option<Outcome>, Error> {
                 )));
             }
             let ours = claimed_by.as_deref() == Some(me.as_str());
-            let marked_created = ns
-                .annotations()
-                .get(CREATED_BY_OPERATOR_ANNOTATION)
-                .map(String::as_str)
-                == Some("true");
-            (
-                pass.status.managed.namespace_created || (ours && marked_created),
-                !ours,
-            )
+            // Only this object's own record says the operator created the namespace; labels
+            // and annotations on it can be set by whoever may edit it, so they decide nothing.
+            (recorded_as_created(pass, ns), !ours)
         }
     };
+    let mut uid = current.as_ref().and_then(|ns| ns.metadata.uid.clone());
     let mut wanted = desired::namespace(&pass.owner, &pass.vc.spec, created);
     let applied = match &current {
         Some(ns) if contains(ns, &wanted) => Applied::Unchanged,
@@ -114,12 +109,14 @@ async fn namespace(pass: &mut Pass<'_>) -> Result<Option<Outcome>, Error> {
                     current.as_ref().and_then(|ns| ns.resource_version());
             }
             let params = PatchParams::apply(FIELD_MANAGER).force();
-            api.patch(&name, &params, &Patch::Apply(&wanted))
+            let stored = api
+                .patch(&name, &params, &Patch::Apply(&wanted))
                 .await
                 .map_err(|source| Error::ApplyNamespace {
                     namespace: name.clone(),
                     source,
                 })?;
+            uid = stored.metadata.uid;
             if current.is_none() {
                 Applied::Created
             } else {
@@ -140,7 +137,19 @@ async fn namespace(pass: &mut Pass<'_>) -> Result<Option<Outcome>, Error> {
     }
     pass.status.managed.namespace = Some(name);
     pass.status.managed.namespace_created = created;
+    pass.status.managed.namespace_uid = if created { uid } else { None };
     Ok(None)
+}
+
+/// Whether this object's status records that the operator created this very namespace: the
+/// same UID (a record from before UIDs were kept is trusted, and gets the UID now).
+fn recorded_as_created(pass: &Pass<'_>, ns: &Namespace) -> bool {
+    let managed = &pass.status.managed;
+    managed.namespace_created
+        && match managed.namespace_uid.as_deref() {
+            Some(uid) => ns.metadata.uid.as_deref() == Some(uid),
+            None => true,
+        }
 }
 
 /// A namespace claimed by a VirtualCluster that no longer exists is free again (that one was

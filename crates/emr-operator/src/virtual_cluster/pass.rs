@@ -19,6 +19,9 @@ pub struct Pass<'a> {
     pub owner: Owner,
     pub status: VirtualClusterStatus,
     pub changes: Vec<Change>,
+    /// The resourceVersion the status is written onto: the copy's, or the one this pass's own
+    /// finalizer write produced.
+    pub version: Option<String>,
 }
 
 impl<'a> Pass<'a> {
@@ -29,6 +32,7 @@ impl<'a> Pass<'a> {
             owner,
             status: vc.status.clone().unwrap_or_default(),
             changes: Vec::new(),
+            version: vc.metadata.resource_version.clone(),
         }
     }
 

@@ -25,6 +25,7 @@ use super::finalizer;
 use super::names::CONTROLLER;
 use super::outcome::{self, Outcome, Parts, Retry};
 use super::pass::Pass;
+use super::records;
 use super::service_account_step;
 use super::trust::Family;
 use super::trust_step;
@@ -104,11 +105,7 @@ impl Done {
 
 pub async fn reconcile(vc: Arc<VirtualCluster>, state: Arc<State>) -> Result<Action, Error> {
     let started = Instant::now();
-    let result = if vc.metadata.deletion_timestamp.is_some() {
-        delete(&vc, &state).await
-    } else {
-        converge(&vc, &state).await
-    };
+    let result = pass_until_recorded(&vc, &state).await;
     let failure = match &result {
         Ok(done) => done.failure.clone(),
         Err(error) => Some(error.metric_label().to_owned()),
@@ -121,6 +118,54 @@ pub async fn reconcile(vc: Arc<VirtualCluster>, state: Arc<State>) -> Result<Act
         tracing::warn!(virtualcluster = %vc.name_any(), %error, "reconcile failed");
     }
     result.map(|done| done.action)
+}
+
+/// How many times one reconcile redoes its pass after its status write was refused as stale.
+const STALE_ATTEMPTS: usize = 3;
+
+/// Runs the pass (converge or delete) and, when its status write is refused because the copy it
+/// worked on was stale, reads the object afresh and redoes the pass on that: what the newer
+/// version recorded (trust statements, the namespace) is never overwritten by an older view.
+/// Every step is idempotent, so a redone pass repeats no change.
+async fn pass_until_recorded(vc: &VirtualCluster, state: &State) -> Result<Done, Error> {
+    let api: Api<VirtualCluster> = Api::all(state.ctx.client.clone());
+    let mut current = vc.clone();
+    let mut carried: Option<Box<VirtualClusterStatus>> = None;
+    let mut attempt = 1;
+    loop {
+        let carried_now = carried.as_deref();
+        let result = if current.metadata.deletion_timestamp.is_some() {
+            delete(&current, state, carried_now).await
+        } else {
+            converge(&current, state, carried_now).await
+        };
+        match result {
+            Err(Error::StaleObject { name, refused }) if attempt < STALE_ATTEMPTS => {
+                attempt += 1;
+                if refused.is_some() {
+                    carried = refused;
+                }
+                let fresh =
+                    api.get_opt(&name)
+                        .await
+                        .map_err(|source| Error::GetVirtualCluster {
+                            name: name.clone(),
+                            source,
+                        })?;
+                match fresh {
+                    Some(fresh) if fresh.metadata.uid == current.metadata.uid => current = fresh,
+                    // Gone, or replaced by a new object of that name, which has its own reconcile.
+                    _ => {
+                        return Ok(Done {
+                            action: Action::await_change(),
+                            failure: None,
+                        });
+                    }
+                }
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Semantic checks the schema cannot make on every apiserver, plus one of this controller's:
@@ -136,11 +181,18 @@ fn invalid(vc: &VirtualCluster) -> Vec<FieldError> {
     errors
 }
 
-async fn converge(vc: &VirtualCluster, state: &State) -> Result<Done, Error> {
+async fn converge(
+    vc: &VirtualCluster,
+    state: &State,
+    carried: Option<&VirtualClusterStatus>,
+) -> Result<Done, Error> {
     let ctx = state.ctx.as_ref();
     let owner = Owner::of(vc).ok_or(Error::MissingIdentity)?;
     let api: Api<VirtualCluster> = Api::all(ctx.client.clone());
     let mut pass = Pass::new(ctx, vc, owner);
+    if let Some(refused) = carried {
+        records::carry(&mut pass.status, refused);
+    }
 
     let errors = invalid(vc);
     if !errors.is_empty() {
@@ -156,7 +208,9 @@ async fn converge(vc: &VirtualCluster, state: &State) -> Result<Done, Error> {
         let action = Action::requeue(ctx.config.resync_interval);
         return Ok(Done::after(action, &outcome));
     }
-    finalizer::add(&api, vc).await?;
+    if let Some(updated) = finalizer::add(&api, vc).await? {
+        pass.version = updated.metadata.resource_version;
+    }
 
     let mut parts = Parts::default();
     let namespace = namespace_step::converge(&mut pass).await;
@@ -236,7 +290,11 @@ async fn converge(vc: &VirtualCluster, state: &State) -> Result<Done, Error> {
     })
 }
 
-async fn delete(vc: &VirtualCluster, state: &State) -> Result<Done, Error> {
+async fn delete(
+    vc: &VirtualCluster,
+    state: &State,
+    carried: Option<&VirtualClusterStatus>,
+) -> Result<Done, Error> {
     if !vc
         .finalizers()
         .iter()
@@ -251,6 +309,9 @@ async fn delete(vc: &VirtualCluster, state: &State) -> Result<Done, Error> {
     let owner = Owner::of(vc).ok_or(Error::MissingIdentity)?;
     let api: Api<VirtualCluster> = Api::all(ctx.client.clone());
     let mut pass = Pass::new(ctx, vc, owner);
+    if let Some(refused) = carried {
+        records::carry(&mut pass.status, refused);
+    }
     match cleanup::finish(&mut pass).await {
         None => {
             publish(ctx, vc, &pass.changes, &[]).await;
@@ -296,9 +357,18 @@ async fn finish(
     let old: VirtualClusterStatus = vc.status.clone().unwrap_or_default();
     let notices = outcome::notices(&old.conditions, &pass.status.conditions);
     if vc.status.as_ref() != Some(&pass.status) {
-        crate::status::apply(api, vc, &pass.status)
-            .await
-            .map_err(|source| Error::WriteStatus { source })?;
+        match crate::status::apply(api, vc, pass.version.as_deref(), &pass.status).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(status)) if status.is_conflict() || status.is_not_found() => {
+                // What this pass changed did happen; the redone pass finds it in place.
+                publish(pass.ctx, vc, &pass.changes, &[]).await;
+                return Err(Error::StaleObject {
+                    name: vc.name_any(),
+                    refused: Some(Box::new(pass.status)),
+                });
+            }
+            Err(source) => return Err(Error::WriteStatus { source }),
+        }
     }
     publish(pass.ctx, vc, &pass.changes, &notices).await;
     Ok(())

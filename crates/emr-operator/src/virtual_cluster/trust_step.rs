@@ -66,7 +66,12 @@ pub async fn converge(
                 trust::record(&mut pass.status.managed.trust_statements, &stmt.reference);
                 pass.changed("TrustStatementAdded", added_note(&stmt));
             }
-            Ok(TrustChange::Unchanged) => {}
+            // Found there already: recorded all the same. It may be this object's own statement
+            // whose record was lost (a status write that never happened), and the spec asks for
+            // it, so the operator answers for it and deletion removes it.
+            Ok(TrustChange::Unchanged) => {
+                trust::record(&mut pass.status.managed.trust_statements, &stmt.reference);
+            }
             Err(e) => problems.push(aws_outcome(&e)),
         }
     }
@@ -117,7 +122,14 @@ pub async fn remove_recorded(
 ) -> Result<(), Error> {
     let stmt = trust::statement(reference, pass.ctx.aws.partition())
         .map_err(|source| Error::ParseRoleArn { source })?;
-    let removal = remove(&pass.ctx.aws.iam, &stmt).await?;
+    let removal =
+        remove(&pass.ctx.aws.iam, &stmt)
+            .await
+            .map_err(|source| Error::RemoveTrustStatement {
+                role_arn: reference.role_arn.clone(),
+                namespace: reference.namespace.clone().unwrap_or_default(),
+                source,
+            })?;
     match removal {
         Removal::Removed => pass.changed(
             "TrustStatementRemoved",

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 from moto.moto_api._internal import moto_api_backend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-from . import MOTO_VERSION, faults, operations
+from . import MOTO_VERSION, denials, faults, operations
 from .calllog import CallLog
 from .settings import Timings
 
@@ -59,6 +59,7 @@ class EmulatorApp:
         self.timings = timings
         self.moto = DomainDispatcherApplication(create_backend_app)
         self.faults = faults.Faults()
+        self.denials = denials.Denials()
         self.log = CallLog()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -104,6 +105,24 @@ class EmulatorApp:
                 _drop_connection(environ)
                 start_response("503 Service Unavailable", [("Content-Length", "0")])
                 return [b""]
+            start_response(status_line, headers)
+            return [payload]
+
+        role = denials.role_name(ident.protocol, body, environ.get("QUERY_STRING", ""))
+        if self.denials.denies(ident.service, ident.operation, role):
+            status_line, headers, payload = denials.error_response(ident.service, ident.protocol, ident.operation, role)
+            self.log.record(
+                started=started,
+                service=ident.service,
+                operation=ident.operation,
+                method=method,
+                path=raw_path,
+                status=403,
+                fault="denied",
+                virtual_cluster_id=vc_id,
+                job_run_id=job_id,
+                start_job_run_body=start_body,
+            )
             start_response(status_line, headers)
             return [payload]
 
@@ -178,7 +197,24 @@ class EmulatorApp:
             except faults.FaultConfigError as err:
                 return _json(start_response, "400 Bad Request", {"error": str(err)})
             return _json(start_response, "200 OK", self.faults.snapshot())
+        if route == "denials" and method == "GET":
+            return _json(start_response, "200 OK", {"denials": self.denials.snapshot()})
+        if route == "denials" and method in ("POST", "DELETE"):
+            raw = _read_body(environ)
+            if method == "DELETE" and not raw:
+                self.denials.clear()
+                return _json(start_response, "200 OK", {"denials": self.denials.snapshot()})
+            try:
+                denial = denials.parse(_parse_json(raw or b"{}"))
+            except denials.DenialError as err:
+                return _json(start_response, "400 Bad Request", {"error": str(err)})
+            if method == "POST":
+                self.denials.add(denial)
+            else:
+                self.denials.remove(denial)
+            return _json(start_response, "200 OK", {"denials": self.denials.snapshot()})
         if route == "reset" and method == "POST":
+            self.denials.clear()
             self.faults.clear()
             self.log.clear()
             moto_api_backend.reset()
@@ -193,6 +229,7 @@ class EmulatorApp:
                     "GET /_emulator/calls?service=&operation=&virtualClusterId=&jobRunId=&status=&fault=&accessKeyId=&sinceSeq=",
                     "GET /_emulator/start-job-run-requests?virtualClusterId=",
                     "GET|POST|DELETE /_emulator/faults",
+                    "GET|POST|DELETE /_emulator/denials",
                     "POST /_emulator/reset",
                 ],
             },
