@@ -46,11 +46,6 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
             owner_in(&store),
         )
         .watches(
-            Api::<Role>::all(client.clone()),
-            children.clone(),
-            owner_in(&store),
-        )
-        .watches(
             Api::<RoleBinding>::all(client.clone()),
             children.clone(),
             owner_in(&store),
