@@ -107,11 +107,13 @@ pub struct NamespaceSpec {
     /// adopted as it is (labels and annotations below are still added).
     #[serde(default = "default_true")]
     pub create: bool,
-    /// Labels to put on the namespace.
+    /// Labels to put on the namespace (at most 100).
     #[serde(default)]
+    #[schemars(extend("maxProperties" = 100, "additionalProperties" = {"type": "string", "maxLength": 63}))]
     pub labels: BTreeMap<String, String>,
-    /// Annotations to put on the namespace.
+    /// Annotations to put on the namespace (at most 100, values up to 4096 characters).
     #[serde(default)]
+    #[schemars(extend("maxProperties" = 100, "additionalProperties" = {"type": "string", "maxLength": 4096}))]
     pub annotations: BTreeMap<String, String>,
 }
 
@@ -254,6 +256,7 @@ pub struct VirtualClusterStatus {
     /// CreateVirtualCluster uses the client token `<uid>-<virtualClusterCreations + 1>`, so a
     /// retried create is idempotent while a terminated virtual cluster is replaced by a new one.
     #[serde(default)]
+    #[schemars(range(min = 0, max = 2147483647))]
     pub virtual_cluster_creations: i32,
     /// What the operator changed outside this object, so that deletion undoes exactly that.
     #[serde(default)]
@@ -346,6 +349,7 @@ pub mod condition_types {
 fn quantity_map(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     schemars::json_schema!({
         "type": "object",
+        "maxProperties": 100,
         "additionalProperties": {
             "x-kubernetes-int-or-string": true,
             "pattern": "^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"
