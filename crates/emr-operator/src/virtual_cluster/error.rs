@@ -97,6 +97,8 @@ pub enum Error {
     RemoveFinalizer { source: kube::Error },
     #[error("writing the status failed: {source}")]
     WriteStatus { source: kube::Error },
+    #[error("reconciling VirtualCluster {name} panicked (an operator bug): {message}")]
+    ReconcilePanicked { name: String, message: String },
 }
 
 impl Error {
@@ -142,6 +144,7 @@ impl Error {
             Error::NoOidcIssuer { .. } | Error::ParseRoleArn { .. } | Error::MissingIdentity => {
                 "invalid"
             }
+            Error::ReconcilePanicked { .. } => crate::panic_guard::REASON,
             _ => match self.kube_code() {
                 Some(403) => "kube_forbidden",
                 Some(409) => "kube_conflict",
@@ -162,6 +165,9 @@ impl Error {
             Error::NoOidcIssuer { .. } => Outcome::failed("NoOidcIssuer", self.to_string()),
             Error::ParseRoleArn { .. } => Outcome::failed("InvalidRoleArn", self.to_string()),
             Error::MissingIdentity => Outcome::failed("MissingIdentity", self.to_string()),
+            Error::ReconcilePanicked { .. } => {
+                Outcome::failed(crate::panic_guard::REASON, self.to_string())
+            }
             _ => match self.kube_code() {
                 Some(403) => Outcome::failed(
                     "Forbidden",
