@@ -760,6 +760,31 @@ mod tests {
         assert_eq!(backoff_bounds(Trouble::Other), secs(1, 300));
     }
 
+    #[tokio::test]
+    async fn a_panicking_reconcile_is_an_error_retried_after_minutes() {
+        let caught = crate::panic_guard::catch(async {
+            // The old deadline arithmetic on issue 10's reproducer.
+            let seconds = std::hint::black_box(9_000_000_000_000_i64);
+            Utc::now() + chrono::TimeDelta::seconds(seconds)
+        })
+        .await
+        .expect_err("the panic ends the reconcile only");
+        let error = Error::Panicked {
+            object: "ns/j".into(),
+            message: caught.message,
+        };
+        assert_eq!(error.metric_label(), "ReconcilePanicked");
+        assert_eq!(Trouble::of(&error), Trouble::Panicked);
+        let (base, cap) = backoff_bounds(Trouble::Panicked);
+        assert!(base >= Duration::from_secs(60) && cap >= Duration::from_secs(3600));
+        // The streak grows while the panics go on, so the delay does too.
+        let mut streak = None;
+        for _ in 0..5 {
+            streak = Some(Streak::after(streak, Trouble::Panicked));
+        }
+        assert_eq!(streak.map(|s| s.count), Some(5));
+    }
+
     #[test]
     fn a_streak_grows_with_the_same_trouble_and_restarts_with_another() {
         let first = Streak::after(None, Trouble::ApiserverUnavailable);
