@@ -690,6 +690,126 @@ fn invalid_manifests() -> Vec<Invalid> {
             |s| s["rerun"] = json!("r".repeat(254)),
             &["spec.rerun", "at most 253"],
         ),
+        // ----- EMR's own size limits, and bounds on what has no natural one (issue 10)
+        case(
+            "entry point argument of 10281 characters",
+            job,
+            |s| {
+                s["jobDriver"]["sparkSubmitJobDriver"]["entryPointArguments"] =
+                    json!(["a".repeat(10_281)])
+            },
+            &[
+                "spec.jobDriver.sparkSubmitJobDriver.entryPointArguments",
+                "at most 10280",
+            ],
+        ),
+        case(
+            "1001 entry point arguments",
+            job,
+            |s| {
+                s["jobDriver"]["sparkSubmitJobDriver"]["entryPointArguments"] =
+                    json!(vec!["1"; 1001])
+            },
+            &[
+                "spec.jobDriver.sparkSubmitJobDriver.entryPointArguments",
+                "at most 1000 items",
+            ],
+        ),
+        case(
+            "spark-submit parameters of 102401 characters",
+            job,
+            |s| {
+                s["jobDriver"]["sparkSubmitJobDriver"]["sparkSubmitParameters"] =
+                    json!(format!("--conf a={}", "b".repeat(102_392)))
+            },
+            &[
+                "spec.jobDriver.sparkSubmitJobDriver.sparkSubmitParameters",
+                "at most 102400",
+            ],
+        ),
+        case(
+            "Spark SQL parameters of 102401 characters",
+            job,
+            |s| {
+                s["jobDriver"] = json!({"sparkSqlJobDriver": {
+                    "entryPoint": "s3://b/q.sql",
+                    "sparkSqlParameters": format!("--conf a={}", "b".repeat(102_392))
+                }})
+            },
+            &[
+                "spec.jobDriver.sparkSqlJobDriver.sparkSqlParameters",
+                "at most 102400",
+            ],
+        ),
+        case(
+            "101 properties in one classification",
+            job,
+            |s| {
+                s["configurationOverrides"]["applicationConfiguration"][0]["properties"] =
+                    many_tags(101)
+            },
+            &[
+                "spec.configurationOverrides.applicationConfiguration.properties",
+                "at most 100 properties",
+            ],
+        ),
+        case(
+            "the old reproducer's deadline of 9000000000000 seconds",
+            job,
+            |s| s["activeDeadlineSeconds"] = json!(9_000_000_000_000_i64),
+            &[
+                "spec.activeDeadlineSeconds",
+                "less than or equal to 31536000",
+            ],
+        ),
+        case(
+            "deadline of a year and a second",
+            job,
+            |s| s["activeDeadlineSeconds"] = json!(31_536_001),
+            &[
+                "spec.activeDeadlineSeconds",
+                "less than or equal to 31536000",
+            ],
+        ),
+        case(
+            "65 namespace labels",
+            vc,
+            |s| s["namespace"]["labels"] = many_tags(65),
+            &["spec.namespace.labels", "at most 64 properties"],
+        ),
+        case(
+            "namespace label value of 64 characters",
+            vc,
+            |s| s["namespace"]["labels"]["team"] = json!("t".repeat(64)),
+            &["spec.namespace.labels.team", "at most 63"],
+        ),
+        case(
+            "65 namespace annotations",
+            vc,
+            |s| s["namespace"]["annotations"] = many_tags(65),
+            &["spec.namespace.annotations", "at most 64 properties"],
+        ),
+        case(
+            "namespace annotation value of 4097 characters",
+            vc,
+            |s| s["namespace"]["annotations"] = json!({"note": "n".repeat(4097)}),
+            &["spec.namespace.annotations.note", "at most 4096"],
+        ),
+        case(
+            "101 quota entries",
+            vc,
+            |s| {
+                s["guardRails"]["resourceQuota"]["hard"] = Value::Object(
+                    (0..101)
+                        .map(|i| (format!("count/r{i}"), json!("1")))
+                        .collect(),
+                )
+            },
+            &[
+                "spec.guardRails.resourceQuota.hard",
+                "at most 100 properties",
+            ],
+        ),
         // ----- enums
         case(
             "persistentAppUI ON",

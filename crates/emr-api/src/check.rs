@@ -102,6 +102,7 @@ pub fn spark_job_run(spec: &SparkJobRunSpec) -> Vec<FieldError> {
             });
         }
     }
+    check_map_keys(spec, &mut errors);
     if let Some(policy) = &spec.resubmit_policy
         && policy.max_backoff_seconds < policy.backoff_seconds
     {
@@ -126,6 +127,39 @@ fn check_namespace_metadata(
             message: "the key is reserved for the operator's own markers".into(),
         });
     }
+}
+
+/// EMR's limits on map keys, which a structural schema cannot bound: configuration property
+/// names 1-1024 characters, job template parameter names 1-512.
+fn check_map_keys(spec: &SparkJobRunSpec, errors: &mut Vec<FieldError>) {
+    let mut long_keys = |field: &str, keys: &mut dyn Iterator<Item = &String>, max: usize| {
+        let mut bad = keys.filter(|k| k.is_empty() || k.chars().count() > max);
+        if let Some(key) = bad.next() {
+            let shown: String = key.chars().take(40).collect();
+            errors.push(FieldError {
+                field: field.to_owned(),
+                message: format!("names must be 1 to {max} characters (\"{shown}...\")"),
+            });
+        }
+    };
+    let configurations = spec
+        .configuration_overrides
+        .iter()
+        .flat_map(|o| &o.application_configuration);
+    for (i, c) in configurations.enumerate() {
+        let field = format!("spec.configurationOverrides.applicationConfiguration[{i}].properties");
+        let nested = c.configurations.iter().flat_map(|n| {
+            n.properties
+                .keys()
+                .chain(n.configurations.iter().flat_map(|l| l.properties.keys()))
+        });
+        long_keys(&field, &mut c.properties.keys().chain(nested), 1024);
+    }
+    long_keys(
+        "spec.jobTemplateParameters",
+        &mut spec.job_template_parameters.keys(),
+        512,
+    );
 }
 
 /// Checks a VirtualCluster spec.
@@ -194,6 +228,33 @@ jobDriver:
         let errors = spark_job_run(&spec);
         assert_eq!(errors.len(), 2, "{errors:?}");
         assert!(summarize(&errors).contains("spec.tags[aws:owner]"));
+    }
+
+    #[test]
+    fn overlong_property_and_parameter_names_are_named() {
+        let mut spec = job(BASE);
+        let nested: crate::spark_job_run::NestedConfiguration = serde_json::from_value(
+            serde_json::json!({"classification": "export", "properties": {"k".repeat(1025): "v"}}),
+        )
+        .unwrap();
+        spec.configuration_overrides = Some(crate::spark_job_run::ConfigurationOverrides {
+            application_configuration: vec![crate::spark_job_run::ApplicationConfiguration {
+                classification: "spark-env".into(),
+                properties: Default::default(),
+                configurations: vec![nested],
+            }],
+            monitoring_configuration: None,
+        });
+        spec.job_template_parameters
+            .insert("p".repeat(513), "v".into());
+        let fields: Vec<String> = spark_job_run(&spec).into_iter().map(|e| e.field).collect();
+        assert_eq!(
+            fields,
+            [
+                "spec.configurationOverrides.applicationConfiguration[0].properties",
+                "spec.jobTemplateParameters"
+            ]
+        );
     }
 
     #[test]

@@ -112,13 +112,14 @@ pub struct NamespaceSpec {
     /// operator is deleted, and only while this field is true.
     #[serde(default = "default_true")]
     pub create: bool,
-    /// Labels to put on the namespace (at most 64). Keys with the prefix `emr-on-eks.dev/`,
+    /// Labels to put on the namespace (at most 64, values up to 63 characters). Keys with the prefix `emr-on-eks.dev/`,
     /// `app.kubernetes.io/managed-by` and `argocd.argoproj.io/compare-options` are the operator's
     /// and are refused: by this schema on apiservers that enforce CEL rules (1.25+), otherwise by
     /// the operator (InvalidSpec condition and a Warning Event; nothing is applied).
     #[serde(default)]
     #[schemars(extend(
         "maxProperties" = 64,
+        "additionalProperties" = {"type": "string", "maxLength": 63},
         "x-kubernetes-validations" = [{
             "rule": "self.all(k, !k.startsWith('emr-on-eks.dev/') && k != 'app.kubernetes.io/managed-by' && k != 'argocd.argoproj.io/compare-options')",
             "message": "keys with the prefix emr-on-eks.dev/, app.kubernetes.io/managed-by and argocd.argoproj.io/compare-options are reserved for the operator",
@@ -126,11 +127,12 @@ pub struct NamespaceSpec {
         }]
     ))]
     pub labels: BTreeMap<String, String>,
-    /// Annotations to put on the namespace (at most 64). The same keys as for `labels` are
+    /// Annotations to put on the namespace (at most 64, values up to 4096 characters). The same keys as for `labels` are
     /// refused.
     #[serde(default)]
     #[schemars(extend(
         "maxProperties" = 64,
+        "additionalProperties" = {"type": "string", "maxLength": 4096},
         "x-kubernetes-validations" = [{
             "rule": "self.all(k, !k.startsWith('emr-on-eks.dev/') && k != 'app.kubernetes.io/managed-by' && k != 'argocd.argoproj.io/compare-options')",
             "message": "keys with the prefix emr-on-eks.dev/, app.kubernetes.io/managed-by and argocd.argoproj.io/compare-options are reserved for the operator",
@@ -281,6 +283,7 @@ pub struct VirtualClusterStatus {
     /// CreateVirtualCluster uses the client token `<uid>-<virtualClusterCreations + 1>`, so a
     /// retried create is idempotent while a terminated virtual cluster is replaced by a new one.
     #[serde(default)]
+    #[schemars(range(min = 0, max = 2147483647))]
     pub virtual_cluster_creations: i32,
     /// What the operator changed outside this object, so that deletion undoes exactly that.
     #[serde(default)]
@@ -380,6 +383,7 @@ pub mod condition_types {
 fn quantity_map(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     schemars::json_schema!({
         "type": "object",
+        "maxProperties": 100,
         "additionalProperties": {
             "x-kubernetes-int-or-string": true,
             "pattern": "^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"

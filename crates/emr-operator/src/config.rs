@@ -150,11 +150,18 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let value: u64 = number
         .parse()
         .map_err(|_| format!("{text:?} is not a duration such as 30s, 5m or 1h"))?;
+    let too_long = || format!("{text:?} is too long a duration");
     match unit {
         "" | "s" => Ok(Duration::from_secs(value)),
         "ms" => Ok(Duration::from_millis(value)),
-        "m" => Ok(Duration::from_secs(value * 60)),
-        "h" => Ok(Duration::from_secs(value * 3600)),
+        "m" => value
+            .checked_mul(60)
+            .map(Duration::from_secs)
+            .ok_or_else(too_long),
+        "h" => value
+            .checked_mul(3600)
+            .map(Duration::from_secs)
+            .ok_or_else(too_long),
         _ => Err(format!(
             "{text:?} has an unknown unit {unit:?}; use ms, s, m or h"
         )),
@@ -173,6 +180,7 @@ mod tests {
         assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
         assert!(parse_duration("5 minutes").is_err());
         assert!(parse_duration("").is_err());
+        assert!(parse_duration(&format!("{}h", u64::MAX)).is_err());
     }
 
     #[test]

@@ -7,9 +7,12 @@ pub mod config;
 pub mod context;
 pub mod events;
 pub mod finalizer;
+#[cfg(test)]
+mod hostile_values;
 pub mod kube_client;
 pub mod leader;
 pub mod metrics;
+pub mod panic_guard;
 pub mod run;
 pub mod server;
 pub mod spark_job_run;

@@ -36,6 +36,11 @@ struct ControllerLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MapLabel {
+    map: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ErrorLabels {
     controller: String,
     error: String,
@@ -59,6 +64,9 @@ pub struct Metrics {
     reconcile_errors: Family<ErrorLabels, Counter>,
     reconcile_duration: Family<ControllerLabel, Histogram>,
     leader: Gauge,
+    tracked_objects: Family<MapLabel, Gauge>,
+    // Reads the sizes of the controllers' in-memory maps when /metrics is scraped.
+    map_sizes: Mutex<BTreeMap<&'static str, MapSizes>>,
     // Remembers which state labels were set last time, so a state that emptied drops to 0.
     last_states: Mutex<Vec<String>>,
     // Counts SparkJobRuns by state from the controller's cache when /metrics is scraped, so the
@@ -68,6 +76,9 @@ pub struct Metrics {
 
 /// Counts SparkJobRuns by the EMR state of their current attempt.
 pub type JobRunCounter = Box<dyn Fn() -> BTreeMap<String, i64> + Send + Sync>;
+
+/// Entries per in-memory map of one controller (empty once the controller is gone).
+pub type MapSizes = Box<dyn Fn() -> Vec<(&'static str, usize)> + Send + Sync>;
 
 impl Default for Metrics {
     fn default() -> Self {
@@ -95,6 +106,7 @@ impl Metrics {
             seconds_histogram as fn() -> Histogram,
         );
         let leader = Gauge::default();
+        let tracked_objects = Family::<MapLabel, Gauge>::default();
 
         registry.register(
             "job_runs",
@@ -142,6 +154,11 @@ impl Metrics {
             "1 while this replica holds the leader Lease",
             leader.clone(),
         );
+        registry.register(
+            "tracked_objects",
+            "Entries in the operator's in-memory maps kept per object or job run, by map (0 once every object is deleted)",
+            tracked_objects.clone(),
+        );
 
         for op in Operation::ALL {
             let _ = aws_calls.get_or_create(&CallLabels {
@@ -163,6 +180,8 @@ impl Metrics {
             reconcile_errors,
             reconcile_duration,
             leader,
+            tracked_objects,
+            map_sizes: Mutex::new(BTreeMap::new()),
             last_states: Mutex::new(Vec::new()),
             job_run_counter: Mutex::new(None),
         }
@@ -175,8 +194,28 @@ impl Metrics {
         }
     }
 
+    /// Where `tracked_objects{map}` comes from for one controller; `name` replaces an earlier
+    /// source of the same name (a controller started again after leadership came back).
+    pub fn set_map_sizes(&self, name: &'static str, sizes: MapSizes) {
+        if let Ok(mut all) = self.map_sizes.lock() {
+            all.insert(name, sizes);
+        }
+    }
+
+    fn refresh_map_sizes(&self) {
+        let Ok(all) = self.map_sizes.lock() else {
+            return;
+        };
+        for (map, size) in all.values().flat_map(|sizes| sizes()) {
+            self.tracked_objects
+                .get_or_create(&MapLabel { map: map.into() })
+                .set(i64::try_from(size).unwrap_or(i64::MAX));
+        }
+    }
+
     /// The text exposition format for `/metrics`.
     pub fn encode(&self) -> String {
+        self.refresh_map_sizes();
         let counts = self
             .job_run_counter
             .lock()
@@ -312,6 +351,31 @@ mod tests {
         assert!(
             text.contains(r#"emr_operator_job_runs{state="COMPLETED"} 3"#),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn map_sizes_are_read_at_scrape_time() {
+        let m = Metrics::new();
+        let size = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(2000));
+        let read = size.clone();
+        m.set_map_sizes(
+            "sparkjobrun",
+            Box::new(move || {
+                vec![(
+                    "sparkjobrun_failures",
+                    read.load(std::sync::atomic::Ordering::Relaxed),
+                )]
+            }),
+        );
+        assert!(
+            m.encode()
+                .contains(r#"emr_operator_tracked_objects{map="sparkjobrun_failures"} 2000"#)
+        );
+        size.store(0, std::sync::atomic::Ordering::Relaxed);
+        assert!(
+            m.encode()
+                .contains(r#"emr_operator_tracked_objects{map="sparkjobrun_failures"} 0"#)
         );
     }
 }

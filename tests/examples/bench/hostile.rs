@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::fleet::Fleet;
 
 /// Categories, in generation order; manifest i belongs to `CATEGORIES[i % len]`.
-pub const CATEGORIES: [&str; 20] = [
+pub const CATEGORIES: [&str; 21] = [
     "huge-entry-point",
     "huge-submit-parameters",
     "huge-annotation",
@@ -31,6 +31,7 @@ pub const CATEGORIES: [&str; 20] = [
     "release-emr-refuses",
     "tags-emr-refuses",
     "bad-retry-policy",
+    "extreme-values",
 ];
 
 /// `n` hostile manifests: (category, manifest). Names are `hostile-<k>-<category>`.
@@ -177,7 +178,57 @@ fn one(fleet: &Fleet, k: usize) -> (String, Value) {
             2 => spec["retryPolicyConfiguration"] = json!({"maxAttempts": "3"}),
             _ => spec["resubmitPolicy"] = json!({"limit": 1000}),
         },
+        "extreme-values" => extreme_values(spec, v, other),
         _ => {}
     }
     (category.to_string(), m)
+}
+
+/// Integers at their edges wherever the schema has an integer, the largest deadline and
+/// collections it allows (issue 10: one such manifest once made the operator panic). Beyond the
+/// schema's bounds the apiserver refuses them naming the field; within them they go through the
+/// operator's decisions and are refused there (a role the virtual cluster does not allow), so
+/// none runs and none crashes anything.
+fn extreme_values(spec: &mut Value, v: usize, other: &crate::fleet::Tenant) {
+    match v % 8 {
+        // The original reproducer, and i64's ends.
+        0 => spec["activeDeadlineSeconds"] = json!(9_000_000_000_000_i64),
+        1 => spec["activeDeadlineSeconds"] = json!(i64::MAX),
+        2 => spec["activeDeadlineSeconds"] = json!(i64::MIN),
+        3 => {
+            spec["resubmitPolicy"] = json!({
+                "limit": i32::MAX, "backoffSeconds": i64::MAX, "maxBackoffSeconds": i64::MAX
+            })
+        }
+        4 => spec["retryPolicyConfiguration"] = json!({"maxAttempts": i32::MIN}),
+        5 => {
+            spec["configurationOverrides"] = json!({"monitoringConfiguration": {
+                "containerLogRotationConfiguration": {"rotationSize": "10MB", "maxFilesToKeep": i32::MAX}
+            }})
+        }
+        // Every bound at its maximum: valid, so the operator's own decisions see it.
+        6 => {
+            spec["activeDeadlineSeconds"] = json!(31_536_000);
+            spec["resubmitPolicy"] =
+                json!({"limit": 100, "backoffSeconds": 86_400, "maxBackoffSeconds": 86_400});
+            spec["retryPolicyConfiguration"] = json!({"maxAttempts": 10});
+            spec["rerun"] = json!("r".repeat(253));
+            spec["executionRoleArn"] = json!(other.role_arn);
+        }
+        // The largest collections: 1 000 arguments, 100 classifications of 100 properties.
+        _ => {
+            spec["jobDriver"]["sparkSubmitJobDriver"]["entryPointArguments"] =
+                json!(vec!["a".repeat(64); 1000]);
+            let classification = |c: usize| {
+                let properties: serde_json::Map<String, Value> = (0..100)
+                    .map(|p| (format!("spark.x{c}.p{p}"), json!("v")))
+                    .collect();
+                json!({"classification": format!("c{c}"), "properties": properties})
+            };
+            spec["configurationOverrides"] = json!({
+                "applicationConfiguration": (0..100).map(classification).collect::<Vec<_>>()
+            });
+            spec["executionRoleArn"] = json!(other.role_arn);
+        }
+    }
 }

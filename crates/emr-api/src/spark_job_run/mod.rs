@@ -97,9 +97,9 @@ pub struct SparkJobRunSpec {
     pub job_template_parameters: BTreeMap<String, String>,
 
     /// Cancel a job run that has not finished this many seconds after it was started; the attempt
-    /// ends Failed with reason DeadlineExceeded (and is not resubmitted).
+    /// ends Failed with reason DeadlineExceeded (and is not resubmitted). At most one year.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = 31536000))]
     pub active_deadline_seconds: Option<i64>,
 
     /// Operator-level resubmission: start a new job run (a new attempt) when one fails for a

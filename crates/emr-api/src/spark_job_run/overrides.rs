@@ -34,7 +34,7 @@ pub struct ApplicationConfiguration {
     pub classification: String,
     /// Properties of the classification, e.g. `spark.dynamicAllocation.enabled: "false"`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[schemars(extend("maxProperties" = 1000, "additionalProperties" = {"type": "string", "maxLength": 1024}))]
+    #[schemars(extend("maxProperties" = 100, "additionalProperties" = {"type": "string", "maxLength": 1024}))]
     pub properties: BTreeMap<String, String>,
     /// Nested classifications, e.g. `export` under `spark-env`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -51,7 +51,7 @@ pub struct NestedConfiguration {
     pub classification: String,
     /// Properties of the classification.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[schemars(extend("maxProperties" = 1000, "additionalProperties" = {"type": "string", "maxLength": 1024}))]
+    #[schemars(extend("maxProperties" = 100, "additionalProperties" = {"type": "string", "maxLength": 1024}))]
     pub properties: BTreeMap<String, String>,
     /// Classifications nested one further level down.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -68,7 +68,7 @@ pub struct LeafConfiguration {
     pub classification: String,
     /// Properties of the classification.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[schemars(extend("maxProperties" = 1000, "additionalProperties" = {"type": "string", "maxLength": 1024}))]
+    #[schemars(extend("maxProperties" = 100, "additionalProperties" = {"type": "string", "maxLength": 1024}))]
     pub properties: BTreeMap<String, String>,
 }
 

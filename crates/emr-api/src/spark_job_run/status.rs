@@ -41,16 +41,22 @@ pub struct SparkJobRunStatus {
     pub finished_at: Option<Timestamp>,
     /// EMR's driver attempt count within the current job run (retryPolicyExecution.currentAttemptCount).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = -2147483648, max = 2147483647))]
     pub emr_attempt_count: Option<i32>,
     /// The operator's attempt number (1 for the first job run); part of the idempotency token.
+    // Bounded explicitly: a value beyond int32 would make the operator's watch fail to read
+    // every SparkJobRun, not just this one.
     #[serde(default)]
+    #[schemars(range(min = 0, max = 2147483647))]
     pub attempt: i32,
     /// Operator-level resubmissions of the current run so far (see `spec.resubmitPolicy`); a
     /// re-run (`spec.rerun`) starts again from 0.
     #[serde(default, skip_serializing_if = "is_zero")]
+    #[schemars(range(min = 0, max = 2147483647))]
     pub resubmissions: i32,
     /// Past and current attempts, newest last, at most the last 10.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 10))]
     pub attempts: Vec<AttemptRecord>,
     /// When the next attempt will be started, while waiting to resubmit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -78,6 +84,7 @@ pub struct SparkJobRunStatus {
 #[serde(rename_all = "camelCase")]
 pub struct AttemptRecord {
     /// The operator's attempt number.
+    #[schemars(range(min = 0, max = 2147483647))]
     pub attempt: i32,
     /// The EMR job run id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -143,6 +150,8 @@ pub mod reasons {
     pub const WAITING_TO_RESUBMIT: &str = "WaitingToResubmit";
     pub const CANCELLED: &str = "Cancelled";
     pub const COMPLETED: &str = "Completed";
+    /// A reconcile of the object panicked (an operator bug); it is retried with a growing backoff.
+    pub const RECONCILE_PANICKED: &str = "ReconcilePanicked";
 }
 
 fn is_zero(n: &i32) -> bool {

@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Datelike, TimeDelta, Utc};
 use emr_api::SparkJobRunSpec;
 use emr_api::check;
 use emr_api::condition;
@@ -37,6 +37,10 @@ const ACTIVE_RESYNC: Duration = Duration::from_secs(600);
 const DELETION_RECHECK: Duration = Duration::from_secs(15);
 /// Longest stateDetails quoted in a message.
 const MAX_DETAILS: usize = 300;
+/// The schema's bound on `spec.resubmitPolicy.backoffSeconds` and `maxBackoffSeconds`.
+const MAX_BACKOFF_SECONDS: i64 = 86_400;
+/// Why no further attempt can start: the attempt counter is at its end (a forged status).
+pub const ATTEMPTS_EXHAUSTED: &str = "AttemptsExhausted";
 
 /// Everything a decision depends on.
 #[derive(Clone, Debug)]
@@ -151,9 +155,11 @@ fn run_ended(status: &SparkJobRunStatus) -> bool {
         .state
         .as_deref()
         .is_some_and(|s| s.parse::<JobRunState>().is_ok_and(|s| s.is_terminal()));
-    terminal
-        || condition::is_true(&status.conditions, types::SUCCEEDED)
-        || condition::is_true(&status.conditions, types::FAILED)
+    // A panicked reconcile is reported as Failed but decides nothing: the run goes on being
+    // tracked (and cancelled on deletion) once reconciles succeed again.
+    let failed = condition::find(&status.conditions, types::FAILED)
+        .is_some_and(|c| c.is_true() && c.reason != reasons::RECONCILE_PANICKED);
+    terminal || condition::is_true(&status.conditions, types::SUCCEEDED) || failed
 }
 
 /// Whether a change of the VirtualCluster could unblock this job (so its watch should wake it).
@@ -212,14 +218,27 @@ fn deadline_marked(status: &SparkJobRunStatus) -> bool {
         .is_some_and(|a| a.reason.as_deref() == Some(reasons::DEADLINE_EXCEEDED))
 }
 
-/// When the current attempt runs out of time.
+/// When the current attempt runs out of time; `None` also when that lies beyond any date chrono
+/// can hold (a deadline no run reaches is no deadline: the schema bounds it, an old CRD may not).
 fn deadline(spec: &SparkJobRunSpec, status: &SparkJobRunStatus) -> Option<DateTime<Utc>> {
     let seconds = spec.active_deadline_seconds?;
     let start = status
         .created_at
         .map(|t| t.as_datetime())
         .or_else(|| submitting_since(status))?;
-    Some(start + TimeDelta::seconds(seconds))
+    start.checked_add_signed(TimeDelta::try_seconds(seconds)?)
+}
+
+/// `spec.activeDeadlineSeconds` for a message, whatever its value.
+fn deadline_text(spec: &SparkJobRunSpec) -> String {
+    let seconds = spec.active_deadline_seconds.unwrap_or_default();
+    text::duration(TimeDelta::try_seconds(seconds).unwrap_or(TimeDelta::MAX))
+}
+
+/// `at` moved back by `by`, or the earliest date chrono holds.
+fn before(at: DateTime<Utc>, by: TimeDelta) -> DateTime<Utc> {
+    at.checked_sub_signed(by)
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
 fn until(from: DateTime<Utc>, to: DateTime<Utc>) -> Duration {
@@ -229,7 +248,7 @@ fn until(from: DateTime<Utc>, to: DateTime<Utc>) -> Duration {
 /// Spec problems no schema can state on every apiserver, plus the operator's own tag budget.
 fn spec_problems(spec: &SparkJobRunSpec) -> Option<String> {
     let mut errors = check::spark_job_run(spec);
-    if spec.tags.len() + OPERATOR_TAG_COUNT > MAX_TAGS {
+    if spec.tags.len().saturating_add(OPERATOR_TAG_COUNT) > MAX_TAGS {
         errors.push(check::FieldError {
             field: "spec.tags".into(),
             message: format!(
@@ -309,7 +328,7 @@ fn begin_attempt(
         status.resubmissions = 0;
         status.submitted_rerun = f.spec.rerun.clone();
     } else {
-        status.resubmissions += 1;
+        status.resubmissions = status.resubmissions.saturating_add(1);
     }
     status.submitted_spec_fingerprint = Some(f.spec.submission_fingerprint());
     status.virtual_cluster_id = Some(virtual_cluster_id.to_owned());
@@ -347,7 +366,7 @@ fn submitting(f: &Facts, status: SparkJobRunStatus, refused: bool) -> Decision {
     };
     let since = submitting_since(f.status)
         .or(f.created)
-        .unwrap_or(f.now - TimeDelta::hours(1));
+        .unwrap_or_else(|| before(f.now, TimeDelta::hours(1)));
     Decision::new(
         status,
         Effect::Submit(Submit {
@@ -508,9 +527,7 @@ fn active(f: &Facts, mut status: SparkJobRunStatus, refused: bool) -> Decision {
                 message = format!(
                     "{} exceeded its deadline of {}; cancelling it (attempt {})",
                     run_label(&status),
-                    text::duration(TimeDelta::seconds(
-                        f.spec.active_deadline_seconds.unwrap_or_default()
-                    )),
+                    deadline_text(f.spec),
                     status.attempt
                 );
             }
@@ -567,9 +584,7 @@ fn conclude(
                 if let Some(record) = current_record(&mut status) {
                     record.reason = Some(reasons::DEADLINE_EXCEEDED.into());
                 }
-                let limit = text::duration(TimeDelta::seconds(
-                    f.spec.active_deadline_seconds.unwrap_or_default(),
-                ));
+                let limit = deadline_text(f.spec);
                 let message = format!(
                     "{label} cancelled: it exceeded its deadline of {limit} (attempt {attempt})"
                 );
@@ -602,7 +617,7 @@ fn conclude(
                         "{label} {} with {emr_reason}{elapsed} (attempt {attempt}); resubmitting at {} as attempt {}{details}",
                         state.as_str(),
                         Timestamp::from(at),
-                        attempt + 1
+                        attempt.saturating_add(1)
                     );
                     show::waiting_to_resubmit(&mut status, f.generation, &reason, &message);
                     let wake = until(f.now, at).max(Duration::from_secs(1));
@@ -632,13 +647,17 @@ fn resubmit_at(f: &Facts, status: &SparkJobRunStatus, emr_reason: &str) -> Optio
         return None;
     }
     let doublings = u32::try_from(status.resubmissions).unwrap_or(0).min(30);
+    // Within the schema's bounds even when the CRD in the cluster is older than them.
     let backoff = policy
         .backoff_seconds
-        .max(0)
+        .clamp(0, MAX_BACKOFF_SECONDS)
         .saturating_mul(1_i64 << doublings)
-        .min(policy.max_backoff_seconds.max(0));
+        .min(policy.max_backoff_seconds.clamp(0, MAX_BACKOFF_SECONDS));
     let failed_at = status.finished_at.map(|t| t.as_datetime()).unwrap_or(f.now);
-    Some(failed_at + TimeDelta::seconds(backoff))
+    // Status holds RFC 3339 times (years 0-9999): a later one could never be written.
+    failed_at
+        .checked_add_signed(TimeDelta::try_seconds(backoff)?)
+        .filter(|at| at.year() <= 9999)
 }
 
 /// Starts the next attempt (re-run or resubmission) once the virtual cluster allows it.
@@ -665,7 +684,17 @@ fn submit_when_ready(
             Decision::new(status, Effect::None, None)
         }
         Some(Resolution::Ready { virtual_cluster_id }) => {
-            let attempt = f.status.attempt + 1;
+            // Only a status written by hand gets here: the token of a wrapped-around number
+            // could name an earlier attempt's job run.
+            let Some(attempt) = f.status.attempt.checked_add(1).filter(|a| *a > 0) else {
+                let message = format!(
+                    "attempt {} is the last the operator can number; no further job run is \
+                     started (delete and recreate the SparkJobRun)",
+                    f.status.attempt
+                );
+                show::refused(&mut status, f.generation, ATTEMPTS_EXHAUSTED, &message);
+                return Decision::new(status, Effect::None, None);
+            };
             begin_attempt(f, &mut status, attempt, virtual_cluster_id, new_series);
             Decision::new(
                 status,
@@ -748,7 +777,7 @@ fn deleting(f: &Facts, mut status: SparkJobRunStatus, since: DateTime<Utc>) -> D
                     attempt: f.status.attempt,
                     since: submitting_since(f.status)
                         .or(f.created)
-                        .unwrap_or(f.now - TimeDelta::hours(1)),
+                        .unwrap_or_else(|| before(f.now, TimeDelta::hours(1))),
                 },
                 Some(DELETION_RECHECK),
             ),

@@ -71,6 +71,8 @@ pub enum Error {
         #[source]
         source: AwsError,
     },
+    #[error("reconciling SparkJobRun {object} panicked (an operator bug): {message}")]
+    Panicked { object: String, message: String },
 }
 
 impl Error {
@@ -88,6 +90,7 @@ impl Error {
             Error::FindJobRun { .. } => "FindJobRun",
             Error::CancelJobRun { .. } => "CancelJobRun",
             Error::TimedOut { .. } => "TimedOut",
+            Error::Panicked { .. } => crate::panic_guard::REASON,
         }
     }
 

@@ -13,10 +13,14 @@ pub mod conditions;
 pub mod decide;
 pub mod error;
 pub mod logs;
+#[cfg(test)]
+mod no_panic_tests;
+pub mod panic_report;
 pub mod poller;
 pub mod reconcile;
 pub mod request;
 pub mod serial;
+pub mod sweep;
 pub mod target;
 pub mod text;
 pub mod tracker;
@@ -112,6 +116,12 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         controllers.push(futures::future::join(submissions, tracking));
     }
 
+    let sweeper = sweep::run(
+        state.clone(),
+        ctx.metrics.clone(),
+        stores.clone(),
+        stopped(),
+    );
     let poller = Poller {
         tracker,
         aws: ctx.aws.clone(),
@@ -123,7 +133,8 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
     tracing::info!("SparkJobRun controller started");
     tokio::join!(
         futures::future::join_all(controllers),
-        poller.run(stopped())
+        poller.run(stopped()),
+        sweeper
     );
     tracing::info!("SparkJobRun controller stopped");
 }

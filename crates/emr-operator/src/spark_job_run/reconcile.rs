@@ -23,15 +23,17 @@ use serde_json::json;
 
 use super::decide::{self, Decision, Effect, Facts, Phase, Submit};
 use super::error::Error;
+use super::panic_report;
 use super::poller::Tracker;
 use super::request;
 use super::serial::{self, Copy, Known, Serial};
 use super::target::{self, Resolution};
-use super::tracker::{CREATED_AFTER_SLACK, JobKey};
+use super::tracker::{self, JobKey};
 use super::transitions::{self, Note};
 use crate::backoff;
 use crate::context::Context;
 use crate::finalizer;
+use crate::panic_guard;
 use crate::status::FIELD_MANAGER;
 
 /// The controller's name in metrics.
@@ -68,6 +70,23 @@ impl State {
     fn failures(&self) -> std::sync::MutexGuard<'_, HashMap<ObjectRef<SparkJobRun>, Streak>> {
         self.failures.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    /// Forgets everything kept per object for objects `present` no longer finds.
+    pub fn forget_absent(&self, present: impl Fn(&ObjectRef<SparkJobRun>) -> bool) {
+        self.failures().retain(|object, _| present(object));
+        self.serial.forget_absent(&present);
+        self.tracker.with(|r| r.forget_objects(&present));
+    }
+
+    /// Entries per in-memory map, for the `tracked_objects` metric.
+    pub fn map_sizes(&self) -> Vec<(&'static str, usize)> {
+        let mut sizes = vec![
+            ("sparkjobrun_serial", self.serial.len()),
+            ("sparkjobrun_failures", self.failures().len()),
+        ];
+        sizes.extend(self.tracker.with(|r| r.sizes()));
+        sizes
+    }
 }
 
 /// The Controller's reconcile function.
@@ -78,15 +97,26 @@ pub async fn reconcile(job: Arc<SparkJobRun>, state: Arc<State>) -> Result<Actio
     // A call that never answers (a half-open connection) must not hold the object, in both
     // queues, forever. Stopping a reconcile at any await is as safe as a crash there: the
     // recorded attempt and the client token find the run a cut-off StartJobRun may have started.
+    let name = || format!("{}/{}", job.namespace().unwrap_or_default(), job.name_any());
+    // A panic (an operator bug some input reaches) ends this reconcile only; see `panic_guard`.
     let result = match tokio::time::timeout(
         RECONCILE_TIMEOUT,
-        Reconcile::new(&job, &state).run(&mut known),
+        panic_guard::catch(async { Reconcile::new(&job, &state).run(&mut known).await }),
     )
     .await
     {
-        Ok(result) => result,
+        Ok(Ok(result)) => result,
+        Ok(Err(panicked)) => {
+            // It may have written something before it panicked: read afresh next time.
+            *known = Some(Known::Stale);
+            panic_report::report(&state.ctx, &job, &panicked).await;
+            Err(Error::Panicked {
+                object: name(),
+                message: panicked.message,
+            })
+        }
         Err(_) => Err(Error::TimedOut {
-            object: format!("{}/{}", job.namespace().unwrap_or_default(), job.name_any()),
+            object: name(),
             seconds: RECONCILE_TIMEOUT.as_secs(),
         }),
     };
@@ -136,12 +166,15 @@ enum Trouble {
     AwsThrottled,
     AwsTransient,
     ApiserverUnavailable,
+    Panicked,
     Other,
 }
 
 impl Trouble {
     fn of(error: &Error) -> Self {
-        if error.is_throttled() {
+        if matches!(error, Error::Panicked { .. }) {
+            Trouble::Panicked
+        } else if error.is_throttled() {
             Trouble::AwsThrottled
         } else if error.is_transient_aws() {
             Trouble::AwsTransient
@@ -175,14 +208,16 @@ impl Streak {
 /// First delay and longest delay of the retry backoff. Throttling starts slower so a burst
 /// spreads out; transient AWS trouble (throttling, an outage) is retried at least once a minute so
 /// a recovered EMR is noticed quickly, and an apiserver that could not answer at least every 10 s
-/// (`make bench`'s outage and apiserver-restart scenarios measured the difference); anything else
-/// backs off to five minutes.
+/// (`make bench`'s outage and apiserver-restart scenarios measured the difference); a panic
+/// waits a minute and more; anything else backs off to five minutes.
 fn backoff_bounds(trouble: Trouble) -> (Duration, Duration) {
     let secs = |base, cap| (Duration::from_secs(base), Duration::from_secs(cap));
     match trouble {
         Trouble::AwsThrottled => secs(5, 60),
         Trouble::AwsTransient => secs(1, 60),
         Trouble::ApiserverUnavailable => secs(1, 10),
+        // A bug does not fix itself in seconds; minutes, then up to an hour.
+        Trouble::Panicked => secs(60, 3600),
         Trouble::Other => secs(1, 300),
     }
 }
@@ -546,7 +581,7 @@ impl<'a> Reconcile<'a> {
             .ctx()
             .aws
             .emr
-            .list_job_runs(vc, &[], Some(since - CREATED_AFTER_SLACK))
+            .list_job_runs(vc, &[], Some(tracker::created_after(since)))
             .await
         {
             Ok(runs) => Ok(runs
@@ -723,6 +758,31 @@ mod tests {
         assert_eq!(backoff_bounds(Trouble::AwsTransient), secs(1, 60));
         assert_eq!(backoff_bounds(Trouble::ApiserverUnavailable), secs(1, 10));
         assert_eq!(backoff_bounds(Trouble::Other), secs(1, 300));
+    }
+
+    #[tokio::test]
+    async fn a_panicking_reconcile_is_an_error_retried_after_minutes() {
+        let caught = crate::panic_guard::catch(async {
+            // The old deadline arithmetic on issue 10's reproducer.
+            let seconds = std::hint::black_box(9_000_000_000_000_i64);
+            Utc::now() + chrono::TimeDelta::seconds(seconds)
+        })
+        .await
+        .expect_err("the panic ends the reconcile only");
+        let error = Error::Panicked {
+            object: "ns/j".into(),
+            message: caught.message,
+        };
+        assert_eq!(error.metric_label(), "ReconcilePanicked");
+        assert_eq!(Trouble::of(&error), Trouble::Panicked);
+        let (base, cap) = backoff_bounds(Trouble::Panicked);
+        assert!(base >= Duration::from_secs(60) && cap >= Duration::from_secs(3600));
+        // The streak grows while the panics go on, so the delay does too.
+        let mut streak = None;
+        for _ in 0..5 {
+            streak = Some(Streak::after(streak, Trouble::Panicked));
+        }
+        assert_eq!(streak.map(|s| s.count), Some(5));
     }
 
     #[test]

@@ -102,6 +102,13 @@ impl Serial {
         }
     }
 
+    /// Forgets the slots of objects `present` no longer finds, unless a reconcile holds or
+    /// waits for one (it releases the slot itself when done).
+    pub fn forget_absent(&self, present: impl Fn(&ObjectRef<SparkJobRun>) -> bool) {
+        self.slots()
+            .retain(|object, slot| present(object) || Arc::strong_count(slot) > 1);
+    }
+
     /// Objects with a slot.
     pub fn len(&self) -> usize {
         self.slots().len()
@@ -208,5 +215,26 @@ mod tests {
         *serial.lock(&a).await = None;
         serial.release(&a);
         assert!(serial.is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_slots_of_deleted_objects_go_unless_in_use() {
+        let serial = Serial::default();
+        let kept = ObjectRef::new("kept").within("ns");
+        let deleted = ObjectRef::new("deleted").within("ns");
+        let busy = ObjectRef::new("busy").within("ns");
+        // A deleted object whose last write the cache never showed keeps its memory...
+        *serial.lock(&deleted).await = Some(version("6"));
+        serial.release(&deleted);
+        *serial.lock(&kept).await = Some(version("2"));
+        serial.release(&kept);
+        let held = serial.lock(&busy).await;
+        assert_eq!(serial.len(), 3);
+        // ...until the sweep sees it gone from the cache.
+        serial.forget_absent(|o| o.name == "kept");
+        assert_eq!(serial.len(), 2, "the busy slot stays while held");
+        drop(held);
+        serial.forget_absent(|o| o.name == "kept");
+        assert_eq!(serial.len(), 1);
     }
 }

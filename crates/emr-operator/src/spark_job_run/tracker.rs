@@ -90,6 +90,8 @@ struct Tracked {
 struct Observed {
     observation: Observation,
     at: DateTime<Utc>,
+    /// Whose run it is, so that the observation goes when the object does.
+    object: ObjectRef<SparkJobRun>,
 }
 
 #[derive(Clone, Debug)]
@@ -110,6 +112,20 @@ pub struct Registry {
 
 fn delta(d: Duration) -> TimeDelta {
     TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
+}
+
+/// `d` after `now`, or the latest date chrono holds (a huge `--poll-interval` means "never").
+fn after(now: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+    now.checked_add_signed(delta(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// The `createdAfter` filter for runs created at `oldest`: a little earlier, for clock skew.
+/// `oldest` may come from a status anyone with status rights can write.
+pub fn created_after(oldest: DateTime<Utc>) -> DateTime<Utc> {
+    oldest
+        .checked_sub_signed(CREATED_AFTER_SLACK)
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
 impl Registry {
@@ -139,7 +155,7 @@ impl Registry {
         {
             return;
         }
-        let first_poll = now + delta(self.cadence.young_poll_interval);
+        let first_poll = after(now, self.cadence.young_poll_interval);
         let schedule = self
             .schedules
             .entry(key.virtual_cluster_id.clone())
@@ -187,7 +203,7 @@ impl Registry {
 
     /// Brings the next poll of `vc` forward to the young cadence (e.g. to confirm a cancellation).
     pub fn poll_soon(&mut self, vc: &str, now: DateTime<Utc>) {
-        let soon = now + delta(self.cadence.young_poll_interval);
+        let soon = after(now, self.cadence.young_poll_interval);
         if let Some(schedule) = self.schedules.get_mut(vc) {
             schedule.next_poll = schedule.next_poll.min(soon);
         }
@@ -208,7 +224,7 @@ impl Registry {
                 let oldest = self.runs_of(vc).map(|(_, t)| t.since).min()?;
                 Some(PollRequest {
                     virtual_cluster_id: vc.clone(),
-                    created_after: oldest - CREATED_AFTER_SLACK,
+                    created_after: created_after(oldest),
                 })
             })
             .collect()
@@ -220,12 +236,12 @@ impl Registry {
     }
 
     /// The cadence `vc` needs now: young while any of its runs is young.
-    fn interval(&self, vc: &str, now: DateTime<Utc>) -> TimeDelta {
+    fn interval(&self, vc: &str, now: DateTime<Utc>) -> Duration {
         let young_age = delta(self.cadence.young_job_age);
         if self.runs_of(vc).any(|(_, t)| now - t.since < young_age) {
-            delta(self.cadence.young_poll_interval)
+            self.cadence.young_poll_interval
         } else {
-            delta(self.cadence.poll_interval)
+            self.cadence.poll_interval
         }
     }
 
@@ -255,6 +271,7 @@ impl Registry {
             Observed {
                 observation,
                 at: now,
+                object: object.clone(),
             },
         );
         changed.then_some(object)
@@ -280,7 +297,7 @@ impl Registry {
                 None => missing.push(key),
             }
         }
-        let next = now + self.interval(vc, now);
+        let next = after(now, self.interval(vc, now));
         if let Some(schedule) = self.schedules.get_mut(vc) {
             schedule.next_poll = next;
             schedule.failures = 0;
@@ -304,7 +321,7 @@ impl Registry {
             .min()
         {
             Some(oldest) => MissingPlan::ListFinished {
-                created_after: oldest - CREATED_AFTER_SLACK,
+                created_after: created_after(oldest),
                 keys: missing,
             },
             None => MissingPlan::Nothing,
@@ -356,7 +373,7 @@ impl Registry {
     pub fn record_failure(&mut self, vc: &str, retry_in: Duration, now: DateTime<Utc>) {
         if let Some(schedule) = self.schedules.get_mut(vc) {
             schedule.failures = schedule.failures.saturating_add(1);
-            schedule.next_poll = now + delta(retry_in);
+            schedule.next_poll = after(now, retry_in);
         }
     }
 
@@ -378,6 +395,38 @@ impl Registry {
     /// How many runs are being polled.
     pub fn active_runs(&self) -> usize {
         self.runs.len()
+    }
+
+    /// Drops everything about the runs of objects `present` no longer finds (deleted, also
+    /// without the operator's release: a finalizer removed by hand, a deletion while the
+    /// operator was down), so that nothing of a deleted object stays in memory or keeps being
+    /// polled.
+    pub fn forget_objects(&mut self, present: impl Fn(&ObjectRef<SparkJobRun>) -> bool) {
+        let gone: Vec<JobKey> = self
+            .runs
+            .iter()
+            .filter(|(_, t)| !present(&t.object))
+            .map(|(k, _)| k.clone())
+            .chain(
+                self.observed
+                    .iter()
+                    .filter(|(_, o)| !present(&o.object))
+                    .map(|(k, _)| k.clone()),
+            )
+            .collect();
+        for key in &gone {
+            self.forget(key);
+        }
+    }
+
+    /// How many entries each map holds, for the `tracked_objects` metric.
+    pub fn sizes(&self) -> [(&'static str, usize); 4] {
+        [
+            ("poller_runs", self.runs.len()),
+            ("poller_observations", self.observed.len()),
+            ("poller_schedules", self.schedules.len()),
+            ("poller_cancel_requests", self.cancel_requested.len()),
+        ]
     }
 }
 
@@ -634,5 +683,44 @@ mod tests {
         r.track(key("vc1", "a"), obj("a"), t0(), t0());
         r.track(key("vc2", "b"), obj("b"), t0(), t0());
         assert_eq!(r.tracked_in("vc1"), vec![key("vc1", "a")]);
+    }
+
+    #[test]
+    fn deleted_objects_leave_nothing_behind() {
+        let mut r = Registry::new(cadence());
+        r.track(key("vc1", "a"), obj("a"), t0(), t0());
+        r.track(key("vc1", "b"), obj("b"), t0(), t0());
+        r.track(key("vc2", "c"), obj("c"), t0(), t0());
+        r.note_cancel_requested(&key("vc1", "a"));
+        // b finished: only its observation is left, waiting for its reconcile.
+        r.record_described(&key("vc1", "b"), Observation::NotFound, t0());
+        r.forget_objects(|o| o.name == "c");
+        assert_eq!(r.observation(&key("vc1", "b")), None);
+        assert!(!r.cancel_requested(&key("vc1", "a")));
+        assert_eq!(r.tracked_in("vc1"), Vec::<JobKey>::new());
+        let sizes: Vec<usize> = r.sizes().iter().map(|(_, n)| *n).collect();
+        assert_eq!(sizes, vec![1, 0, 1, 0], "{:?}", r.sizes());
+        r.forget_objects(|_| false);
+        assert!(r.sizes().iter().all(|(_, n)| *n == 0), "{:?}", r.sizes());
+    }
+
+    #[test]
+    fn extreme_times_and_intervals_do_not_overflow() {
+        let huge = Cadence {
+            poll_interval: Duration::MAX,
+            young_poll_interval: Duration::MAX,
+            young_job_age: Duration::MAX,
+        };
+        let mut r = Registry::new(huge);
+        let (min, max) = (DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC);
+        r.track(key("vc1", "a"), obj("a"), min, max);
+        r.track(key("vc1", "b"), obj("b"), max, min);
+        r.poll_soon("vc1", max);
+        r.record_failure("vc1", Duration::MAX, max);
+        let _ = r.due(max);
+        let _ = r.record_active("vc1", &[info("vc1", "a", JobRunState::Running, min)], max);
+        let _ = r.plan_missing(vec![key("vc1", "a"), key("vc1", "b"), key("vc1", "x")]);
+        r.prune(min, TimeDelta::MAX);
+        assert_eq!(created_after(min), min);
     }
 }

@@ -19,7 +19,9 @@ use kube::{Resource, ResourceExt};
 
 use super::error::Error;
 use super::names::{AWS_AUTH_NAME, AWS_AUTH_NAMESPACE};
-use super::reconcile::{State, reconcile};
+use super::panic_report;
+use super::reconcile::State;
+use super::sweep;
 use crate::Context;
 
 /// Runs the controller until `shutdown` completes.
@@ -39,7 +41,8 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .any_semantic()
         .fields(&format!("metadata.name={AWS_AUTH_NAME}"));
     let state = Arc::new(State::new(ctx.clone()));
-    controller
+    let sweeper = sweep::run(state.clone(), store.clone());
+    let controller = controller
         .watches(
             Api::<Namespace>::all(client.clone()),
             children.clone(),
@@ -77,13 +80,17 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         )
         .with_config(Config::default().concurrency(ctx.config.concurrency))
         .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, state)
+        .run(panic_report::guarded, error_policy, state)
         .for_each(|result| async move {
             if let Err(error) = result {
                 tracing::debug!(%error, "virtualcluster controller event");
             }
-        })
-        .await;
+        });
+    // The sweep runs as long as the controller does.
+    tokio::select! {
+        () = controller => {}
+        () = sweeper => {}
+    }
 }
 
 /// A watch mapper for children of kind `K`, reading VirtualClusters from `store`.
@@ -131,7 +138,10 @@ fn aws_auth_users(store: &Store<VirtualCluster>) -> Vec<ObjectRef<VirtualCluster
         .collect()
 }
 
-fn error_policy(vc: Arc<VirtualCluster>, _error: &Error, state: Arc<State>) -> Action {
+fn error_policy(vc: Arc<VirtualCluster>, error: &Error, state: Arc<State>) -> Action {
+    if matches!(error, Error::ReconcilePanicked { .. }) {
+        return Action::requeue(state.after_panic(&vc));
+    }
     Action::requeue(state.after_error(&vc))
 }
 

@@ -122,6 +122,8 @@ pub enum Error {
         namespace: String,
         source: AwsError,
     },
+    #[error("reconciling VirtualCluster {name} panicked (an operator bug): {message}")]
+    ReconcilePanicked { name: String, message: String },
 }
 
 impl Error {
@@ -175,6 +177,7 @@ impl Error {
             | Error::MissingIdentity
             | Error::UnsafeRoleBinding { .. }
             | Error::EmrClusterRoleMissing { .. } => "invalid",
+            Error::ReconcilePanicked { .. } => crate::panic_guard::REASON,
             _ => match self.kube_code() {
                 Some(403) => "kube_forbidden",
                 Some(409) => "kube_conflict",
@@ -218,6 +221,9 @@ impl Error {
             ),
             Error::UnsafeRoleBinding { .. } => {
                 Outcome::failed("UnsafeRoleBinding", self.to_string())
+            }
+            Error::ReconcilePanicked { .. } => {
+                Outcome::failed(crate::panic_guard::REASON, self.to_string())
             }
             _ => match self.kube_code() {
                 Some(403) => Outcome::failed(

@@ -29,12 +29,16 @@ mod job_runs;
 mod kube_io;
 mod names;
 mod namespace_step;
+#[cfg(test)]
+mod no_panic_tests;
 mod outcome;
+mod panic_report;
 mod pass;
 mod reconcile;
 mod records;
 mod service_account_step;
 mod subset;
+mod sweep;
 mod trust;
 mod trust_step;
 

@@ -81,9 +81,32 @@ impl State {
     pub fn after_error(&self, vc: &VirtualCluster) -> Duration {
         self.next(&key(vc), Retry::Backoff)
     }
+
+    /// Forgets the failure streaks of objects whose key (uid, else name) `present` rejects.
+    pub fn forget_absent(&self, present: impl Fn(&str) -> bool) {
+        if let Ok(mut failures) = self.failures.lock() {
+            failures.retain(|key, _| present(key));
+        }
+    }
+
+    /// Entries per in-memory map, for the `tracked_objects` metric.
+    pub fn map_sizes(&self) -> Vec<(&'static str, usize)> {
+        let streaks = self.failures.lock().map_or(0, |f| f.len());
+        vec![("virtualcluster_failures", streaks)]
+    }
+
+    /// The requeue after a reconcile that panicked: minutes, growing with the streak.
+    pub fn after_panic(&self, vc: &VirtualCluster) -> Duration {
+        let Ok(mut failures) = self.failures.lock() else {
+            return crate::panic_guard::backoff(u32::MAX);
+        };
+        let streak = failures.entry(key(vc)).or_default();
+        *streak = streak.saturating_add(1);
+        crate::panic_guard::backoff(*streak)
+    }
 }
 
-fn key(vc: &VirtualCluster) -> String {
+pub(super) fn key(vc: &VirtualCluster) -> String {
     vc.metadata.uid.clone().unwrap_or_else(|| vc.name_any())
 }
 

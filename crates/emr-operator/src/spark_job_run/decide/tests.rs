@@ -858,3 +858,85 @@ fn finished_jobs_let_go_on_deletion() {
         }
     );
 }
+
+#[test]
+fn a_deadline_beyond_any_date_is_no_deadline_not_a_panic() {
+    // Issue 10's reproducer: schema-valid before the one-year bound, it panicked every replica.
+    for seconds in [9_000_000_000_000, i64::MAX, i64::MIN] {
+        let mut w = World::new(spec(&format!("activeDeadlineSeconds: {seconds}")));
+        w.submit_and_start("jr1");
+        w.see(JobRunState::Running, t0() + secs(20));
+        let d = w.step();
+        assert!(matches!(d.effect, Effect::Track { .. }), "{seconds}: {d:?}");
+        assert_eq!(d.wake, Some(ACTIVE_RESYNC), "{seconds}");
+        w.see(JobRunState::Cancelled, t0() + secs(30));
+        let d = w.step();
+        assert_eq!(d.effect, Effect::Forget(key("jr1")), "{seconds}");
+        assert_eq!(
+            w.cond(types::FAILED),
+            (ConditionStatus::True, reasons::CANCELLED.into())
+        );
+    }
+}
+
+#[test]
+fn a_forged_last_attempt_number_stops_instead_of_wrapping_around() {
+    let mut w = World::new(spec(""));
+    w.status.attempt = i32::MAX;
+    let d = w.step();
+    assert_eq!(d.effect, Effect::None);
+    assert_eq!(w.status.attempt, i32::MAX);
+    assert_eq!(
+        w.cond(types::FAILED),
+        (ConditionStatus::True, ATTEMPTS_EXHAUSTED.into())
+    );
+    // Negative numbers (only a hand-written status has them) never reach a token either.
+    let mut w = World::new(spec(""));
+    w.status.attempt = -1;
+    w.step();
+    assert_eq!(
+        w.cond(types::SUBMITTED),
+        (ConditionStatus::False, ATTEMPTS_EXHAUSTED.into())
+    );
+}
+
+#[test]
+fn resubmission_backoff_is_bounded_whatever_the_policy_says() {
+    let mut w = World::new(spec(
+        "resubmitPolicy: {limit: 100, backoffSeconds: 9223372036854775807, maxBackoffSeconds: 9223372036854775807, onFailureReasons: [USER_ERROR]}",
+    ));
+    w.spec.resubmit_policy.as_mut().unwrap().limit = i32::MAX;
+    w.submit_and_start("jr1");
+    w.fail_with("USER_ERROR", None, t0() + secs(10));
+    let d = w.step();
+    assert_eq!(d.effect, Effect::Forget(key("jr1")));
+    assert_eq!(
+        w.status.next_attempt_at.map(|t| t.as_datetime()),
+        Some(t0() + secs(10) + secs(MAX_BACKOFF_SECONDS))
+    );
+    // A failure at the end of the calendar: no resubmission time that status could hold.
+    let mut w = World::new(spec("resubmitPolicy: {onFailureReasons: [USER_ERROR]}"));
+    w.submit_and_start("jr1");
+    let end = DateTime::parse_from_rfc3339("9999-12-31T23:59:59Z")
+        .unwrap()
+        .with_timezone(&Utc);
+    w.fail_with("USER_ERROR", None, end);
+    w.step();
+    assert_eq!(w.status.next_attempt_at, None);
+    assert_eq!(w.cond(types::FAILED).0, ConditionStatus::True);
+}
+
+#[test]
+fn a_panic_marker_does_not_end_a_running_job() {
+    let mut w = World::new(spec(""));
+    w.submit_and_start("jr1");
+    w.status = crate::spark_job_run::panic_report::status_after(&w.status, Some(1), "boom");
+    assert_eq!(phase(&w.status), Phase::Active);
+    w.see(JobRunState::Running, t0() + secs(5));
+    w.step();
+    // The next successful reconcile says what the run is doing again.
+    assert_eq!(
+        w.cond(types::FAILED),
+        (ConditionStatus::False, "InProgress".into())
+    );
+}
