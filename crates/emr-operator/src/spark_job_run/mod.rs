@@ -4,6 +4,8 @@
 //! - [`decide`]: the pure state machine (submit, track, finish, deadline, resubmit, re-run,
 //!   refuse spec changes, delete), with [`conditions`], [`transitions`] (Events), [`target`]
 //!   (which virtual cluster), [`request`] (the StartJobRun request) and [`logs`].
+//! - [`ownership`]: what status names (virtual cluster, job run) is acted on only once proven
+//!   to be this object's; status is writable by more than the operator.
 //! - [`tracker`]: the pure bookkeeping of the poller: one ListJobRuns per virtual cluster per
 //!   tick, whatever the number of jobs.
 //! - [`reconcile`] and [`poller`]: the I/O around them; [`serial`] keeps the two queues (new
@@ -13,6 +15,7 @@ pub mod conditions;
 pub mod decide;
 pub mod error;
 pub mod logs;
+pub mod ownership;
 pub mod poller;
 pub mod reconcile;
 pub mod request;
