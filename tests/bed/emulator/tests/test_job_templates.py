@@ -71,9 +71,10 @@ def test_a_template_must_declare_what_it_uses(emr):
         create_template(emr, executionRoleArn="${role}")
     assert error_code(err) == "ValidationException"
     with pytest.raises(ClientError) as err:
-        emr.create_job_template(
-            name="t", clientToken="t", jobTemplateData={"executionRoleArn": ROLE_ARN, "releaseLabel": "${x}"}
-        )
+        create_template(emr, token="t-2", releaseLabel="${x}")
+    assert error_code(err) == "ValidationException"
+    with pytest.raises(ClientError) as err:
+        create_template(emr, token="t-3", parameterConfiguration={"script": {"type": "DATE"}, "day": {}})
     assert error_code(err) == "ValidationException"
 
 
