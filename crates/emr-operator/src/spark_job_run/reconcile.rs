@@ -193,6 +193,18 @@ fn to_chrono(time: &Time) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(time.0.as_second(), nanos)
 }
 
+/// A merge patch turning status `old` into `new`: `new`, with every field `old` has and `new`
+/// lacks set to null (removed).
+fn replacing(old: &serde_json::Value, new: &serde_json::Value) -> serde_json::Value {
+    let mut patch = new.clone();
+    if let (Some(old), Some(fields)) = (old.as_object(), patch.as_object_mut()) {
+        for key in old.keys() {
+            fields.entry(key.clone()).or_insert(serde_json::Value::Null);
+        }
+    }
+    patch
+}
+
 fn is_conflict(error: &kube::Error) -> bool {
     matches!(error, kube::Error::Api(status) if status.code == 409)
 }
@@ -393,7 +405,7 @@ impl<'a> Reconcile<'a> {
             why,
         );
         let message = status.message.clone().unwrap_or_default();
-        self.write(status).await?;
+        self.write_replacing(status).await?;
         self.publish(vec![Note::warning(
             reasons::FORGED_STATUS,
             "Reconcile",
@@ -580,11 +592,22 @@ impl<'a> Reconcile<'a> {
         }
     }
 
+    /// Keeps `key` polled for this object; a run tracked for another object is left to it (a
+    /// second line of defence: only proven runs reach here, see [`ownership`]).
     fn track(&self, key: JobKey, since: DateTime<Utc>) {
         let object = ObjectRef::from_obj(&self.job);
-        self.state
-            .tracker
-            .change(|r| r.track(key, object, since, Utc::now()));
+        let stolen = self.state.tracker.change(|r| {
+            let other = r
+                .tracked_by(&key)
+                .is_some_and(|o| *o != object || o.extra.uid != object.extra.uid);
+            if !other {
+                r.track(key.clone(), object, since, Utc::now());
+            }
+            other
+        });
+        if stolen {
+            tracing::warn!(object = %self.object, job_run = %key.job_run_id, "not tracking a job run tracked for another object");
+        }
     }
 
     fn started_status(
@@ -864,6 +887,41 @@ impl<'a> Reconcile<'a> {
         Ok(())
     }
 
+    /// Like [`Reconcile::write`], but removes what `status` leaves out even when another field
+    /// manager set it: a server-side apply only drops fields the operator owns, and a forged
+    /// field is owned by whoever forged it. A merge patch guarded by the resourceVersion.
+    async fn write_replacing(&mut self, status: SparkJobRunStatus) -> Result<(), Error> {
+        let old = self.status();
+        if status == old {
+            return Ok(());
+        }
+        let body = json!({
+            "metadata": {"resourceVersion": self.job.resource_version()},
+            "status": replacing(&json!(old), &json!(status)),
+        });
+        let updated = self
+            .api
+            .patch_status(
+                &self.job.name_any(),
+                &PatchParams {
+                    field_manager: Some(FIELD_MANAGER.into()),
+                    ..Default::default()
+                },
+                &Patch::Merge(&body),
+            )
+            .await
+            .map_err(|source| {
+                self.kube_error(source, |object, source| Error::WriteStatus {
+                    object,
+                    source,
+                })
+            })?;
+        self.job = updated;
+        self.count_transition(&old, &status);
+        self.publish(transitions::between(&old, &status)).await;
+        Ok(())
+    }
+
     fn kube_error(
         &self,
         source: kube::Error,
@@ -966,6 +1024,16 @@ impl<'a> Reconcile<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_replacing_patch_removes_what_the_new_status_leaves_out() {
+        let old = json!({"jobRunId": "theirs", "virtualClusterId": "a", "attempt": 1});
+        let new = json!({"virtualClusterId": "b", "attempt": 1});
+        assert_eq!(
+            replacing(&old, &new),
+            json!({"jobRunId": null, "virtualClusterId": "b", "attempt": 1})
+        );
+    }
 
     #[test]
     fn transient_trouble_is_retried_sooner_than_the_rest() {
