@@ -139,8 +139,10 @@ async fn a_forged_status_never_reaches_another_tenants_virtual_cluster() {
     .await;
     t.apply_job(&b, "deleted", &[("emulator/run-seconds", "300")], "")
         .await;
+    t.apply_job(&b, "recorded", &[("emulator/run-seconds", "15")], "")
+        .await;
     let mut own_runs = BTreeMap::new();
-    for name in ["finishes", "deadline", "deleted"] {
+    for name in ["finishes", "deadline", "deleted", "recorded"] {
         let job = t
             .wait_job(&b, name, 60, "B's job started", has_job_run)
             .await;
@@ -155,13 +157,20 @@ async fn a_forged_status_never_reaches_another_tenants_virtual_cluster() {
     for name in ["finishes", "deadline", "deleted"] {
         t.forge_status(&b, name, forged.clone()).await;
     }
+    // "Attempt recorded, not started yet", in A's virtual cluster: a StartJobRun would go there.
+    t.forge_status(
+        &b,
+        "recorded",
+        json!({"virtualClusterId": a.id, "jobRunId": null, "state": null}),
+    )
+    .await;
     t.jobs(&b)
         .delete("deleted", &DeleteParams::default())
         .await
         .expect("delete");
 
     // Each forged object says so, with a Warning Event, and goes on with its own run.
-    for name in ["finishes", "deadline"] {
+    for name in ["finishes", "deadline", "recorded"] {
         let job = t
             .wait_job(&b, name, 30, "StatusNotOwned recorded", |j| {
                 condition_reason(j, types::STATUS_NOT_OWNED).as_deref()
@@ -181,22 +190,22 @@ async fn a_forged_status_never_reaches_another_tenants_virtual_cluster() {
             "{events:#?}"
         );
     }
-    let finished_job = t
-        .wait_job(&b, "finishes", 60, "finishes finished", finished)
-        .await;
-    assert!(
-        is_true(&finished_job, types::SUCCEEDED),
-        "{:#?}",
-        finished_job.status
-    );
-    assert_eq!(
-        status_of(&finished_job).job_run_id.as_ref(),
-        own_runs.get("finishes")
-    );
-    assert_eq!(
-        status_of(&finished_job).virtual_cluster_id.as_ref(),
-        Some(&b.id)
-    );
+    for name in ["finishes", "recorded"] {
+        let finished_job = t.wait_job(&b, name, 60, "finished", finished).await;
+        assert!(
+            is_true(&finished_job, types::SUCCEEDED),
+            "{name}: {:#?}",
+            finished_job.status
+        );
+        assert_eq!(
+            status_of(&finished_job).job_run_id.as_ref(),
+            own_runs.get(name)
+        );
+        assert_eq!(
+            status_of(&finished_job).virtual_cluster_id.as_ref(),
+            Some(&b.id)
+        );
+    }
     let deadline_job = t
         .wait_job(&b, "deadline", 60, "deadline finished", finished)
         .await;
@@ -241,6 +250,8 @@ async fn a_forged_status_never_reaches_another_tenants_virtual_cluster() {
         calls_on_a.is_empty(),
         "calls on tenant A's cluster: {calls_on_a:#?}"
     );
+    let starts_on_a = t.bed.emulator.start_job_run_requests(Some(&a.id)).await;
+    assert_eq!(starts_on_a.len(), 1, "only A's own: {starts_on_a:#?}");
 
     // A's job goes on to complete.
     let deadline = Instant::now() + Duration::from_secs(90);
