@@ -937,3 +937,6 @@ async fn watch_namespaces_leaves_jobs_elsewhere_alone() {
         .await;
     assert!(started.is_empty(), "{started:#?}");
 }
+
+#[path = "spark_job_run/tenancy.rs"]
+mod tenancy;

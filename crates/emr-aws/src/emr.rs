@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use crate::call::Caller;
 use crate::error::{AwsError, AwsFault};
 use crate::job_run::{JobRunInfo, JobRunState, StartedJobRun, job_run_info};
+use crate::job_template::{JobTemplateInfo, job_template_info};
 use crate::observer::CallObserver;
 use crate::operation::Operation;
 use crate::pagination::Pages;
@@ -183,6 +184,30 @@ impl EmrContainers {
                 cause,
             })?;
         Ok(())
+    }
+
+    /// The job template `template_id`; a missing one is `is_not_found()`.
+    pub async fn describe_job_template(
+        &self,
+        template_id: &str,
+    ) -> Result<JobTemplateInfo, AwsError> {
+        let error = |cause| AwsError::DescribeJobTemplate {
+            template_id: template_id.to_owned(),
+            cause,
+        };
+        let request = self.client.describe_job_template().id(template_id);
+        let out = self
+            .caller
+            .call(Operation::DescribeJobTemplate, request.send())
+            .await
+            .map_err(error)?;
+        out.job_template()
+            .and_then(job_template_info)
+            .ok_or_else(|| {
+                error(AwsFault::malformed_response(
+                    "DescribeJobTemplate returned no job template with an id and data",
+                ))
+            })
     }
 
     pub async fn create_virtual_cluster(

@@ -300,6 +300,11 @@ pub enum AwsError {
         job_run_id: String,
         cause: AwsFault,
     },
+    #[error("DescribeJobTemplate of job template {template_id} failed: {cause}")]
+    DescribeJobTemplate {
+        template_id: String,
+        cause: AwsFault,
+    },
     #[error(
         "CreateVirtualCluster {name} for namespace {namespace} of EKS cluster {eks_cluster_name} failed: {cause}"
     )]
@@ -346,6 +351,7 @@ impl AwsError {
             AwsError::DescribeJobRun { .. } => Operation::DescribeJobRun,
             AwsError::ListJobRuns { .. } => Operation::ListJobRuns,
             AwsError::CancelJobRun { .. } => Operation::CancelJobRun,
+            AwsError::DescribeJobTemplate { .. } => Operation::DescribeJobTemplate,
             AwsError::CreateVirtualCluster { .. } => Operation::CreateVirtualCluster,
             AwsError::DescribeVirtualCluster { .. } => Operation::DescribeVirtualCluster,
             AwsError::ListVirtualClusters { .. } => Operation::ListVirtualClusters,
@@ -364,6 +370,7 @@ impl AwsError {
             | AwsError::DescribeJobRun { cause, .. }
             | AwsError::ListJobRuns { cause, .. }
             | AwsError::CancelJobRun { cause, .. }
+            | AwsError::DescribeJobTemplate { cause, .. }
             | AwsError::CreateVirtualCluster { cause, .. }
             | AwsError::DescribeVirtualCluster { cause, .. }
             | AwsError::ListVirtualClusters { cause, .. }

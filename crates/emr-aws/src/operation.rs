@@ -7,6 +7,7 @@ pub enum Operation {
     DescribeJobRun,
     ListJobRuns,
     CancelJobRun,
+    DescribeJobTemplate,
     CreateVirtualCluster,
     DescribeVirtualCluster,
     ListVirtualClusters,
@@ -20,11 +21,12 @@ pub enum Operation {
 
 impl Operation {
     /// Every operation, so metrics can be registered up front and show zeros.
-    pub const ALL: [Operation; 13] = [
+    pub const ALL: [Operation; 14] = [
         Operation::StartJobRun,
         Operation::DescribeJobRun,
         Operation::ListJobRuns,
         Operation::CancelJobRun,
+        Operation::DescribeJobTemplate,
         Operation::CreateVirtualCluster,
         Operation::DescribeVirtualCluster,
         Operation::ListVirtualClusters,
@@ -43,6 +45,7 @@ impl Operation {
             Operation::DescribeJobRun => "DescribeJobRun",
             Operation::ListJobRuns => "ListJobRuns",
             Operation::CancelJobRun => "CancelJobRun",
+            Operation::DescribeJobTemplate => "DescribeJobTemplate",
             Operation::CreateVirtualCluster => "CreateVirtualCluster",
             Operation::DescribeVirtualCluster => "DescribeVirtualCluster",
             Operation::ListVirtualClusters => "ListVirtualClusters",
@@ -62,6 +65,7 @@ impl Operation {
             | Operation::DescribeJobRun
             | Operation::ListJobRuns
             | Operation::CancelJobRun
+            | Operation::DescribeJobTemplate
             | Operation::CreateVirtualCluster
             | Operation::DescribeVirtualCluster
             | Operation::ListVirtualClusters

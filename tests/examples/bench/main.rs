@@ -14,6 +14,7 @@
 
 mod apiserver;
 mod fleet;
+mod forged;
 mod hostile;
 mod observe;
 mod procstat;

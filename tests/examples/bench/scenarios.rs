@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use crate::apiserver::{self, ApiserverAccess, RequestCounter, WriteCounts};
 use crate::fleet::{self, Applied, Fleet};
+use crate::forged;
 use crate::hostile;
 use crate::observe::{Observer, now, refusal};
 use crate::procstat::{self, Finder, Machine, Sampler, Usage, round3};
@@ -57,6 +58,9 @@ pub struct RunResult {
     /// Hostile: the valid jobs applied alone first, for comparison.
     pub baseline: Option<Burst>,
     pub hostile: Option<HostileReport>,
+    /// Hostile: the forged-status category (objects whose status names another tenant's
+    /// virtual cluster and job runs).
+    pub forged_status: Option<forged::ForgedReport>,
     /// What was injected and when (scenario-specific).
     pub faults: Value,
     pub notes: Vec<String>,
@@ -638,6 +642,7 @@ fn base_result(scenario: &str, size: usize, settings: &Settings, machine: Machin
         kept: None,
         baseline: None,
         hostile: None,
+        forged_status: None,
         faults: Value::Null,
         notes: Vec::new(),
     }
@@ -1032,6 +1037,24 @@ async fn hostile_scenario(
     result.hostile = Some(report);
     result.baseline = Some(base);
     result.burst = Some(mixed);
+
+    let n_forged = (n_hostile / 5).clamp(8, 100);
+    eprintln!(
+        "bench: {n_forged} objects with a forged status ({})",
+        forged::CATEGORY
+    );
+    let forged = forged::run(&rig.fleet, n_forged, settings.apply_concurrency).await?;
+    result.complete = result.complete && forged.violations == 0;
+    result.outcome = format!(
+        "{}; {}: {} forged, {} flagged, {} calls on the victim's virtual cluster, {} violations",
+        result.outcome,
+        forged::CATEGORY,
+        forged.forged,
+        forged.flagged,
+        forged.calls_on_victim,
+        forged.violations
+    );
+    result.forged_status = Some(forged);
     Ok(result)
 }
 

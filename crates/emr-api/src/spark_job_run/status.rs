@@ -132,6 +132,10 @@ pub mod condition_types {
     pub const READY: &str = "Ready";
     /// Present (True) only while the spec differs from the one submitted: the change is not applied.
     pub const SPEC_CHANGE_REFUSED: &str = "SpecChangeRefused";
+    /// True once the operator discarded status fields naming a virtual cluster or job run it
+    /// could not prove to be this object's (status is writable by more than the operator); the
+    /// message says what was discarded. Nothing was called in AWS with them.
+    pub const STATUS_NOT_OWNED: &str = "StatusNotOwned";
 }
 
 /// Condition reasons the operator writes that are not EMR states or failure reasons.
@@ -152,6 +156,13 @@ pub mod reasons {
     pub const COMPLETED: &str = "Completed";
     /// A reconcile of the object panicked (an operator bug); it is retried with a growing backoff.
     pub const RECONCILE_PANICKED: &str = "ReconcilePanicked";
+    /// Status named a virtual cluster or job run that is not this object's (see
+    /// `condition_types::STATUS_NOT_OWNED`).
+    pub const FORGED_STATUS: &str = "ForgedStatus";
+    /// `spec.jobTemplateId` names no job template EMR knows.
+    pub const JOB_TEMPLATE_NOT_FOUND: &str = "JobTemplateNotFound";
+    /// The job template's execution role cannot be resolved with `spec.jobTemplateParameters`.
+    pub const INVALID_JOB_TEMPLATE_PARAMETERS: &str = "InvalidJobTemplateParameters";
 }
 
 fn is_zero(n: &i32) -> bool {

@@ -284,6 +284,66 @@ async fn describe_of_a_missing_job_run_is_not_found_with_context() {
 }
 
 #[tokio::test]
+async fn describe_job_template_maps_the_role_and_parameters() {
+    let server = TestServer::start(vec![Reply::json(
+        200,
+        json!({"jobTemplate": {
+            "id": "tmpl-1",
+            "name": "nightly",
+            "jobTemplateData": {
+                "executionRoleArn": "arn:aws:iam::123456789012:role/${role}",
+                "releaseLabel": "emr-7.2.0-latest",
+                "jobDriver": {"sparkSubmitJobDriver": {"entryPoint": "s3://b/x.py"}},
+                "parameterConfiguration": {
+                    "role": {"type": "STRING", "defaultValue": "etl"},
+                    "day": {"type": "STRING"}
+                }
+            }
+        }}),
+    )]);
+    let (emr, _) = emr(&server, 1).await;
+    let template = emr.describe_job_template("tmpl-1").await.unwrap();
+    assert_eq!(server.requests()[0].path, "/jobtemplates/tmpl-1");
+    assert_eq!(template.id, "tmpl-1");
+    assert_eq!(
+        template.execution_role_arn,
+        "arn:aws:iam::123456789012:role/${role}"
+    );
+    assert_eq!(
+        template.parameter_defaults,
+        BTreeMap::from([
+            ("day".to_string(), None),
+            ("role".to_string(), Some("etl".to_string()))
+        ])
+    );
+}
+
+#[tokio::test]
+async fn describe_of_a_missing_job_template_is_not_found() {
+    let server = TestServer::start(vec![Reply::json_error(
+        400,
+        "ResourceNotFoundException",
+        "Job template t-9 doesn't exist.",
+    )]);
+    let (emr, observer) = emr(&server, 3).await;
+    let err = emr.describe_job_template("t-9").await.unwrap_err();
+    assert!(err.is_not_found());
+    assert_eq!(err.iam_action(), "emr-containers:DescribeJobTemplate");
+    assert!(
+        err.to_string()
+            .starts_with("DescribeJobTemplate of job template t-9 failed:"),
+        "{err}"
+    );
+    assert_eq!(
+        observer.calls(),
+        [(
+            Operation::DescribeJobTemplate,
+            CallOutcome::Fault(FaultKind::NotFound)
+        )]
+    );
+}
+
+#[tokio::test]
 async fn list_job_runs_follows_pages_and_filters() {
     let run = |id: &str, state: &str| json!({"id": id, "virtualClusterId": "vc-1", "state": state});
     let server = TestServer::start(vec![

@@ -353,16 +353,25 @@ fn begin_attempt(
     show::submitting(status, f.generation, &message);
 }
 
-fn submitting(f: &Facts, status: SparkJobRunStatus, refused: bool) -> Decision {
+fn submitting(f: &Facts, mut status: SparkJobRunStatus, refused: bool) -> Decision {
     if refused {
         // The recorded attempt was for the old spec, which is not kept: sending the new one
         // would apply the change. Wait until the spec is reverted.
         return Decision::new(status, Effect::None, None);
     }
-    let virtual_cluster_id = match (&f.status.virtual_cluster_id, f.target) {
-        (Some(id), _) => id.clone(),
-        (None, Some(Resolution::Ready { virtual_cluster_id })) => virtual_cluster_id.clone(),
-        (None, _) => return Decision::new(status, Effect::NeedVirtualCluster, None),
+    // Re-sent only where the spec resolves to now (status is not trusted to say where): the
+    // reconciler has proven that a recorded virtual cluster is this one.
+    let virtual_cluster_id = match f.target {
+        None => return Decision::new(status, Effect::NeedVirtualCluster, None),
+        Some(Resolution::Ready { virtual_cluster_id }) => virtual_cluster_id.clone(),
+        Some(Resolution::Waiting { reason, message }) => {
+            show::next_attempt_waiting(&mut status, f.generation, reason, message);
+            return Decision::new(status, Effect::None, None);
+        }
+        Some(Resolution::Refused { reason, message }) => {
+            show::next_attempt_waiting(&mut status, f.generation, reason, message);
+            return Decision::new(status, Effect::None, None);
+        }
     };
     let since = submitting_since(f.status)
         .or(f.created)
@@ -430,6 +439,36 @@ pub fn rejected(
         reasons::EMR_VALIDATION_ERROR,
         &message,
     );
+    status
+}
+
+/// The status when the operator refuses to send StartJobRun as the spec stands (its job
+/// template's execution role is not allowed, or the template cannot be used). A recorded
+/// attempt is released like an EMR refusal, so a fixed spec goes out under a new token; a
+/// first submission shows the refusal; a later attempt waits with it, the last result standing.
+pub fn refused_before_start(
+    status: &SparkJobRunStatus,
+    generation: Option<i64>,
+    reason: &str,
+    message: &str,
+) -> SparkJobRunStatus {
+    let mut status = status.clone();
+    status.observed_generation = generation;
+    let message = text::one_line(message, MAX_DETAILS);
+    match phase(&status) {
+        Phase::Submitting => {
+            status.submitted_spec_fingerprint = None;
+            status.submitted_rerun = None;
+            if let Some(record) = current_record(&mut status) {
+                record.reason = Some(reason.to_owned());
+            }
+            show::refused(&mut status, generation, reason, &message);
+        }
+        Phase::Unsubmitted => show::refused(&mut status, generation, reason, &message),
+        Phase::Active | Phase::WaitingToResubmit | Phase::Finished => {
+            show::next_attempt_waiting(&mut status, generation, reason, &message)
+        }
+    }
     status
 }
 

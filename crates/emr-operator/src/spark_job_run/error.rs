@@ -61,6 +61,18 @@ pub enum Error {
         #[source]
         source: AwsError,
     },
+    #[error("checking that the job run in the status of SparkJobRun {object} is its own: {source}")]
+    ProveJobRun {
+        object: String,
+        #[source]
+        source: AwsError,
+    },
+    #[error("reading the job template of SparkJobRun {object}: {source}")]
+    DescribeJobTemplate {
+        object: String,
+        #[source]
+        source: AwsError,
+    },
     #[error(
         "reconciling SparkJobRun {object} took longer than {seconds} s (an apiserver or AWS call that never answered); trying again"
     )]
@@ -89,6 +101,8 @@ impl Error {
             Error::StartJobRun { .. } => "StartJobRun",
             Error::FindJobRun { .. } => "FindJobRun",
             Error::CancelJobRun { .. } => "CancelJobRun",
+            Error::ProveJobRun { .. } => "ProveJobRun",
+            Error::DescribeJobTemplate { .. } => "DescribeJobTemplate",
             Error::TimedOut { .. } => "TimedOut",
             Error::Panicked { .. } => crate::panic_guard::REASON,
         }
@@ -99,7 +113,9 @@ impl Error {
         match self {
             Error::StartJobRun { source, .. }
             | Error::FindJobRun { source, .. }
-            | Error::CancelJobRun { source, .. } => source.is_throttled(),
+            | Error::CancelJobRun { source, .. }
+            | Error::ProveJobRun { source, .. }
+            | Error::DescribeJobTemplate { source, .. } => source.is_throttled(),
             _ => false,
         }
     }
@@ -125,7 +141,9 @@ impl Error {
         match self {
             Error::StartJobRun { source, .. }
             | Error::FindJobRun { source, .. }
-            | Error::CancelJobRun { source, .. } => source.is_retryable(),
+            | Error::CancelJobRun { source, .. }
+            | Error::ProveJobRun { source, .. }
+            | Error::DescribeJobTemplate { source, .. } => source.is_retryable(),
             _ => false,
         }
     }

@@ -4,6 +4,8 @@
 //! - [`decide`]: the pure state machine (submit, track, finish, deadline, resubmit, re-run,
 //!   refuse spec changes, delete), with [`conditions`], [`transitions`] (Events), [`target`]
 //!   (which virtual cluster), [`request`] (the StartJobRun request) and [`logs`].
+//! - [`ownership`]: what status names (virtual cluster, job run) is acted on only once proven
+//!   to be this object's; status is writable by more than the operator.
 //! - [`tracker`]: the pure bookkeeping of the poller: one ListJobRuns per virtual cluster per
 //!   tick, whatever the number of jobs.
 //! - [`reconcile`] and [`poller`]: the I/O around them; [`serial`] keeps the two queues (new
@@ -15,6 +17,7 @@ pub mod error;
 pub mod logs;
 #[cfg(test)]
 mod no_panic_tests;
+pub mod ownership;
 pub mod panic_report;
 pub mod poller;
 pub mod reconcile;

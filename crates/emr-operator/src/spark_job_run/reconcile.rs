@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use emr_api::labels::SPARK_JOB_RUN_FINALIZER;
-use emr_api::spark_job_run::SparkJobRunStatus;
+use emr_api::spark_job_run::{SparkJobRunStatus, reasons};
 use emr_api::{SparkJobRun, VirtualCluster};
 use emr_aws::{JobRunInfo, JobRunState};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -23,12 +23,13 @@ use serde_json::json;
 
 use super::decide::{self, Decision, Effect, Facts, Phase, Submit};
 use super::error::Error;
+use super::ownership::{self, Evidence, Verdict};
 use super::panic_report;
 use super::poller::Tracker;
 use super::request;
 use super::serial::{self, Copy, Known, Serial};
 use super::target::{self, Resolution};
-use super::tracker::{self, JobKey};
+use super::tracker::{self, JobKey, Observation};
 use super::transitions::{self, Note};
 use crate::backoff;
 use crate::context::Context;
@@ -227,12 +228,35 @@ fn to_chrono(time: &Time) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(time.0.as_second(), nanos)
 }
 
+/// A merge patch turning status `old` into `new`: `new`, with every field `old` has and `new`
+/// lacks set to null (removed).
+fn replacing(old: &serde_json::Value, new: &serde_json::Value) -> serde_json::Value {
+    let mut patch = new.clone();
+    if let (Some(old), Some(fields)) = (old.as_object(), patch.as_object_mut()) {
+        for key in old.keys() {
+            fields.entry(key.clone()).or_insert(serde_json::Value::Null);
+        }
+    }
+    patch
+}
+
 fn is_conflict(error: &kube::Error) -> bool {
     matches!(error, kube::Error::Api(status) if status.code == 409)
 }
 
 fn is_not_found(error: &kube::Error) -> bool {
     matches!(error, kube::Error::Api(status) if status.code == 404)
+}
+
+/// Why a StartJobRun is not sent.
+enum Refusal {
+    /// As the objects stand (reason, message): the user must change something.
+    Refused {
+        reason: &'static str,
+        message: String,
+    },
+    /// The operator lacks a permission; tried again later.
+    AccessDenied(String),
 }
 
 /// How a CancelJobRun ended.
@@ -251,6 +275,18 @@ struct Reconcile<'a> {
     object: String,
     /// The object is deleted, or its finalizer released so it is about to be.
     gone: bool,
+    /// The spec's VirtualCluster as read in this reconcile (read at most once).
+    looked_up: Option<Lookup>,
+}
+
+/// What the spec's virtual cluster reference resolves to, read once per reconcile.
+struct Lookup {
+    /// Whether (and where) a job run may start now.
+    resolution: Resolution,
+    /// The only EMR virtual cluster this object's job runs may be in (see [`ownership`]).
+    owned_virtual_cluster_id: Option<String>,
+    /// The VirtualCluster object, for its role allow-list.
+    virtual_cluster: Option<VirtualCluster>,
 }
 
 impl<'a> Reconcile<'a> {
@@ -262,6 +298,7 @@ impl<'a> Reconcile<'a> {
             job: job.clone(),
             object: format!("{namespace}/{}", job.name_any()),
             gone: false,
+            looked_up: None,
         }
     }
 
@@ -308,16 +345,135 @@ impl<'a> Reconcile<'a> {
                 }
             }
         }
+        self.prove_status().await?;
         let mut target = None;
         for _ in 0..2 {
             let decision = self.decide(target.as_ref());
             if decision.effect == Effect::NeedVirtualCluster && target.is_none() {
-                target = Some(self.resolve().await?);
+                target = Some(self.lookup().await?.resolution.clone());
                 continue;
             }
             return self.carry_out(decision).await;
         }
         Ok(Action::await_change())
+    }
+
+    /// Status is a record, not an authority: proves that the virtual cluster and job run it
+    /// names are this object's before anything acts on them, and discards them otherwise (see
+    /// [`ownership`]). Only a recorded attempt or an active run name anything AWS is called on.
+    async fn prove_status(&mut self) -> Result<(), Error> {
+        let status = self.status();
+        if !matches!(decide::phase(&status), Phase::Submitting | Phase::Active)
+            || (self.job.metadata.deletion_timestamp.is_some() && !self.has_finalizer())
+        {
+            return Ok(());
+        }
+        let Some(claimed) = status.virtual_cluster_id.clone() else {
+            return Ok(());
+        };
+        let uid = self.job.uid().unwrap_or_default();
+        let key = decide::current_run(&status);
+        // What the poller knows settles it without a call in the usual case.
+        if let Some(key) = &key {
+            let this = ObjectRef::from_obj(&self.job);
+            let verdict = self.state.tracker.with(|r| {
+                let evidence = match (r.tracked_by(key), r.observation(key)) {
+                    (Some(o), _) if *o == this && o.extra.uid.as_deref() == Some(uid.as_str()) => {
+                        Evidence::TrackedByThis
+                    }
+                    (Some(_), _) => Evidence::TrackedByOther,
+                    (None, Some(Observation::Seen(info))) => Evidence::Seen(info),
+                    (None, _) => Evidence::Nothing,
+                };
+                ownership::check_run(&uid, key, evidence)
+            });
+            match verdict {
+                Verdict::Owned => return Ok(()),
+                Verdict::NotOwned(why) => return self.disown(&why).await,
+                Verdict::Unknown => {}
+            }
+        }
+        let owned = self.lookup().await?.owned_virtual_cluster_id.clone();
+        if let Err(why) = ownership::check_virtual_cluster(&claimed, owned.as_deref()) {
+            return self.disown(&why).await;
+        }
+        let Some(key) = key else {
+            return Ok(());
+        };
+        // The virtual cluster is this object's own: asking EMR about the run there is safe.
+        match self
+            .ctx()
+            .aws
+            .emr
+            .describe_job_run(&key.virtual_cluster_id, &key.job_run_id)
+            .await
+        {
+            // A run EMR reports without a token is taken as this object's: it is in the
+            // object's own virtual cluster, the boundary between tenants.
+            Ok(info) => match ownership::check_run(&uid, &key, Evidence::Seen(&info)) {
+                Verdict::NotOwned(why) => self.disown(&why).await,
+                Verdict::Owned | Verdict::Unknown => Ok(()),
+            },
+            Err(error) if error.is_not_found() => {
+                let why = format!(
+                    "status named job run {}, which virtual cluster {} does not have",
+                    key.job_run_id, key.virtual_cluster_id
+                );
+                self.disown(&why).await
+            }
+            Err(source) => Err(Error::ProveJobRun {
+                object: self.object.clone(),
+                source,
+            }),
+        }
+    }
+
+    /// Replaces what status named but could not prove with the spec's own virtual cluster and
+    /// no job run, with a condition and a Warning Event.
+    async fn disown(&mut self, why: &str) -> Result<(), Error> {
+        let owned = self.lookup().await?.owned_virtual_cluster_id.clone();
+        tracing::warn!(object = %self.object, "status not trusted: {why}");
+        let status = ownership::disowned(
+            &self.status(),
+            self.job.metadata.generation,
+            owned.as_deref(),
+            why,
+        );
+        let message = status.message.clone().unwrap_or_default();
+        self.write_replacing(status).await?;
+        self.publish(vec![Note::warning(
+            reasons::FORGED_STATUS,
+            "Reconcile",
+            message,
+        )])
+        .await;
+        Ok(())
+    }
+
+    fn has_finalizer(&self) -> bool {
+        self.job
+            .finalizers()
+            .iter()
+            .any(|f| f == SPARK_JOB_RUN_FINALIZER)
+    }
+
+    /// Drops what the poller knows of `key`, unless it is another object's: a status naming
+    /// someone else's run must not stop its polling.
+    fn forget(&self, key: &JobKey) {
+        let this = ObjectRef::from_obj(&self.job);
+        let uid = self.job.uid().unwrap_or_default();
+        self.state.tracker.with(|r| {
+            let ours = match (r.tracked_by(key), r.observation(key)) {
+                (Some(o), _) => *o == this && o.extra.uid.as_deref() == Some(uid.as_str()),
+                (None, Some(Observation::Seen(info))) => {
+                    ownership::token_is_ours(&uid, info.client_token.as_deref())
+                }
+                (None, _) => true,
+            };
+            if ours {
+                r.forget(key);
+            }
+        });
     }
 
     fn decide(&self, target: Option<&Resolution>) -> Decision {
@@ -355,7 +511,16 @@ impl<'a> Reconcile<'a> {
         })
     }
 
-    async fn resolve(&self) -> Result<Resolution, Error> {
+    /// The spec's VirtualCluster and what it resolves to, read once per reconcile.
+    async fn lookup(&mut self) -> Result<&Lookup, Error> {
+        let lookup = match self.looked_up.take() {
+            Some(lookup) => lookup,
+            None => self.read_virtual_cluster().await?,
+        };
+        Ok(self.looked_up.insert(lookup))
+    }
+
+    async fn read_virtual_cluster(&self) -> Result<Lookup, Error> {
         let spec = &self.job.spec;
         let namespace = self.job.namespace().unwrap_or_default();
         let allow_raw = self.ctx().config.allow_raw_virtual_cluster_ids;
@@ -370,7 +535,16 @@ impl<'a> Reconcile<'a> {
                 })?,
             _ => None,
         };
-        Ok(target::resolve(spec, &namespace, allow_raw, found.as_ref()))
+        Ok(Lookup {
+            resolution: target::resolve(spec, &namespace, allow_raw, found.as_ref()),
+            owned_virtual_cluster_id: target::owned_virtual_cluster_id(
+                spec,
+                &namespace,
+                allow_raw,
+                found.as_ref(),
+            ),
+            virtual_cluster: found,
+        })
     }
 
     async fn carry_out(&mut self, decision: Decision) -> Result<Action, Error> {
@@ -399,7 +573,7 @@ impl<'a> Reconcile<'a> {
             }
             Effect::Forget(key) => {
                 self.write(decision.status).await?;
-                self.state.tracker.with(|r| r.forget(&key));
+                self.forget(&key);
                 Ok(wake)
             }
             Effect::Submit(submit) => self.submit(decision.status, submit).await,
@@ -453,11 +627,22 @@ impl<'a> Reconcile<'a> {
         }
     }
 
+    /// Keeps `key` polled for this object; a run tracked for another object is left to it (a
+    /// second line of defence: only proven runs reach here, see [`ownership`]).
     fn track(&self, key: JobKey, since: DateTime<Utc>) {
         let object = ObjectRef::from_obj(&self.job);
-        self.state
-            .tracker
-            .change(|r| r.track(key, object, since, Utc::now()));
+        let stolen = self.state.tracker.change(|r| {
+            let other = r
+                .tracked_by(&key)
+                .is_some_and(|o| *o != object || o.extra.uid != object.extra.uid);
+            if !other {
+                r.track(key.clone(), object, since, Utc::now());
+            }
+            other
+        });
+        if stolen {
+            tracing::warn!(object = %self.object, job_run = %key.job_run_id, "not tracking a job run tracked for another object");
+        }
     }
 
     fn started_status(
@@ -493,6 +678,11 @@ impl<'a> Reconcile<'a> {
             .map(|t| t.as_datetime())
             .or(recover_since)
             .unwrap_or_else(Utc::now);
+        // A new attempt is checked before it is recorded, so a refusal uses no attempt number.
+        let fresh = recover_since.is_none();
+        if fresh && let Some(refusal) = self.template_refusal().await? {
+            return self.refuse_start(refusal).await;
+        }
         self.ensure_finalizer().await?;
         self.write(recorded).await?;
 
@@ -512,6 +702,9 @@ impl<'a> Reconcile<'a> {
             return Ok(Action::requeue(STARTED_RESYNC));
         }
 
+        if !fresh && let Some(refusal) = self.template_refusal().await? {
+            return self.refuse_start(refusal).await;
+        }
         let input = match request::start_job_run_input(&self.job, &vc, attempt) {
             Ok(input) => input,
             Err(error) => {
@@ -565,6 +758,87 @@ impl<'a> Reconcile<'a> {
                 attempt,
                 source,
             }),
+        }
+    }
+
+    /// Why StartJobRun must not be sent from the spec's job template, if it must not. EMR runs
+    /// a template's job as the template's execution role (its `${param}`s resolved with the
+    /// run's parameters), whatever `spec.executionRoleArn` says: that role must be one the
+    /// VirtualCluster allows too.
+    async fn template_refusal(&mut self) -> Result<Option<Refusal>, Error> {
+        let Some(template_id) = self.job.spec.job_template_id.clone() else {
+            return Ok(None);
+        };
+        let template = match self.ctx().aws.emr.describe_job_template(&template_id).await {
+            Ok(template) => template,
+            Err(error) if error.is_not_found() => {
+                return Ok(Some(Refusal::Refused {
+                    reason: reasons::JOB_TEMPLATE_NOT_FOUND,
+                    message: format!(
+                        "job template {template_id} (spec.jobTemplateId) does not exist in EMR"
+                    ),
+                }));
+            }
+            Err(error) if error.is_access_denied() => {
+                return Ok(Some(Refusal::AccessDenied(format!(
+                    "the operator may not read job template {template_id}: {} (grant it {})",
+                    error.cause(),
+                    error.iam_action()
+                ))));
+            }
+            Err(source) => {
+                return Err(Error::DescribeJobTemplate {
+                    object: self.object.clone(),
+                    source,
+                });
+            }
+        };
+        let role = match template.execution_role(&self.job.spec.job_template_parameters) {
+            Ok(role) => role,
+            Err(error) => {
+                return Ok(Some(Refusal::Refused {
+                    reason: reasons::INVALID_JOB_TEMPLATE_PARAMETERS,
+                    message: format!(
+                        "job template {template_id}: {error} (spec.jobTemplateParameters)"
+                    ),
+                }));
+            }
+        };
+        let name = self
+            .job
+            .spec
+            .virtual_cluster
+            .name
+            .clone()
+            .unwrap_or_default();
+        // A raw virtual cluster id (when the operator allows them) has no allow-list to check.
+        let allowed = match &self.lookup().await?.virtual_cluster {
+            Some(vc) => vc.allows_execution_role(&role),
+            None => true,
+        };
+        Ok((!allowed).then(|| Refusal::Refused {
+            reason: reasons::EXECUTION_ROLE_NOT_ALLOWED,
+            message: format!(
+                "job template {template_id} runs the job as {role}, which is not one of \
+                 VirtualCluster {name}'s executionRoles"
+            ),
+        }))
+    }
+
+    async fn refuse_start(&mut self, refusal: Refusal) -> Result<Action, Error> {
+        let generation = self.job.metadata.generation;
+        match refusal {
+            Refusal::Refused { reason, message } => {
+                let status =
+                    decide::refused_before_start(&self.status(), generation, reason, &message);
+                self.write(status).await?;
+                Ok(Action::await_change())
+            }
+            Refusal::AccessDenied(message) => {
+                let status = decide::access_denied(&self.status(), generation, &message);
+                self.write(status).await?;
+                Ok(Action::requeue(ACCESS_DENIED_RETRY))
+            }
         }
     }
 
@@ -635,6 +909,41 @@ impl<'a> Reconcile<'a> {
         let updated = self
             .api
             .patch_status(&self.job.name_any(), &params, &Patch::Apply(&body))
+            .await
+            .map_err(|source| {
+                self.kube_error(source, |object, source| Error::WriteStatus {
+                    object,
+                    source,
+                })
+            })?;
+        self.job = updated;
+        self.count_transition(&old, &status);
+        self.publish(transitions::between(&old, &status)).await;
+        Ok(())
+    }
+
+    /// Like [`Reconcile::write`], but removes what `status` leaves out even when another field
+    /// manager set it: a server-side apply only drops fields the operator owns, and a forged
+    /// field is owned by whoever forged it. A merge patch guarded by the resourceVersion.
+    async fn write_replacing(&mut self, status: SparkJobRunStatus) -> Result<(), Error> {
+        let old = self.status();
+        if status == old {
+            return Ok(());
+        }
+        let body = json!({
+            "metadata": {"resourceVersion": self.job.resource_version()},
+            "status": replacing(&json!(old), &json!(status)),
+        });
+        let updated = self
+            .api
+            .patch_status(
+                &self.job.name_any(),
+                &PatchParams {
+                    field_manager: Some(FIELD_MANAGER.into()),
+                    ..Default::default()
+                },
+                &Patch::Merge(&body),
+            )
             .await
             .map_err(|source| {
                 self.kube_error(source, |object, source| Error::WriteStatus {
@@ -741,7 +1050,7 @@ impl<'a> Reconcile<'a> {
         // Only deleted objects are released: without the finalizer the apiserver removes it.
         self.gone = true;
         if let Some(key) = forget {
-            self.state.tracker.with(|r| r.forget(&key));
+            self.forget(&key);
         }
         Ok(Action::await_change())
     }
@@ -750,6 +1059,16 @@ impl<'a> Reconcile<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_replacing_patch_removes_what_the_new_status_leaves_out() {
+        let old = json!({"jobRunId": "theirs", "virtualClusterId": "a", "attempt": 1});
+        let new = json!({"virtualClusterId": "b", "attempt": 1});
+        assert_eq!(
+            replacing(&old, &new),
+            json!({"jobRunId": null, "virtualClusterId": "b", "attempt": 1})
+        );
+    }
 
     #[test]
     fn transient_trouble_is_retried_sooner_than_the_rest() {

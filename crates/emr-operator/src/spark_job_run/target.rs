@@ -95,6 +95,25 @@ pub fn resolve(
     }
 }
 
+/// The EMR virtual cluster the spec names, whatever its readiness or roles: the only one this
+/// object's job runs may be in (see [`super::ownership`]). `None` when the spec names none the
+/// operator may use (a missing VirtualCluster, one of another namespace, a forbidden raw id).
+pub fn owned_virtual_cluster_id(
+    spec: &SparkJobRunSpec,
+    namespace: &str,
+    allow_raw_ids: bool,
+    found: Option<&VirtualCluster>,
+) -> Option<String> {
+    if let Some(id) = &spec.virtual_cluster.id {
+        return allow_raw_ids.then(|| id.clone());
+    }
+    let vc = found?;
+    if vc.spec.namespace.name != namespace {
+        return None;
+    }
+    vc.status.as_ref()?.virtual_cluster_id.clone()
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -227,6 +246,36 @@ jobDriver: {{sparkSubmitJobDriver: {{entryPoint: "local:///x.py"}}}}
         assert_eq!(
             refused(resolve(&spec("{id: abc}"), "team-a", false, None)),
             reasons::RAW_VIRTUAL_CLUSTER_ID_NOT_ALLOWED
+        );
+    }
+
+    #[test]
+    fn the_owned_virtual_cluster_ignores_readiness_but_not_the_namespace() {
+        let mut deleting = vc(false);
+        deleting.metadata.deletion_timestamp =
+            Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                k8s_openapi::jiff::Timestamp::now(),
+            ));
+        let named = spec("{name: analytics}");
+        assert_eq!(
+            owned_virtual_cluster_id(&named, "team-a", false, Some(&deleting)),
+            Some("vc123".into())
+        );
+        assert_eq!(
+            owned_virtual_cluster_id(&named, "team-b", false, Some(&deleting)),
+            None
+        );
+        assert_eq!(
+            owned_virtual_cluster_id(&named, "team-a", false, None),
+            None
+        );
+        assert_eq!(
+            owned_virtual_cluster_id(&spec("{id: abc}"), "team-a", false, None),
+            None
+        );
+        assert_eq!(
+            owned_virtual_cluster_id(&spec("{id: abc}"), "team-a", true, None),
+            Some("abc".into())
         );
     }
 

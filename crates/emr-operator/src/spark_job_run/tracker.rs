@@ -90,7 +90,7 @@ struct Tracked {
 struct Observed {
     observation: Observation,
     at: DateTime<Utc>,
-    /// Whose run it is, so that the observation goes when the object does.
+    /// The object the run was tracked for; the observation goes when the object does.
     object: ObjectRef<SparkJobRun>,
 }
 
@@ -185,6 +185,15 @@ impl Registry {
         if !self.runs.keys().any(|k| k.virtual_cluster_id == vc) {
             self.schedules.remove(vc);
         }
+    }
+
+    /// The object the run is (or was, until its final state) polled for, if any: runs are
+    /// tracked only once proven that object's (see [`super::ownership`]).
+    pub fn tracked_by(&self, key: &JobKey) -> Option<&ObjectRef<SparkJobRun>> {
+        self.runs
+            .get(key)
+            .map(|t| &t.object)
+            .or_else(|| self.observed.get(key).map(|o| &o.object))
     }
 
     pub fn observation(&self, key: &JobKey) -> Option<&Observation> {
@@ -675,6 +684,21 @@ mod tests {
         assert!(r.observation(&key("vc1", "a")).is_some());
         r.prune(t0() + secs(7200), TimeDelta::hours(1));
         assert!(r.observation(&key("vc1", "a")).is_none());
+    }
+
+    #[test]
+    fn who_tracked_a_run_is_known_until_it_is_forgotten() {
+        let mut r = Registry::new(cadence());
+        assert_eq!(r.tracked_by(&key("vc1", "a")), None);
+        r.track(key("vc1", "a"), obj("a"), t0(), t0());
+        assert_eq!(r.tracked_by(&key("vc1", "a")), Some(&obj("a")));
+        // Seen finished: no longer polled, still known to be a's until a forgets it.
+        let done = info("vc1", "a", JobRunState::Completed, t0());
+        r.record_described(&key("vc1", "a"), Observation::Seen(done), t0());
+        assert_eq!(r.active_runs(), 0);
+        assert_eq!(r.tracked_by(&key("vc1", "a")), Some(&obj("a")));
+        r.forget(&key("vc1", "a"));
+        assert_eq!(r.tracked_by(&key("vc1", "a")), None);
     }
 
     #[test]

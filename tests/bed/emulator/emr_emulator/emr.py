@@ -12,13 +12,14 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from moto.core.responses import ActionResult
+from moto.core.responses import ActionResult, PaginatedResult
 from moto.emrcontainers import models as moto_models
 from moto.emrcontainers import responses as moto_responses
 from moto.emrcontainers import urls as moto_urls
 from moto.emrcontainers.exceptions import ResourceNotFoundException
 
 from . import scenario as scenarios
+from . import templates
 from .scenario import Scenario, ValidationException
 from .settings import Timings
 
@@ -161,6 +162,7 @@ class EmulatedBackend(moto_models.EMRContainersBackend):
         super().__init__(region_name, account_id)
         # (virtual cluster id, job run name) -> how many job runs were started with it.
         self.attempts: dict[tuple[str, str], int] = {}
+        self.job_templates: dict[str, templates.JobTemplate] = {}
 
     @property
     def _url_module(self) -> Any:
@@ -232,6 +234,8 @@ class EmulatedBackend(moto_models.EMRContainersBackend):
         configuration_overrides: dict[str, Any],
         tags: dict[str, str],
         retry_policy_configuration: dict[str, Any] | None = None,
+        job_template_id: str | None = None,
+        job_template_parameters: dict[str, str] | None = None,
     ) -> moto_models.JobRun:
         with _LOCK:
             vc = self.virtual_clusters.get(virtual_cluster_id)
@@ -244,6 +248,26 @@ class EmulatedBackend(moto_models.EMRContainersBackend):
                         return job
             if vc.state != "RUNNING":
                 raise ValidationException(f"Virtual cluster {virtual_cluster_id} is not in RUNNING state.")
+            if job_template_id:
+                template = self.describe_job_template(job_template_id)
+                merged = templates.merged_request(
+                    template,
+                    {
+                        "executionRoleArn": execution_role_arn,
+                        "releaseLabel": release_label,
+                        "jobDriver": job_driver,
+                        "configurationOverrides": configuration_overrides,
+                        "tags": tags,
+                    },
+                    job_template_parameters,
+                )
+                execution_role_arn = merged["executionRoleArn"]
+                release_label = merged["releaseLabel"]
+                job_driver = merged["jobDriver"]
+                configuration_overrides = merged["configurationOverrides"]
+                tags = merged["tags"]
+            elif job_template_parameters:
+                raise ValidationException("jobTemplateParameters given without jobTemplateId")
             # moto's release-label check, kept: EMR rejects unknown releases too.
             if not re.match(r"emr-[0-9]{1}\.[0-9]{1,2}\.0-(latest|[0-9]{8})", release_label or ""):
                 raise ResourceNotFoundException(f"Release {release_label} doesn't exist.")
@@ -270,6 +294,57 @@ class EmulatedBackend(moto_models.EMRContainersBackend):
             self.job_runs[job.id] = job
             self.job_count += 1
             return job
+
+    # --- job templates ----------------------------------------------------------------
+
+    def create_job_template(
+        self,
+        name: str,
+        client_token: str,
+        job_template_data: Any,
+        tags: dict[str, str] | None,
+        kms_key_arn: str | None,
+    ) -> templates.JobTemplate:
+        with _LOCK:
+            for template in self.job_templates.values():
+                if client_token and template.client_token == client_token:
+                    return template
+            data = templates.validate_data(job_template_data)
+            template_id = templates.new_id()
+            template = templates.JobTemplate(
+                id=template_id,
+                name=name,
+                arn=f"arn:{self.partition}:emr-containers:{self.region_name}:{self.account_id}:/jobtemplates/{template_id}",
+                client_token=client_token,
+                data=data,
+                tags=tags or {},
+                kms_key_arn=kms_key_arn,
+                created_by=f"arn:{self.partition}:iam::{self.account_id}:root",
+            )
+            self.job_templates[template_id] = template
+            return template
+
+    def describe_job_template(self, template_id: str) -> templates.JobTemplate:
+        template = self.job_templates.get(template_id)
+        if template is None:
+            raise ResourceNotFoundException(f"Job template {template_id} doesn't exist.")
+        return template
+
+    def list_job_templates(self, created_after: Any, created_before: Any) -> list[templates.JobTemplate]:
+        found = sorted(self.job_templates.values(), key=lambda t: t.created_epoch)
+        if created_after:
+            after = _as_naive(created_after)
+            found = [t for t in found if _naive_utc(t.created_epoch) >= after]
+        if created_before:
+            before = _as_naive(created_before)
+            found = [t for t in found if _naive_utc(t.created_epoch) <= before]
+        return found
+
+    def delete_job_template(self, template_id: str) -> str:
+        with _LOCK:
+            self.describe_job_template(template_id)
+            del self.job_templates[template_id]
+            return template_id
 
     def _job(self, job_run_id: str, virtual_cluster_id: str) -> moto_models.JobRun:
         job = self.job_runs.get(job_run_id)
@@ -339,6 +414,8 @@ def _start_job_run_response(self: moto_responses.EMRContainersResponse) -> Actio
         configuration_overrides=self._get_param("configurationOverrides"),
         tags=self._get_param("tags"),
         retry_policy_configuration=self._get_param("retryPolicyConfiguration"),
+        job_template_id=self._get_param("jobTemplateId"),
+        job_template_parameters=self._get_param("jobTemplateParameters"),
     )
     return ActionResult(
         {
@@ -350,6 +427,44 @@ def _start_job_run_response(self: moto_responses.EMRContainersResponse) -> Actio
     )
 
 
+def _create_job_template(self: moto_responses.EMRContainersResponse) -> ActionResult:
+    template = self.emrcontainers_backend.create_job_template(
+        name=self._get_param("name"),
+        client_token=self._get_param("clientToken"),
+        job_template_data=self._get_param("jobTemplateData"),
+        tags=self._get_param("tags"),
+        kms_key_arn=self._get_param("kmsKeyArn"),
+    )
+    return ActionResult(
+        {"id": template.id, "name": template.name, "arn": template.arn, "createdAt": template.created_epoch}
+    )
+
+
+def _describe_job_template(self: moto_responses.EMRContainersResponse) -> ActionResult:
+    template = self.emrcontainers_backend.describe_job_template(self._get_param("templateId"))
+    return ActionResult({"jobTemplate": template.describe()})
+
+
+def _list_job_templates(self: moto_responses.EMRContainersResponse) -> ActionResult:
+    found = self.emrcontainers_backend.list_job_templates(
+        created_after=self._get_param("createdAfter"),
+        created_before=self._get_param("createdBefore"),
+    )
+    return PaginatedResult({"templates": [t.describe() for t in found]})
+
+
+def _delete_job_template(self: moto_responses.EMRContainersResponse) -> ActionResult:
+    template_id = self.emrcontainers_backend.delete_job_template(self._get_param("templateId"))
+    return ActionResult({"id": template_id})
+
+
+# moto routes only virtual clusters and job runs; job templates live under /jobtemplates.
+_TEMPLATE_PATHS = {
+    "{0}/jobtemplates$": moto_responses.EMRContainersResponse.dispatch,
+    "{0}/jobtemplates/(?P<templateId>[^/]+)$": moto_responses.EMRContainersResponse.dispatch,
+}
+
+
 def install(timings: Timings) -> None:
     """Swaps the emulated backend into moto. Must run before the first request."""
     global _TIMINGS
@@ -359,3 +474,8 @@ def install(timings: Timings) -> None:
     moto_models.emrcontainers_backends.backend = EmulatedBackend
     moto_models.emrcontainers_backends.clear()
     moto_responses.EMRContainersResponse.start_job_run = _start_job_run_response
+    moto_responses.EMRContainersResponse.create_job_template = _create_job_template
+    moto_responses.EMRContainersResponse.describe_job_template = _describe_job_template
+    moto_responses.EMRContainersResponse.list_job_templates = _list_job_templates
+    moto_responses.EMRContainersResponse.delete_job_template = _delete_job_template
+    moto_urls.url_paths.update(_TEMPLATE_PATHS)

@@ -197,6 +197,9 @@ fn a_recorded_attempt_is_sent_again_with_the_same_number() {
     w.step();
     w.status.attempt = 3;
     let since = submitting_since(&w.status).unwrap();
+    // The virtual cluster is resolved from the spec again, not taken from status.
+    assert_eq!(w.decide().effect, Effect::NeedVirtualCluster);
+    w.target = Some(ready());
     let d = w.decide();
     assert_eq!(
         d.effect,
@@ -207,6 +210,27 @@ fn a_recorded_attempt_is_sent_again_with_the_same_number() {
         })
     );
     assert_eq!(d.status, w.status);
+}
+
+#[test]
+fn a_recorded_attempt_is_not_sent_where_the_spec_no_longer_resolves() {
+    let mut w = World::new(spec(""));
+    w.step();
+    w.target = Some(Resolution::Refused {
+        reason: reasons::EXECUTION_ROLE_NOT_ALLOWED,
+        message: "role r is not allowed".into(),
+    });
+    let d = w.decide();
+    assert_eq!(d.effect, Effect::None);
+    assert_eq!(phase(&d.status), Phase::Submitting);
+    assert_eq!(
+        condition::find(&d.status.conditions, types::SUBMITTED)
+            .map(|c| (c.status, c.reason.clone())),
+        Some((
+            ConditionStatus::False,
+            reasons::EXECUTION_ROLE_NOT_ALLOWED.into()
+        ))
+    );
 }
 
 #[test]
@@ -938,5 +962,53 @@ fn a_panic_marker_does_not_end_a_running_job() {
     assert_eq!(
         w.cond(types::FAILED),
         (ConditionStatus::False, "InProgress".into())
+    );
+}
+
+#[test]
+fn a_refusal_before_start_uses_no_attempt_and_releases_a_recorded_one() {
+    let mut w = World::new(spec("jobTemplateId: tmpl1"));
+    // A first submission refused before it was recorded: nothing recorded, Failed with the reason.
+    let s = refused_before_start(
+        &w.status,
+        Some(1),
+        reasons::EXECUTION_ROLE_NOT_ALLOWED,
+        "no",
+    );
+    assert_eq!(phase(&s), Phase::Unsubmitted);
+    assert_eq!(s.attempt, 0);
+    assert_eq!(
+        condition::find(&s.conditions, types::FAILED).map(|c| (c.status, c.reason.clone())),
+        Some((
+            ConditionStatus::True,
+            reasons::EXECUTION_ROLE_NOT_ALLOWED.into()
+        ))
+    );
+    // A recorded attempt (re-sent after a crash) is released like an EMR refusal.
+    w.step();
+    assert_eq!(phase(&w.status), Phase::Submitting);
+    let s = refused_before_start(&w.status, Some(1), reasons::JOB_TEMPLATE_NOT_FOUND, "gone");
+    assert_eq!(phase(&s), Phase::Unsubmitted);
+    assert_eq!(s.attempt, 1);
+    assert_eq!(
+        s.attempts.last().and_then(|a| a.reason.as_deref()),
+        Some(reasons::JOB_TEMPLATE_NOT_FOUND)
+    );
+    // A later attempt waits with the reason; the last result stands.
+    w.submit_and_start("jr1");
+    w.see(JobRunState::Completed, t0() + secs(30));
+    w.step();
+    assert_eq!(phase(&w.status), Phase::Finished);
+    let s = refused_before_start(
+        &w.status,
+        Some(1),
+        reasons::EXECUTION_ROLE_NOT_ALLOWED,
+        "no",
+    );
+    assert_eq!(phase(&s), Phase::Finished);
+    assert!(condition::is_true(&s.conditions, types::SUCCEEDED));
+    assert_eq!(
+        condition::find(&s.conditions, types::SUBMITTED).map(|c| c.reason.clone()),
+        Some(reasons::EXECUTION_ROLE_NOT_ALLOWED.into())
     );
 }
