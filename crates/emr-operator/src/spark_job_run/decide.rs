@@ -177,6 +177,20 @@ pub fn current_run(status: &SparkJobRunStatus) -> Option<JobKey> {
     })
 }
 
+/// Forgets everything status says about a job run (before a new attempt, or when what it says
+/// is not this object's).
+pub(super) fn clear_run(status: &mut SparkJobRunStatus) {
+    status.job_run_id = None;
+    status.arn = None;
+    status.state = None;
+    status.failure_reason = None;
+    status.state_details = None;
+    status.created_at = None;
+    status.finished_at = None;
+    status.emr_attempt_count = None;
+    status.logs = None;
+}
+
 fn rerun_pending(spec: &SparkJobRunSpec, status: &SparkJobRunStatus) -> bool {
     spec.rerun != status.submitted_rerun
 }
@@ -332,16 +346,8 @@ fn begin_attempt(
     }
     status.submitted_spec_fingerprint = Some(f.spec.submission_fingerprint());
     status.virtual_cluster_id = Some(virtual_cluster_id.to_owned());
-    status.job_run_id = None;
-    status.arn = None;
-    status.state = None;
-    status.failure_reason = None;
-    status.state_details = None;
-    status.created_at = None;
-    status.finished_at = None;
-    status.emr_attempt_count = None;
+    clear_run(&mut status);
     status.next_attempt_at = None;
-    status.logs = None;
     status.attempts.push(AttemptRecord {
         attempt,
         ..Default::default()

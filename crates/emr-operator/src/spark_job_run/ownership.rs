@@ -117,15 +117,7 @@ pub fn disowned(
     let mut status = status.clone();
     status.observed_generation = generation;
     status.virtual_cluster_id = owned.map(str::to_owned);
-    status.job_run_id = None;
-    status.arn = None;
-    status.state = None;
-    status.failure_reason = None;
-    status.state_details = None;
-    status.created_at = None;
-    status.finished_at = None;
-    status.emr_attempt_count = None;
-    status.logs = None;
+    super::decide::clear_run(&mut status);
     let attempt = status.attempt;
     if let Some(record) = status
         .attempts

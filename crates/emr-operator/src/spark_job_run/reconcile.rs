@@ -906,20 +906,8 @@ impl<'a> Reconcile<'a> {
             "status": status,
         });
         let params = PatchParams::apply(FIELD_MANAGER).force();
-        let updated = self
-            .api
-            .patch_status(&self.job.name_any(), &params, &Patch::Apply(&body))
+        self.send_status(old, status, &params, Patch::Apply(&body))
             .await
-            .map_err(|source| {
-                self.kube_error(source, |object, source| Error::WriteStatus {
-                    object,
-                    source,
-                })
-            })?;
-        self.job = updated;
-        self.count_transition(&old, &status);
-        self.publish(transitions::between(&old, &status)).await;
-        Ok(())
     }
 
     /// Like [`Reconcile::write`], but removes what `status` leaves out even when another field
@@ -934,16 +922,26 @@ impl<'a> Reconcile<'a> {
             "metadata": {"resourceVersion": self.job.resource_version()},
             "status": replacing(&json!(old), &json!(status)),
         });
+        let params = PatchParams {
+            field_manager: Some(FIELD_MANAGER.into()),
+            ..Default::default()
+        };
+        self.send_status(old, status, &params, Patch::Merge(&body))
+            .await
+    }
+
+    /// Sends a status patch, keeps the object the apiserver answered with, and publishes the
+    /// Events and metrics of the change from `old` to `status`.
+    async fn send_status(
+        &mut self,
+        old: SparkJobRunStatus,
+        status: SparkJobRunStatus,
+        params: &PatchParams,
+        patch: Patch<&serde_json::Value>,
+    ) -> Result<(), Error> {
         let updated = self
             .api
-            .patch_status(
-                &self.job.name_any(),
-                &PatchParams {
-                    field_manager: Some(FIELD_MANAGER.into()),
-                    ..Default::default()
-                },
-                &Patch::Merge(&body),
-            )
+            .patch_status(&self.job.name_any(), params, &patch)
             .await
             .map_err(|source| {
                 self.kube_error(source, |object, source| Error::WriteStatus {

@@ -111,15 +111,7 @@ async fn replace_if_elsewhere(pass: &mut Pass<'_>, wanted: &RoleBinding) -> Resu
     if current.role_ref == wanted.role_ref {
         return Ok(());
     }
-    if delete_as_read(&api, &current)
-        .await
-        .map_err(|source| Error::DeleteChild {
-            kind: "RoleBinding",
-            namespace: ns.clone(),
-            name: EMR_ROLE.to_owned(),
-            source,
-        })?
-    {
+    if delete_child_as_read(&api, &current, "RoleBinding", &ns).await? {
         pass.changed(
             "RoleBindingReplaced",
             format!(
@@ -149,15 +141,7 @@ pub async fn retire_old_role(pass: &mut Pass<'_>, namespace: &str) -> Result<(),
     }) else {
         return Ok(());
     };
-    if delete_as_read(&api, &role)
-        .await
-        .map_err(|source| Error::DeleteChild {
-            kind: "Role",
-            namespace: namespace.to_owned(),
-            name: EMR_ROLE.to_owned(),
-            source,
-        })?
-    {
+    if delete_child_as_read(&api, &role, "Role", namespace).await? {
         pass.changed(
             "OldRoleDeleted",
             format!(
@@ -187,6 +171,26 @@ pub async fn migrate_before_retain(pass: &mut Pass<'_>, namespace: &str) -> Resu
         role_binding(pass).await?;
     }
     Ok(())
+}
+
+/// [`delete_as_read`] of the operator's `emr-containers` child of `kind` in `namespace`.
+async fn delete_child_as_read<K>(
+    api: &Api<K>,
+    obj: &K,
+    kind: &'static str,
+    namespace: &str,
+) -> Result<bool, Error>
+where
+    K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    delete_as_read(api, obj)
+        .await
+        .map_err(|source| Error::DeleteChild {
+            kind,
+            namespace: namespace.to_owned(),
+            name: EMR_ROLE.to_owned(),
+            source,
+        })
 }
 
 /// Deletes `obj` only if it is still the version read; `true` when a delete was sent and taken.
