@@ -13,6 +13,7 @@ use proptest::prelude::*;
 use super::decide::{self, Facts};
 use super::target::{self, Resolution};
 use super::tracker::{Cadence, JobKey, Observation, Registry};
+use super::ownership::{self, Evidence};
 use super::{logs, panic_report, request, text, transitions};
 use crate::hostile_values::*;
 
@@ -157,6 +158,32 @@ proptest! {
         let _ = target::resolve(&job.spec, &namespace, allow_raw, found.as_ref());
         let _ = check::spark_job_run(&job.spec);
         let _ = job.spec.submission_fingerprint();
+    }
+
+    #[test]
+    fn no_status_token_or_answer_makes_the_ownership_proof_panic(
+        status in spark_job_run_status(),
+        uid in text(64),
+        token in option::of(text(128)),
+        claimed in text(64),
+        owned in option::of(text(64)),
+        seen in job_run_info(),
+        generation in option::of(extreme_i64()),
+        why in text(500),
+    ) {
+        let _ = ownership::token_is_ours(&uid, token.as_deref());
+        let _ = ownership::token_is_ours(&uid, seen.client_token.as_deref());
+        let _ = ownership::check_virtual_cluster(&claimed, owned.as_deref());
+        let key = JobKey { virtual_cluster_id: claimed.clone(), job_run_id: seen.id.clone() };
+        for evidence in [
+            Evidence::TrackedByThis,
+            Evidence::TrackedByOther,
+            Evidence::Seen(&seen),
+            Evidence::Nothing,
+        ] {
+            let _ = ownership::check_run(&uid, &key, evidence);
+        }
+        let _ = ownership::disowned(&status, generation, owned.as_deref(), &why);
     }
 
     #[test]
