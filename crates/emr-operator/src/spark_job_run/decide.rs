@@ -346,7 +346,7 @@ fn begin_attempt(
     }
     status.submitted_spec_fingerprint = Some(f.spec.submission_fingerprint());
     status.virtual_cluster_id = Some(virtual_cluster_id.to_owned());
-    clear_run(&mut status);
+    clear_run(status);
     status.next_attempt_at = None;
     status.attempts.push(AttemptRecord {
         attempt,

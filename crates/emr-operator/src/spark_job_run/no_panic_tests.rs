@@ -11,9 +11,9 @@ use proptest::option;
 use proptest::prelude::*;
 
 use super::decide::{self, Facts};
+use super::ownership::{self, Evidence};
 use super::target::{self, Resolution};
 use super::tracker::{Cadence, JobKey, Observation, Registry};
-use super::ownership::{self, Evidence};
 use super::{logs, panic_report, request, text, transitions};
 use crate::hostile_values::*;
 
