@@ -2,7 +2,7 @@
 //! the next look.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use emr_api::check::{self, FieldError};
@@ -39,10 +39,21 @@ const BACKOFF_BASE: Duration = Duration::from_secs(2);
 const BACKOFF_CAP: Duration = Duration::from_secs(300);
 
 /// What the controller keeps between reconciles: the shared context and, per object, how many
-/// reconciles in a row failed (for the backoff).
+/// reconciles in a row failed (for the backoff) and what a pass recorded that no status write
+/// has kept yet.
 pub struct State {
     pub ctx: Arc<Context>,
     failures: Mutex<HashMap<String, u32>>,
+    /// The status of a pass whose write was refused as stale on every try of a reconcile: what
+    /// it recorded (above all that the operator created the namespace, which no later pass can
+    /// see from outside) is carried into the next reconcile until a status write keeps it.
+    unrecorded: Mutex<HashMap<String, Box<VirtualClusterStatus>>>,
+}
+
+/// A map whose holder panicked is still consistent here (each entry is written whole), so the
+/// poison is ignored rather than turning every later backoff into the cap.
+fn locked<T>(map: &Mutex<T>) -> MutexGuard<'_, T> {
+    map.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl State {
@@ -50,14 +61,13 @@ impl State {
         Self {
             ctx,
             failures: Mutex::new(HashMap::new()),
+            unrecorded: Mutex::new(HashMap::new()),
         }
     }
 
     /// The delay before the next look for `retry`, remembering the failure streak.
     fn next(&self, key: &str, retry: Retry) -> Duration {
-        let Ok(mut failures) = self.failures.lock() else {
-            return BACKOFF_CAP;
-        };
+        let mut failures = locked(&self.failures);
         let streak = failures.get(key).copied().unwrap_or(0);
         let (delay, streak) =
             outcome::requeue_after(retry, streak, self.ctx.config.resync_interval, POLL, |n| {
@@ -72,8 +82,25 @@ impl State {
     }
 
     fn forget(&self, key: &str) {
-        if let Ok(mut failures) = self.failures.lock() {
-            failures.remove(key);
+        locked(&self.failures).remove(key);
+        locked(&self.unrecorded).remove(key);
+    }
+
+    /// What an earlier reconcile of `key` recorded and could not write.
+    fn unrecorded(&self, key: &str) -> Option<Box<VirtualClusterStatus>> {
+        locked(&self.unrecorded).get(key).cloned()
+    }
+
+    /// Keeps `status` (or, with `None`, forgets what was kept) for the next reconcile of `key`.
+    fn keep_unrecorded(&self, key: &str, status: Option<Box<VirtualClusterStatus>>) {
+        let mut kept = locked(&self.unrecorded);
+        match status {
+            Some(status) => {
+                kept.insert(key.to_owned(), status);
+            }
+            None => {
+                kept.remove(key);
+            }
         }
     }
 
@@ -84,22 +111,21 @@ impl State {
 
     /// Forgets the failure streaks of objects whose key (uid, else name) `present` rejects.
     pub fn forget_absent(&self, present: impl Fn(&str) -> bool) {
-        if let Ok(mut failures) = self.failures.lock() {
-            failures.retain(|key, _| present(key));
-        }
+        locked(&self.failures).retain(|key, _| present(key));
+        locked(&self.unrecorded).retain(|key, _| present(key));
     }
 
     /// Entries per in-memory map, for the `tracked_objects` metric.
     pub fn map_sizes(&self) -> Vec<(&'static str, usize)> {
-        let streaks = self.failures.lock().map_or(0, |f| f.len());
-        vec![("virtualcluster_failures", streaks)]
+        vec![
+            ("virtualcluster_failures", locked(&self.failures).len()),
+            ("virtualcluster_unrecorded", locked(&self.unrecorded).len()),
+        ]
     }
 
     /// The requeue after a reconcile that panicked: minutes, growing with the streak.
     pub fn after_panic(&self, vc: &VirtualCluster) -> Duration {
-        let Ok(mut failures) = self.failures.lock() else {
-            return crate::panic_guard::backoff(u32::MAX);
-        };
+        let mut failures = locked(&self.failures);
         let streak = failures.entry(key(vc)).or_default();
         *streak = streak.saturating_add(1);
         crate::panic_guard::backoff(*streak)
@@ -153,7 +179,8 @@ const STALE_ATTEMPTS: usize = 3;
 async fn pass_until_recorded(vc: &VirtualCluster, state: &State) -> Result<Done, Error> {
     let api: Api<VirtualCluster> = Api::all(state.ctx.client.clone());
     let mut current = vc.clone();
-    let mut carried: Option<Box<VirtualClusterStatus>> = None;
+    let kept = key(vc);
+    let mut carried = state.unrecorded(&kept);
     let mut attempt = 1;
     loop {
         let carried_now = carried.as_deref();
@@ -163,7 +190,17 @@ async fn pass_until_recorded(vc: &VirtualCluster, state: &State) -> Result<Done,
             converge(&current, state, carried_now).await
         };
         match result {
-            Err(Error::StaleObject { name, refused }) if attempt < STALE_ATTEMPTS => {
+            Err(Error::StaleObject { refused, .. }) if attempt >= STALE_ATTEMPTS => {
+                // Tried enough for now: what the pass recorded waits for the next reconcile
+                // (the object changed, so one follows) instead of being lost with this one.
+                let refused = refused.or(carried);
+                state.keep_unrecorded(&kept, refused);
+                return Err(Error::StaleObject {
+                    name: vc.name_any(),
+                    refused: None,
+                });
+            }
+            Err(Error::StaleObject { name, refused }) => {
                 attempt += 1;
                 if refused.is_some() {
                     carried = refused;
@@ -185,6 +222,12 @@ async fn pass_until_recorded(vc: &VirtualCluster, state: &State) -> Result<Done,
                         });
                     }
                 }
+            }
+            Ok(done) => {
+                // The status write went through (or there was nothing to write): what was kept
+                // is in the object now.
+                state.keep_unrecorded(&kept, None);
+                return Ok(done);
             }
             other => return other,
         }
