@@ -48,9 +48,10 @@ bin="$("$here/build-renderer.sh")"
 
 renders=0 documents=0
 ns=emr-on-eks-operator
-for set in default all; do
+for set in default all no-aws-auth; do
   vals=()
   [[ $set == all ]] && vals=(-f "$here/values-all.yaml")
+  [[ $set == no-aws-auth ]] && vals=(-f "$here/values-no-aws-auth.yaml")
   if ! "$bin" --name emr-on-eks-operator --namespace "$ns" --include-crds "${vals[@]}" "$chart" >"$work/$set.yaml" 2>"$work/$set.err"; then
     err "$set values: $(cat "$work/$set.err")"
     continue
@@ -68,6 +69,12 @@ for set in default all; do
     err "$set values: manifest checks failed (above)"
   fi
 done
+# Without aws-auth rights the operator is told so, and no aws-auth Role is rendered.
+if [[ -s $work/no-aws-auth.yaml ]]; then
+  grep -q -- '- --aws-auth=false' "$work/no-aws-auth.yaml" || err "no-aws-auth values: the Deployment lacks --aws-auth=false"
+  ! grep -q -- '--aws-auth=false' "$work/default.yaml" || err "default values: the Deployment has --aws-auth=false"
+  ! grep -qE 'name: .*-aws-auth$' "$work/no-aws-auth.yaml" || err "no-aws-auth values: an aws-auth Role or RoleBinding is rendered"
+fi
 
 # The operator binary must accept the Deployment's arguments (clap parses and checks every
 # value, then stops at the trailing --help). Uses EMR_OPERATOR_BIN or a cargo build if present.
@@ -79,7 +86,7 @@ for b in "$target_dir/debug/emr-on-eks-operator" "$target_dir/release/emr-on-eks
   [[ -z $op_bin && -x $b ]] && op_bin="$b"
 done
 if [[ -n $op_bin ]]; then
-  for set in default all; do
+  for set in default all no-aws-auth; do
     [[ -s $work/$set.yaml ]] || continue
     mapfile -t op_args < <("$python" -c '
 import sys, yaml

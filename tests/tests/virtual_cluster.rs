@@ -1599,3 +1599,46 @@ fn without_aws_auth_the_operator_reports_it_and_creates_nothing() {
         drop(op);
     });
 }
+
+/// With `--aws-auth=false` (the chart's `rbac.awsAuthConfigMap: false`) the operator never reads
+/// or edits aws-auth: a VirtualCluster in aws-auth mode says why it cannot be served, one in
+/// AccessEntry mode converges, and aws-auth is left as it was.
+#[test]
+fn without_aws_auth_rights_only_access_entry_clusters_are_served() {
+    run(async {
+        let _aws_auth = AWS_AUTH.lock().await;
+        let w = World::new("vc-authoff").await;
+        let before = emr_entries(&aws_auth(w.bed).await);
+        let op = w.operator(&["--aws-auth=false"]).await;
+
+        let mapped = w.name("mapped");
+        w.apply_vc(&mapped, json!({})).await;
+        let vc = wait_for(
+            &w.vcs,
+            &mapped,
+            TIMEOUT,
+            "AwsAuthDisabled",
+            |vc: &VirtualCluster| {
+                reason(vc, "EmrAccessReady").as_deref() == Some("AwsAuthDisabled")
+            },
+        )
+        .await;
+        let access = condition::find(conditions(&vc), "EmrAccessReady").unwrap();
+        assert!(access.message.contains("AccessEntry"), "{}", access.message);
+        delete_vc(&w, &mapped).await;
+        wait_gone(&w.vcs, &mapped, TIMEOUT, "VirtualCluster mapped").await;
+
+        let entry = w.name("entry");
+        w.apply_vc(&entry, json!({"emrAccess": {"mode": "AccessEntry"}}))
+            .await;
+        w.wait_ready(&entry).await;
+        assert_eq!(
+            emr_entries(&aws_auth(w.bed).await),
+            before,
+            "aws-auth changed although the operator has no rights on it"
+        );
+        delete_vc(&w, &entry).await;
+        wait_gone(&w.vcs, &entry, TIMEOUT, "VirtualCluster entry").await;
+        drop(op);
+    });
+}

@@ -20,6 +20,12 @@ pub struct OperatorConfig {
     #[arg(long, env = "EMR_OPERATOR_ALLOW_RAW_VIRTUAL_CLUSTER_IDS")]
     pub allow_raw_virtual_cluster_ids: bool,
 
+    /// Whether the operator maintains EMR's entry in `kube-system/aws-auth` (VirtualClusters with
+    /// `emrAccess.mode: AwsAuthConfigMap`). Off (the chart's `rbac.awsAuthConfigMap: false`):
+    /// aws-auth is neither watched nor read, and such VirtualClusters report `AwsAuthDisabled`.
+    #[arg(long, env = "EMR_OPERATOR_AWS_AUTH", default_value_t = true, action = clap::ArgAction::Set)]
+    pub aws_auth: bool,
+
     /// How often an active job run's state is refreshed once it is past its first minutes.
     #[arg(long, env = "EMR_OPERATOR_POLL_INTERVAL", default_value = "30s", value_parser = parse_duration)]
     pub poll_interval: Duration,

@@ -223,6 +223,12 @@ async fn entry(pass: &mut Pass<'_>, facts: &ClusterFacts) -> Result<Outcome, Err
             ),
         )
     };
+    if !pass.ctx.config.aws_auth {
+        return Ok(Outcome::failed(
+            "AwsAuthDisabled",
+            "the operator runs without rights on kube-system/aws-auth (--aws-auth=false, the chart's rbac.awsAuthConfigMap: false): set spec.emrAccess.mode to AccessEntry, or let the operator maintain aws-auth",
+        ));
+    }
     match aws_auth_io::ensure(pass.client(), &role_arn).await? {
         Ensured::Added => {
             pass.status.managed.aws_auth_entry_added = true;

@@ -72,12 +72,19 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
             Api::<NetworkPolicy>::all(client.clone()),
             children,
             owner_in(&store),
-        )
-        .watches(
+        );
+    // Without rights on aws-auth (--aws-auth=false) its watch would only ever be refused, and
+    // each refusal would hold back the controller's other triggers with the runtime's backoff.
+    let controller = if ctx.config.aws_auth {
+        controller.watches(
             Api::<ConfigMap>::namespaced(client, AWS_AUTH_NAMESPACE),
             aws_auth,
             move |_| aws_auth_users(&store),
         )
+    } else {
+        controller
+    };
+    let controller = controller
         .with_config(Config::default().concurrency(ctx.config.concurrency))
         .graceful_shutdown_on(shutdown)
         .run(panic_report::guarded, error_policy, state)
