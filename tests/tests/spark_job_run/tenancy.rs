@@ -322,6 +322,53 @@ async fn a_forged_job_run_in_the_own_virtual_cluster_is_not_adopted() {
 }
 
 #[tokio::test]
+async fn a_moved_attempt_number_never_leaves_two_active_runs() {
+    // Status rewritten to "the next attempt is recorded" while the run goes on: the operator
+    // starts that attempt, but first cancels the run it can no longer see through status.
+    let t = Test::start("sjr-forge-attempt", &[]).await;
+    let vc = t.virtual_cluster("forge-attempt").await;
+    t.apply_job(&vc, "mover", &[("emulator/run-seconds", "60")], "")
+        .await;
+    let job = t
+        .wait_job(&vc, "mover", 60, "mover started", has_job_run)
+        .await;
+    let first = status_of(&job).job_run_id.unwrap();
+    let attempt = status_of(&job).attempt;
+    t.forge_status(
+        &vc,
+        "mover",
+        json!({"attempt": attempt + 1, "jobRunId": null, "state": null, "arn": null}),
+    )
+    .await;
+    let first_run = first.clone();
+    let job = t
+        .wait_job(&vc, "mover", 60, "a run for the moved attempt", move |j| {
+            status_of(j)
+                .job_run_id
+                .as_deref()
+                .is_some_and(|id| id != first_run)
+        })
+        .await;
+    let second = status_of(&job).job_run_id.unwrap();
+    let cancelled: BTreeSet<String> = t
+        .calls(&vc.id, "CancelJobRun")
+        .await
+        .iter()
+        .filter_map(|c| c["jobRunId"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(cancelled, BTreeSet::from([first.clone()]), "{second}");
+    let events = t.events_until(&vc, "mover", "StrayJobRunCancelled").await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e.reason.as_deref() == Some("StrayJobRunCancelled")),
+        "{events:#?}"
+    );
+    let started = started_ids(&t.bed.emulator.start_job_run_requests(Some(&vc.id)).await);
+    assert_eq!(started, BTreeSet::from([first, second]));
+}
+
+#[tokio::test]
 async fn job_templates_cannot_run_a_job_as_a_role_the_virtual_cluster_does_not_allow() {
     let t = Test::start("sjr-tmpl", &[]).await;
     let vc = t.virtual_cluster("tmpl").await;

@@ -39,6 +39,8 @@ use crate::status::FIELD_MANAGER;
 
 /// The controller's name in metrics.
 pub const CONTROLLER: &str = "SparkJobRun";
+/// The Warning Event when a run of another attempt of the same object is cancelled.
+const STRAY_JOB_RUN_CANCELLED: &str = "StrayJobRunCancelled";
 /// While the operator may not start job runs (IAM), how often it tries again.
 const ACCESS_DENIED_RETRY: Duration = Duration::from_secs(300);
 /// After a job run started, a reconcile in case no poll result ever arrives.
@@ -705,6 +707,9 @@ impl<'a> Reconcile<'a> {
         if !fresh && let Some(refusal) = self.template_refusal().await? {
             return self.refuse_start(refusal).await;
         }
+        if !fresh {
+            self.cancel_strays(&vc, attempt).await?;
+        }
         let input = match request::start_job_run_input(&self.job, &vc, attempt) {
             Ok(input) => input,
             Err(error) => {
@@ -840,6 +845,66 @@ impl<'a> Reconcile<'a> {
                 Ok(Action::requeue(ACCESS_DENIED_RETRY))
             }
         }
+    }
+
+    /// Before a recorded attempt is sent again: its status may have been rewritten (the attempt
+    /// number moved, the job run dropped), so runs of this object that EMR still runs under
+    /// another attempt are cancelled first. One object then never has two active runs, and none
+    /// escapes the deadline or the cancel on deletion. They are found by client token in the
+    /// spec's own virtual cluster since the object was created (a time the apiserver sets).
+    async fn cancel_strays(&self, vc: &str, attempt: i32) -> Result<(), Error> {
+        let uid = self.job.uid().unwrap_or_default();
+        let since = self
+            .job
+            .metadata
+            .creation_timestamp
+            .as_ref()
+            .and_then(to_chrono)
+            .map(tracker::created_after);
+        let runs = match self
+            .ctx()
+            .aws
+            .emr
+            .list_job_runs(vc, &JobRunState::ACTIVE, since)
+            .await
+        {
+            Ok(runs) => runs,
+            Err(error) if error.is_not_found() => return Ok(()),
+            Err(source) => {
+                return Err(Error::FindJobRun {
+                    object: self.object.clone(),
+                    attempt,
+                    source,
+                });
+            }
+        };
+        let current = request::client_token(&uid, attempt);
+        let strays = runs.into_iter().filter(|run| {
+            let token = run.client_token.as_deref();
+            ownership::token_is_ours(&uid, token) && token != Some(current.as_str())
+        });
+        for run in strays {
+            let key = JobKey {
+                virtual_cluster_id: vc.to_owned(),
+                job_run_id: run.id.clone(),
+            };
+            self.cancel(&key).await?;
+            tracing::warn!(object = %self.object, attempt, job_run = %run.id, "cancelled a job run of another attempt of this object");
+            self.ctx()
+                .events
+                .warning(
+                    &self.job,
+                    STRAY_JOB_RUN_CANCELLED,
+                    "Cancel",
+                    format!(
+                        "cancelled job run {} (client token {}): EMR still ran it while status recorded attempt {attempt}, so status was rewritten; one object has one active run",
+                        run.id,
+                        run.client_token.as_deref().unwrap_or_default()
+                    ),
+                )
+                .await;
+        }
+        Ok(())
     }
 
     /// The job run EMR started for `attempt`, found by its client token.
