@@ -30,6 +30,9 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
+#[path = "virtual_cluster/tenancy.rs"]
+mod tenancy;
+
 const ACCOUNT: &str = "123456789012";
 const EMR_SLR_ARN: &str = "arn:aws:iam::123456789012:role/AWSServiceRoleForAmazonEMRContainers";
 const TIMEOUT: Duration = Duration::from_secs(90);
@@ -356,8 +359,8 @@ async fn wait_event_reasons(bed: &Bed, uid: &str, expected: &[&str]) -> Vec<Stri
     }
 }
 
-/// Reason and note of the Events about one object, oldest first.
-async fn events(bed: &Bed, uid: &str) -> Vec<(String, String)> {
+/// Reason, type and note of the Events about one object (by uid), oldest first.
+async fn typed_events(bed: &Bed, uid: &str) -> Vec<(String, String, String)> {
     let params = kube::api::ListParams::default().fields(&format!("involvedObject.uid={uid}"));
     let mut events =
         Api::<k8s_openapi::api::core::v1::Event>::namespaced(bed.client.clone(), "kube-system")
@@ -368,7 +371,22 @@ async fn events(bed: &Bed, uid: &str) -> Vec<(String, String)> {
     events.sort_by_key(|e| e.metadata.creation_timestamp.clone().map(|t| t.0));
     events
         .into_iter()
-        .map(|e| (e.reason.unwrap_or_default(), e.message.unwrap_or_default()))
+        .map(|e| {
+            (
+                e.reason.unwrap_or_default(),
+                e.type_.unwrap_or_default(),
+                e.message.unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+/// Reason and note of the Events about one object, oldest first.
+async fn events(bed: &Bed, uid: &str) -> Vec<(String, String)> {
+    typed_events(bed, uid)
+        .await
+        .into_iter()
+        .map(|(reason, _, note)| (reason, note))
         .collect()
 }
 

@@ -99,13 +99,7 @@ async fn require_cluster_role(pass: &Pass<'_>, name: &str) -> Result<(), Error> 
 async fn replace_if_elsewhere(pass: &mut Pass<'_>, wanted: &RoleBinding) -> Result<(), Error> {
     let ns = pass.namespace().to_owned();
     let api: Api<RoleBinding> = Api::namespaced(pass.client(), &ns);
-    let get_failed = |source| Error::GetChild {
-        kind: "RoleBinding",
-        namespace: ns.clone(),
-        name: EMR_ROLE.to_owned(),
-        source,
-    };
-    let Some(current) = api.get_opt(EMR_ROLE).await.map_err(get_failed)? else {
+    let Some(current) = get_child(&api, "RoleBinding", &ns).await? else {
         return Ok(());
     };
     if current.role_ref == wanted.role_ref {
@@ -127,18 +121,8 @@ async fn replace_if_elsewhere(pass: &mut Pass<'_>, wanted: &RoleBinding) -> Resu
 /// VirtualCluster (see [`emr_role::is_old_operator_role`]); anyone else's stays.
 pub async fn retire_old_role(pass: &mut Pass<'_>, namespace: &str) -> Result<(), Error> {
     let api: Api<Role> = Api::namespaced(pass.client(), namespace);
-    let role = api
-        .get_opt(EMR_ROLE)
-        .await
-        .map_err(|source| Error::GetChild {
-            kind: "Role",
-            namespace: namespace.to_owned(),
-            name: EMR_ROLE.to_owned(),
-            source,
-        })?;
-    let Some(role) = role.filter(|r| {
-        r.meta().deletion_timestamp.is_none() && emr_role::is_old_operator_role(r, &pass.owner)
-    }) else {
+    let role = old_operator_role(pass, &api, namespace).await?;
+    let Some(role) = role.filter(|r| r.meta().deletion_timestamp.is_none()) else {
         return Ok(());
     };
     if delete_child_as_read(&api, &role, "Role", namespace).await? {
@@ -157,20 +141,38 @@ pub async fn retire_old_role(pass: &mut Pass<'_>, namespace: &str) -> Result<(),
 /// ClusterRole first. Nothing is created where no old Role is.
 pub async fn migrate_before_retain(pass: &mut Pass<'_>, namespace: &str) -> Result<(), Error> {
     let api: Api<Role> = Api::namespaced(pass.client(), namespace);
-    let old = api
-        .get_opt(EMR_ROLE)
-        .await
-        .map_err(|source| Error::GetChild {
-            kind: "Role",
-            namespace: namespace.to_owned(),
-            name: EMR_ROLE.to_owned(),
-            source,
-        })?
-        .is_some_and(|r| emr_role::is_old_operator_role(&r, &pass.owner));
+    let old = old_operator_role(pass, &api, namespace).await?.is_some();
     if old && namespace == pass.namespace() {
         role_binding(pass).await?;
     }
     Ok(())
+}
+
+/// The `emr-containers` child of `kind` in `namespace`, if there is one.
+async fn get_child<K>(api: &Api<K>, kind: &'static str, namespace: &str) -> Result<Option<K>, Error>
+where
+    K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    api.get_opt(EMR_ROLE)
+        .await
+        .map_err(|source| Error::GetChild {
+            kind,
+            namespace: namespace.to_owned(),
+            name: EMR_ROLE.to_owned(),
+            source,
+        })
+}
+
+/// The Role `emr-containers` in `namespace` when an earlier operator made it for this
+/// VirtualCluster (see [`emr_role::is_old_operator_role`]).
+async fn old_operator_role(
+    pass: &Pass<'_>,
+    api: &Api<Role>,
+    namespace: &str,
+) -> Result<Option<Role>, Error> {
+    Ok(get_child(api, "Role", namespace)
+        .await?
+        .filter(|r| emr_role::is_old_operator_role(r, &pass.owner)))
 }
 
 /// [`delete_as_read`] of the operator's `emr-containers` child of `kind` in `namespace`.

@@ -10,55 +10,19 @@
 //!   is reported, and switching to `Retain` lets the deletion finish.
 //!
 //! Expected trust statements are written out by hand from the reference document, never
-//! computed with the code under test. All tests share one tokio runtime (see virtual_cluster.rs).
+//! computed with the code under test. A module of virtual_cluster.rs, whose runtime, World and
+//! helpers it shares; what differs here is named apart.
 
-#![allow(clippy::expect_used, clippy::unwrap_used)]
+use super::*;
+use emr_operator_tests::TEST_MANAGER;
 
-use std::sync::LazyLock;
-use std::time::{Duration, Instant};
-
-use emr_api::condition;
-use emr_api::{SparkJobRun, VirtualCluster};
-use emr_operator_tests::{Bed, Operator, TEST_LABEL, TEST_MANAGER, bed, wait_for, wait_gone};
-use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
-use k8s_openapi::api::networking::v1::NetworkPolicy;
-use kube::ResourceExt;
-use kube::api::{Api, DeleteParams, Patch, PatchParams};
-use serde_json::{Value, json};
-
-const ACCOUNT: &str = "123456789012";
-const TIMEOUT: Duration = Duration::from_secs(90);
 const OWNER_LABEL: &str = "emr-on-eks.dev/virtual-cluster";
 const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
 const CREATED_ANNOTATION: &str = "emr-on-eks.dev/created-by-operator";
 
-static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(4)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-});
-
-fn run<F: std::future::Future<Output = ()>>(test: F) {
-    RUNTIME.block_on(test);
-}
-
 // ---------------------------------------------------------------------------------------------
 // Expected values, by hand from the reference document
 // ---------------------------------------------------------------------------------------------
-
-fn ec2_statement() -> Value {
-    json!({
-        "Effect": "Allow",
-        "Principal": {"Service": "ec2.amazonaws.com"},
-        "Action": "sts:AssumeRole"
-    })
-}
-
-fn original_trust() -> Value {
-    json!({"Version": "2012-10-17", "Statement": [ec2_statement()]})
-}
 
 /// base36(R) as the reference defines it: the name's bytes as one big-endian integer, digits
 /// `0-9a-z`.
@@ -94,91 +58,17 @@ fn emr_statement(provider: &str, namespace: &str, role_name: &str) -> Value {
     })
 }
 
-/// What eksctl writes for an IRSA service account.
-fn irsa_statement(provider: &str, namespace: &str, service_account: &str) -> Value {
-    json!({
-        "Effect": "Allow",
-        "Principal": {"Federated": format!("arn:aws:iam::{ACCOUNT}:oidc-provider/{provider}")},
-        "Action": "sts:AssumeRoleWithWebIdentity",
-        "Condition": {"StringEquals": {
-            format!("{provider}:sub"): format!("system:serviceaccount:{namespace}:{service_account}"),
-            format!("{provider}:aud"): "sts.amazonaws.com"
-        }}
-    })
-}
-
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
 
-struct World {
-    bed: &'static Bed,
-    test_id: String,
-    eks: String,
-    provider: String,
-    namespace: String,
-    vcs: Api<VirtualCluster>,
-}
-
+/// Tenancy tests run their VirtualClusters in AccessEntry mode (no aws-auth, which the other
+/// tests take turns on).
 impl World {
-    async fn new(prefix: &str) -> World {
-        let bed = bed().await;
-        let test_id = bed.unique(prefix);
-        let eks = bed.unique("eks");
-        let info = bed.eks_cluster(&eks).await;
-        assert_eq!(info.account_id, ACCOUNT);
-        World {
-            bed,
-            namespace: bed.unique("spark"),
-            test_id,
-            eks,
-            provider: info.oidc_provider.expect("an OIDC issuer"),
-            vcs: Api::all(bed.client.clone()),
-        }
-    }
-
-    fn name(&self, base: &str) -> String {
-        format!(
-            "{base}-{}",
-            self.test_id.rsplit('-').next().unwrap_or_default()
-        )
-    }
-
-    async fn operator(&self, extra: &[&str]) -> Operator {
-        self.bed.start_operator(&self.test_id, extra).await
-    }
-
-    async fn apply_vc(&self, name: &str, spec: Value) -> VirtualCluster {
-        let mut full = json!({
-            "eksClusterName": self.eks,
-            "namespace": {"name": self.namespace},
-            "emrAccess": {"mode": "AccessEntry"},
-        });
+    async fn apply_access_entry_vc(&self, name: &str, spec: Value) -> VirtualCluster {
+        let mut full = json!({"emrAccess": {"mode": "AccessEntry"}});
         merge(&mut full, spec);
-        let manifest = json!({
-            "apiVersion": "emr-on-eks.dev/v1alpha1",
-            "kind": "VirtualCluster",
-            "metadata": {"name": name, "labels": {TEST_LABEL: self.test_id}},
-            "spec": full,
-        });
-        self.bed
-            .apply(&serde_yaml::to_string(&manifest).unwrap())
-            .await
-    }
-
-    async fn wait_ready(&self, name: &str) -> VirtualCluster {
-        wait_for(
-            &self.vcs,
-            name,
-            TIMEOUT,
-            "Ready=True",
-            |vc: &VirtualCluster| {
-                condition::is_true(conditions(vc), "Ready")
-                    && vc.status.as_ref().and_then(|s| s.observed_generation)
-                        == vc.metadata.generation
-            },
-        )
-        .await
+        self.apply_vc(name, full).await
     }
 
     async fn delete_and_wait_gone(&self, name: &str) {
@@ -189,40 +79,9 @@ impl World {
         wait_gone(&self.vcs, name, TIMEOUT, "VirtualCluster").await;
     }
 
-    /// A role trusting only EC2 (replaced if it exists); its ARN.
-    async fn role(&self, name: &str) -> String {
-        self.bed.iam_role(name, &original_trust()).await
-    }
-
-    async fn trust(&self, role: &str) -> Value {
-        self.bed.trust_policy(role).await
-    }
-
     fn namespaces(&self) -> Api<Namespace> {
         Api::all(self.bed.client.clone())
     }
-}
-
-fn merge(base: &mut Value, over: Value) {
-    match (base, over) {
-        (Value::Object(b), Value::Object(o)) => {
-            for (k, v) in o {
-                merge(b.entry(k).or_insert(Value::Null), v);
-            }
-        }
-        (b, o) => *b = o,
-    }
-}
-
-fn conditions(vc: &VirtualCluster) -> &[emr_api::Condition] {
-    vc.status
-        .as_ref()
-        .map(|s| s.conditions.as_slice())
-        .unwrap_or(&[])
-}
-
-fn reason(vc: &VirtualCluster, type_: &str) -> Option<String> {
-    condition::find(conditions(vc), type_).map(|c| c.reason.clone())
 }
 
 /// Statements of a trust policy that name `namespace` anywhere.
@@ -234,21 +93,6 @@ fn statements_for(trust: &Value, namespace: &str) -> Vec<Value> {
         .into_iter()
         .filter(|s| s.to_string().contains(&format!(":{namespace}:")))
         .collect()
-}
-
-fn metric(text: &str, series: &str) -> f64 {
-    text.lines()
-        .find(|l| l.starts_with(series))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0)
-}
-
-fn reconciles(text: &str) -> f64 {
-    metric(
-        text,
-        "emr_operator_reconciles_total{controller=\"virtualcluster\"}",
-    )
 }
 
 /// The VirtualCluster reconcile count once it has stopped moving for `quiet`.
@@ -266,32 +110,10 @@ async fn settled_reconciles(op: &Operator, quiet: Duration) -> f64 {
     }
 }
 
-/// Reason, type and note of the Events about one object (by uid), oldest first.
-async fn events(bed: &Bed, uid: &str) -> Vec<(String, String, String)> {
-    let params = kube::api::ListParams::default().fields(&format!("involvedObject.uid={uid}"));
-    let mut events =
-        Api::<k8s_openapi::api::core::v1::Event>::namespaced(bed.client.clone(), "kube-system")
-            .list(&params)
-            .await
-            .expect("list events")
-            .items;
-    events.sort_by_key(|e| e.metadata.creation_timestamp.clone().map(|t| t.0));
-    events
-        .into_iter()
-        .map(|e| {
-            (
-                e.reason.unwrap_or_default(),
-                e.type_.unwrap_or_default(),
-                e.message.unwrap_or_default(),
-            )
-        })
-        .collect()
-}
-
 async fn wait_warning(bed: &Bed, uid: &str, reason: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let all = events(bed, uid).await;
+        let all = typed_events(bed, uid).await;
         if let Some((_, _, note)) = all.iter().find(|(r, t, _)| r == reason && t == "Warning") {
             return note.clone();
         }
@@ -363,7 +185,7 @@ fn trust_statements_never_outlive_repeated_create_delete_cycles() {
             ]
         });
         for cycle in 0..4 {
-            w.apply_vc(&name, spec.clone()).await;
+            w.apply_access_entry_vc(&name, spec.clone()).await;
             // Edits while it converges: each one is a reconcile, often on a copy older than the
             // operator's own last write.
             for poke in 0..3 {
@@ -446,7 +268,7 @@ fn a_statement_already_present_is_recorded_and_removed_on_deletion() {
             )
             .await;
         let op = w.operator(&[]).await;
-        w.apply_vc(
+        w.apply_access_entry_vc(
             &name,
             json!({
                 "executionRoles": [{"arn": job_arn}],
@@ -468,7 +290,7 @@ fn a_statement_already_present_is_recorded_and_removed_on_deletion() {
         );
         let uid = vc.uid().unwrap();
         assert!(
-            !events(w.bed, &uid)
+            !typed_events(w.bed, &uid)
                 .await
                 .iter()
                 .any(|(r, _, _)| r == "TrustStatementAdded")
@@ -510,7 +332,7 @@ fn forged_ownership_markers_never_get_a_namespace_deleted() {
             )
             .await;
         let op = w.operator(&[]).await;
-        w.apply_vc(&victim, json!({"namespace": {"name": ns, "create": false}}))
+        w.apply_access_entry_vc(&victim, json!({"namespace": {"name": ns, "create": false}}))
             .await;
         let vc = w.wait_ready(&victim).await;
         let managed = vc.status.unwrap().managed;
@@ -527,13 +349,13 @@ fn forged_ownership_markers_never_get_a_namespace_deleted() {
 
         // A namespace the operator did create stays too once the spec says create: false.
         let made = w.name("made");
-        w.apply_vc(&made, json!({})).await;
+        w.apply_access_entry_vc(&made, json!({})).await;
         let vc = w.wait_ready(&made).await;
         let managed = vc.status.unwrap().managed;
         assert!(managed.namespace_created);
         let created = w.namespaces().get(&w.namespace).await.unwrap();
         assert_eq!(managed.namespace_uid, created.metadata.uid);
-        w.apply_vc(
+        w.apply_access_entry_vc(
             &made,
             json!({"namespace": {"name": w.namespace, "create": false}}),
         )
@@ -561,7 +383,7 @@ fn reserved_keys_in_spec_namespace_are_refused_and_nothing_is_applied() {
         let forger = w.name("forger");
         let ns = w.bed.namespace("adoptee").await;
         let op = w.operator(&[]).await;
-        w.apply_vc(
+        w.apply_access_entry_vc(
             &forger,
             json!({"namespace": {
                 "name": ns, "create": false,
@@ -615,7 +437,7 @@ fn retain_leaves_no_ownership_markers_behind() {
         let ns = w.namespace.clone();
         let sa_role = w.role(&w.bed.unique("markers-sa")).await;
         let op = w.operator(&[]).await;
-        w.apply_vc(
+        w.apply_access_entry_vc(
             &first,
             json!({
                 "deletionPolicy": "Retain",
@@ -665,7 +487,7 @@ fn retain_leaves_no_ownership_markers_behind() {
 
         // A later VirtualCluster adopts what is left, and deleting it keeps the namespace.
         let second = w.name("second");
-        w.apply_vc(&second, json!({"namespace": {"create": false}}))
+        w.apply_access_entry_vc(&second, json!({"namespace": {"create": false}}))
             .await;
         let adopted = w.wait_ready(&second).await;
         assert!(!adopted.status.unwrap().managed.namespace_created);
@@ -694,7 +516,7 @@ fn children_in_other_namespaces_do_not_trigger_another_teams_reconcile() {
         let victim = w.name("victim");
         // No periodic resync during the test: every reconcile comes from a watch event.
         let op = w.operator(&["--resync-interval=600s"]).await;
-        w.apply_vc(&victim, json!({})).await;
+        w.apply_access_entry_vc(&victim, json!({})).await;
         w.wait_ready(&victim).await;
         let quiet = Duration::from_secs(3);
         let before = settled_reconciles(&op, quiet).await;
@@ -778,7 +600,7 @@ fn runs_never_submitted_do_not_hold_a_waiting_deletion() {
         // An adopted namespace, so it and the runs stay after the deletion.
         let ns = w.bed.namespace("unsubmitted").await;
         let op = w.operator(&[]).await;
-        w.apply_vc(
+        w.apply_access_entry_vc(
             &name,
             json!({"runningJobsOnDelete": "Wait", "namespace": {"name": ns, "create": false}}),
         )
@@ -826,7 +648,7 @@ fn a_denied_trust_removal_is_reported_and_retain_lets_the_deletion_finish() {
         let stuck_arn = w.role(&stuck_role).await;
         let free_arn = w.role(&free_role).await;
         let op = w.operator(&[]).await;
-        w.apply_vc(
+        w.apply_access_entry_vc(
             &name,
             json!({"executionRoles": [{"arn": stuck_arn}, {"arn": free_arn}]}),
         )
