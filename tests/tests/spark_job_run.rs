@@ -940,3 +940,6 @@ async fn watch_namespaces_leaves_jobs_elsewhere_alone() {
 
 #[path = "spark_job_run/tenancy.rs"]
 mod tenancy;
+
+#[path = "spark_job_run/fairness.rs"]
+mod fairness;

@@ -97,6 +97,14 @@ pub struct VirtualClusterSpec {
     /// `Wait` until they finish, or `Cancel` them first.
     #[serde(default)]
     pub running_jobs_on_delete: RunningJobsOnDelete,
+
+    /// This tenant's weight in the operator's fair queue (1-100, default 1): when several
+    /// namespaces have SparkJobRuns waiting, each is served in turn, this many objects per
+    /// turn. A team with share 1 waits for at most `share` objects of each other team with work,
+    /// never for a whole backlog.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100))]
+    pub share: Option<u32>,
 }
 
 /// The namespace a virtual cluster is bound to.

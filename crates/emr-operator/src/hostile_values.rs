@@ -573,6 +573,7 @@ pub fn virtual_cluster_spec() -> BoxedStrategy<VirtualClusterSpec> {
                 tags,
                 deletion_policy: Default::default(),
                 running_jobs_on_delete: Default::default(),
+                share: None,
             },
         )
         .boxed()

@@ -6,6 +6,7 @@ pub mod backoff;
 pub mod config;
 pub mod context;
 pub mod events;
+pub mod fair_queue;
 pub mod finalizer;
 #[cfg(test)]
 mod hostile_values;

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use emr_aws::{CallObserver, CallOutcome, Operation};
@@ -12,6 +13,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+
+use crate::fair_queue::TenantLoad;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StateLabel {
@@ -41,6 +44,17 @@ struct MapLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TenantLabels {
+    namespace: String,
+    virtual_cluster: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LaneLabel {
+    lane: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ErrorLabels {
     controller: String,
     error: String,
@@ -65,6 +79,13 @@ pub struct Metrics {
     reconcile_duration: Family<ControllerLabel, Histogram>,
     leader: Gauge,
     tracked_objects: Family<MapLabel, Gauge>,
+    queue_depth: Family<TenantLabels, Gauge>,
+    queue_wait: Family<TenantLabels, Gauge<f64, AtomicU64>>,
+    queue_dispatch_wait: Family<LaneLabel, Histogram>,
+    // Reads the fair queue's load per tenant when /metrics is scraped.
+    queue_load: Mutex<Option<QueueLoad>>,
+    // The tenants shown last time, so a tenant that drained leaves the queue gauges.
+    last_tenants: Mutex<Vec<TenantLabels>>,
     // Reads the sizes of the controllers' in-memory maps when /metrics is scraped.
     map_sizes: Mutex<BTreeMap<&'static str, MapSizes>>,
     // Remembers which state labels were set last time, so a state that emptied drops to 0.
@@ -76,6 +97,9 @@ pub struct Metrics {
 
 /// Counts SparkJobRuns by the EMR state of their current attempt.
 pub type JobRunCounter = Box<dyn Fn() -> BTreeMap<String, i64> + Send + Sync>;
+
+/// The SparkJobRun queue's load per tenant, read at scrape time.
+pub type QueueLoad = Box<dyn Fn() -> Vec<TenantLoad> + Send + Sync>;
 
 /// Entries per in-memory map of one controller (empty once the controller is gone).
 pub type MapSizes = Box<dyn Fn() -> Vec<(&'static str, usize)> + Send + Sync>;
@@ -107,6 +131,12 @@ impl Metrics {
         );
         let leader = Gauge::default();
         let tracked_objects = Family::<MapLabel, Gauge>::default();
+        let queue_depth = Family::<TenantLabels, Gauge>::default();
+        let queue_wait = Family::<TenantLabels, Gauge<f64, AtomicU64>>::default();
+        let queue_dispatch_wait = Family::<LaneLabel, Histogram>::new_with_constructor(|| {
+            // 1 ms .. ~2.5 min: a fair queue hands out work in milliseconds.
+            Histogram::new(exponential_buckets(0.001, 2.5, 14))
+        });
 
         registry.register(
             "job_runs",
@@ -160,6 +190,22 @@ impl Metrics {
             tracked_objects.clone(),
         );
 
+        registry.register(
+            "queue_depth",
+            "SparkJobRuns waiting for a reconcile, per tenant (namespace) and its VirtualCluster",
+            queue_depth.clone(),
+        );
+        registry.register(
+            "queue_wait_seconds",
+            "How long the longest-waiting SparkJobRun of a tenant has been waiting for a reconcile",
+            queue_wait.clone(),
+        );
+        registry.register(
+            "queue_dispatch_wait_seconds",
+            "Time from a SparkJobRun being ready for a reconcile to its reconcile starting, by lane (changes, polled)",
+            queue_dispatch_wait.clone(),
+        );
+
         for op in Operation::ALL {
             let _ = aws_calls.get_or_create(&CallLabels {
                 service: op.service().into(),
@@ -181,6 +227,11 @@ impl Metrics {
             reconcile_duration,
             leader,
             tracked_objects,
+            queue_depth,
+            queue_wait,
+            queue_dispatch_wait,
+            queue_load: Mutex::new(None),
+            last_tenants: Mutex::new(Vec::new()),
             map_sizes: Mutex::new(BTreeMap::new()),
             last_states: Mutex::new(Vec::new()),
             job_run_counter: Mutex::new(None),
@@ -213,9 +264,54 @@ impl Metrics {
         }
     }
 
+    /// Where the queue gauges come from (the SparkJobRun controller's fair queue).
+    pub fn set_queue_load(&self, load: QueueLoad) {
+        if let Ok(mut slot) = self.queue_load.lock() {
+            *slot = Some(load);
+        }
+    }
+
+    fn refresh_queue_load(&self) {
+        let loads = match self.queue_load.lock() {
+            Ok(load) => load.as_ref().map(|load| load()).unwrap_or_default(),
+            Err(_) => return,
+        };
+        let Ok(mut last) = self.last_tenants.lock() else {
+            return;
+        };
+        let now: Vec<TenantLabels> = loads
+            .iter()
+            .map(|load| TenantLabels {
+                namespace: load.tenant.clone(),
+                virtual_cluster: load.virtual_cluster.clone().unwrap_or_default(),
+            })
+            .collect();
+        for gone in last.iter().filter(|labels| !now.contains(labels)) {
+            self.queue_depth.remove(gone);
+            self.queue_wait.remove(gone);
+        }
+        for (labels, load) in now.iter().zip(&loads) {
+            self.queue_depth
+                .get_or_create(labels)
+                .set(i64::try_from(load.depth).unwrap_or(i64::MAX));
+            self.queue_wait
+                .get_or_create(labels)
+                .set(load.oldest_wait.as_secs_f64());
+        }
+        *last = now;
+    }
+
+    /// A reconcile started after waiting `waited` in `lane`.
+    pub fn queue_dispatched(&self, lane: &str, waited: Duration) {
+        self.queue_dispatch_wait
+            .get_or_create(&LaneLabel { lane: lane.into() })
+            .observe(waited.as_secs_f64());
+    }
+
     /// The text exposition format for `/metrics`.
     pub fn encode(&self) -> String {
         self.refresh_map_sizes();
+        self.refresh_queue_load();
         let counts = self
             .job_run_counter
             .lock()

@@ -29,25 +29,31 @@ pub mod text;
 pub mod tracker;
 pub mod transitions;
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
 use emr_api::{SparkJobRun, VirtualCluster};
 use futures::StreamExt;
+use futures::stream::{self, BoxStream, SelectAll};
 use kube::api::Api;
-use kube::runtime::controller::{self, Controller};
-use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{WatchStreamExt, watcher};
 use tokio::sync::watch;
 
 use crate::context::Context;
+use crate::fair_queue::{Lane, Runner, TenantInfo};
 use poller::{Poller, Tracker, Triggers};
 use reconcile::State;
 use tracker::Cadence;
 
 pub use error::Error;
 
-/// Runs the SparkJobRun controller (one per watched namespace, or one for all) and the poller
-/// until `shutdown` resolves; in-flight reconciles finish first.
+/// A request for a reconcile, from a watch or the poller.
+type Trigger = (ObjectRef<SparkJobRun>, Lane);
+
+/// Runs the SparkJobRun controller (one watch per watched namespace, or one for all; one fair
+/// queue for all) and the poller until `shutdown` resolves; in-flight reconciles finish first.
 pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
@@ -69,55 +75,117 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
     };
     let tracker = Arc::new(Tracker::new(cadence));
     let state = Arc::new(State::new(ctx.clone(), tracker.clone()));
-    let apis: Vec<(Option<String>, Api<SparkJobRun>)> = if config.watch_namespaces.is_empty() {
-        vec![(None, Api::all(ctx.client.clone()))]
+    let apis: Vec<Api<SparkJobRun>> = if config.watch_namespaces.is_empty() {
+        vec![Api::all(ctx.client.clone())]
     } else {
         config
             .watch_namespaces
             .iter()
-            .map(|ns| (Some(ns.clone()), Api::namespaced(ctx.client.clone(), ns)))
+            .map(|ns| Api::namespaced(ctx.client.clone(), ns))
             .collect()
     };
 
-    let mut triggers = Triggers::default();
+    let mut triggers: SelectAll<BoxStream<'static, Trigger>> = SelectAll::new();
     let mut stores = Vec::new();
-    let mut controllers = Vec::new();
-    for (namespace, api) in apis {
-        let (sender, requests) = futures::channel::mpsc::unbounded();
-        triggers.add(namespace, sender);
-        let controller = Controller::new(api, ctx.watcher_config())
-            .with_config(controller::Config::default().concurrency(config.concurrency));
-        let store = controller.store();
-        stores.push(store.clone());
-        let vc_store = store.clone();
-        let controller = controller
-            .watches(
+    for api in apis {
+        let (store, writer) = reflector::store();
+        stores.push(store);
+        let changes =
+            reflector::reflector(writer, watcher(api, ctx.watcher_config()).default_backoff())
+                .applied_objects()
+                .filter_map(|object| async move {
+                    match object {
+                        Ok(job) => Some((ObjectRef::from_obj(&job), Lane::Changes)),
+                        Err(error) => {
+                            tracing::warn!(%error, "SparkJobRun watch");
+                            None
+                        }
+                    }
+                });
+        triggers.push(changes.boxed());
+    }
+
+    // A VirtualCluster's change may unblock the jobs waiting on it, and sets its tenant's share.
+    let (vc_store, vc_writer) = reflector::store();
+    let vc_changes = {
+        let (stores, vc_store, queue) = (stores.clone(), vc_store.clone(), state.queue.clone());
+        reflector::reflector(
+            vc_writer,
+            watcher(
                 Api::<VirtualCluster>::all(ctx.client.clone()),
                 ctx.watcher_config(),
-                move |vc| waiting_on(&vc_store, &vc),
             )
-            .graceful_shutdown_on(stopped());
-        let submissions = controller
-            .run(reconcile::reconcile, reconcile::error_policy, state.clone())
-            .for_each(log_watch_error);
-        // What the poller saw change goes through a queue of its own: in a burst of thousands
-        // of new objects, a finished job's status must not wait behind every submission
-        // (`make bench` measured a p99 status lag of ~100 s at 5 000 jobs with one queue).
-        // Both queues may hold the same object: `serial` runs their reconciles of it one after
-        // the other, each on the newest copy the operator knows.
-        let tracking = controller::applier(
-            |job, state| Box::pin(reconcile::reconcile(job, state)),
-            reconcile::error_policy,
-            state.clone(),
-            store,
-            requests
-                .map(Ok::<_, std::convert::Infallible>)
-                .take_until(stopped()),
-            controller::Config::default().concurrency(config.concurrency),
+            .default_backoff(),
         )
-        .for_each(log_watch_error);
-        controllers.push(futures::future::join(submissions, tracking));
+        .map(move |event| {
+            let woken = match event {
+                Ok(watcher::Event::Apply(vc) | watcher::Event::Delete(vc)) => {
+                    queue.lock().set_tenants(tenants(&vc_store));
+                    waiting_on(&stores, &vc)
+                }
+                Ok(watcher::Event::InitApply(vc)) => waiting_on(&stores, &vc),
+                Ok(watcher::Event::InitDone) => {
+                    queue.lock().set_tenants(tenants(&vc_store));
+                    Vec::new()
+                }
+                Ok(watcher::Event::Init) => Vec::new(),
+                Err(error) => {
+                    tracing::warn!(%error, "VirtualCluster watch (SparkJobRun controller)");
+                    Vec::new()
+                }
+            };
+            stream::iter(woken.into_iter().map(|job| (job, Lane::Changes)))
+        })
+        .flatten()
+    };
+    triggers.push(vc_changes.boxed());
+
+    // What the poller saw change goes through a lane of its own: in a burst of thousands of
+    // new objects, a finished job's status must not wait behind every submission (`make
+    // bench` measured a p99 status lag of ~100 s at 5 000 jobs with one queue).
+    let (sender, polled) = futures::channel::mpsc::unbounded();
+    let mut poller_triggers = Triggers::default();
+    poller_triggers.add(None, sender);
+    triggers.push(polled.map(|job| (job, Lane::Polled)).boxed());
+
+    let lookup_stores = stores.clone();
+    let ready_stores = stores.clone();
+    let metrics = ctx.metrics.clone();
+    // Weak: the metrics outlive the controller (and a controller started again replaces it).
+    let weak = Arc::downgrade(&state);
+    metrics.set_queue_load(Box::new(move || {
+        weak.upgrade()
+            .map(|state| state.queue.lock().load(std::time::Instant::now()))
+            .unwrap_or_default()
+    }));
+    let reconciling = Runner {
+        queue: state.queue.clone(),
+        concurrency: usize::from(config.concurrency),
     }
+    .run(
+        move |job| lookup_stores.iter().find_map(|store| store.get(job)),
+        async move {
+            for store in &ready_stores {
+                // Err: the watch is gone, which only happens at shutdown.
+                let _ = store.wait_until_ready().await;
+            }
+        },
+        triggers,
+        {
+            let state = state.clone();
+            move |job| {
+                let state = state.clone();
+                async move {
+                    match reconcile::reconcile(job.clone(), state.clone()).await {
+                        Ok(action) => action,
+                        Err(error) => reconcile::error_policy(job, &error, state),
+                    }
+                }
+            }
+        },
+        move |dispatch| metrics.queue_dispatched(dispatch.lane.as_str(), dispatch.waited),
+        stopped(),
+    );
 
     let sweeper = sweep::run(
         state.clone(),
@@ -130,37 +198,42 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         aws: ctx.aws.clone(),
         metrics: ctx.metrics.clone(),
         cadence,
-        triggers,
+        triggers: poller_triggers,
         stores,
     };
     tracing::info!("SparkJobRun controller started");
-    tokio::join!(
-        futures::future::join_all(controllers),
-        poller.run(stopped()),
-        sweeper
-    );
+    tokio::join!(reconciling, poller.run(stopped()), sweeper);
     tracing::info!("SparkJobRun controller stopped");
 }
 
-/// Reconcile failures are logged by the error policy; what reaches here are watch and queue
-/// errors.
-async fn log_watch_error<T, E, Q>(result: Result<T, controller::Error<E, Q>>)
-where
-    E: std::error::Error + 'static,
-    Q: std::error::Error + 'static,
-{
-    if let Err(error) = result
-        && !matches!(error, controller::Error::ReconcilerFailed(..))
-    {
-        tracing::warn!(%error, "SparkJobRun controller");
+/// Each tenant (namespace) with a VirtualCluster: its share and the VirtualCluster's name.
+/// Two VirtualClusters naming one namespace cannot both own it; the first by name counts.
+fn tenants(vcs: &Store<VirtualCluster>) -> HashMap<String, TenantInfo> {
+    let mut vcs = vcs.state();
+    vcs.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+    let mut tenants = HashMap::new();
+    for vc in vcs {
+        if vc.metadata.deletion_timestamp.is_some() {
+            continue;
+        }
+        tenants
+            .entry(vc.spec.namespace.name.clone())
+            .or_insert_with(|| TenantInfo {
+                share: vc.spec.share.unwrap_or(1),
+                virtual_cluster: vc.metadata.name.clone(),
+            });
     }
+    tenants
 }
 
 /// The jobs a change of `vc` may unblock: those naming it that wait for (or were refused by)
 /// their VirtualCluster. Running jobs do not care.
-fn waiting_on(store: &Store<SparkJobRun>, vc: &VirtualCluster) -> Vec<ObjectRef<SparkJobRun>> {
+fn waiting_on(stores: &[Store<SparkJobRun>], vc: &VirtualCluster) -> Vec<ObjectRef<SparkJobRun>> {
     let name = vc.metadata.name.as_deref();
-    jobs_waiting_on(store.state().iter().map(AsRef::as_ref), name)
+    stores
+        .iter()
+        .flat_map(|store| jobs_waiting_on(store.state().iter().map(AsRef::as_ref), name))
+        .collect()
 }
 
 fn jobs_waiting_on<'a>(

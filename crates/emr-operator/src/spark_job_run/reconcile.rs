@@ -16,7 +16,6 @@ use emr_api::{SparkJobRun, VirtualCluster};
 use emr_aws::{JobRunInfo, JobRunState};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, Patch, PatchParams};
-use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use serde_json::json;
@@ -33,6 +32,7 @@ use super::tracker::{self, JobKey, Observation};
 use super::transitions::{self, Note};
 use crate::backoff;
 use crate::context::Context;
+use crate::fair_queue::{Action, SharedQueue};
 use crate::finalizer;
 use crate::panic_guard;
 use crate::status::FIELD_MANAGER;
@@ -56,6 +56,8 @@ const STALE_RETRY: Duration = Duration::from_secs(1);
 pub struct State {
     pub ctx: Arc<Context>,
     pub tracker: Arc<Tracker>,
+    /// The fair queue the reconciles come from.
+    pub queue: SharedQueue<SparkJobRun>,
     serial: Serial,
     failures: Mutex<HashMap<ObjectRef<SparkJobRun>, Streak>>,
 }
@@ -65,6 +67,7 @@ impl State {
         Self {
             ctx,
             tracker,
+            queue: SharedQueue::default(),
             serial: Serial::default(),
             failures: Mutex::new(HashMap::new()),
         }
@@ -78,14 +81,21 @@ impl State {
     pub fn forget_absent(&self, present: impl Fn(&ObjectRef<SparkJobRun>) -> bool) {
         self.failures().retain(|object, _| present(object));
         self.serial.forget_absent(&present);
+        self.queue.lock().retain(&present);
         self.tracker.with(|r| r.forget_objects(&present));
     }
 
     /// Entries per in-memory map, for the `tracked_objects` metric.
     pub fn map_sizes(&self) -> Vec<(&'static str, usize)> {
+        let (queued, timers) = {
+            let queue = self.queue.lock();
+            (queue.len(), queue.timers_len())
+        };
         let mut sizes = vec![
             ("sparkjobrun_serial", self.serial.len()),
             ("sparkjobrun_failures", self.failures().len()),
+            ("sparkjobrun_queue", queued),
+            ("sparkjobrun_queue_timers", timers),
         ];
         sizes.extend(self.tracker.with(|r| r.sizes()));
         sizes

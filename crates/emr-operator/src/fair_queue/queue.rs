@@ -1,0 +1,817 @@
+//! The queue itself, without I/O: time is passed in, so every rule is unit-tested.
+//!
+//! Each object has at most one place per [`Lane`]; each lane keeps one FIFO per tenant and a
+//! ring of the tenants that have work. Serving a lane takes the next object of the tenant at the
+//! front of the ring; a tenant keeps the front for `share` objects (deficit round robin with a
+//! cost of one per object), then goes to the back. An object being reconciled is never handed
+//! out again until [`FairQueue::done`]: what arrives for it meanwhile is held and queued then.
+
+use std::cmp::{Ordering, Reverse};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::hash::Hash;
+use std::time::{Duration, Instant};
+
+/// Why an object waits. Each lane has its own share of the workers, so what the poller saw
+/// change is never stuck behind a burst of watch events (and the other way round).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Lane {
+    /// The object or its VirtualCluster changed, or a requeue fell due.
+    Changes,
+    /// The poller saw the object's job run change in EMR.
+    Polled,
+}
+
+impl Lane {
+    pub const ALL: [Lane; 2] = [Lane::Changes, Lane::Polled];
+
+    fn index(self) -> usize {
+        match self {
+            Lane::Changes => 0,
+            Lane::Polled => 1,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lane::Changes => "changes",
+            Lane::Polled => "polled",
+        }
+    }
+}
+
+/// The largest `share` a tenant can have: a tenant with the front of the ring holds it for at
+/// most this many objects.
+pub const MAX_SHARE: u32 = 100;
+
+/// What the queue knows about a tenant besides its objects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantInfo {
+    /// Objects served per turn, 1..=[`MAX_SHARE`].
+    pub share: u32,
+    /// The VirtualCluster that owns the tenant's namespace, for metrics.
+    pub virtual_cluster: Option<String>,
+}
+
+impl Default for TenantInfo {
+    fn default() -> Self {
+        Self {
+            share: 1,
+            virtual_cluster: None,
+        }
+    }
+}
+
+/// An object handed out for a reconcile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dispatch<K> {
+    pub key: K,
+    pub tenant: String,
+    pub lane: Lane,
+    /// How long it was ready to run before it was handed out.
+    pub waited: Duration,
+}
+
+/// What a tenant has waiting, for metrics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TenantLoad {
+    pub tenant: String,
+    pub virtual_cluster: Option<String>,
+    /// Objects ready to run, over both lanes.
+    pub depth: usize,
+    /// How long the longest-waiting of them has been ready.
+    pub oldest_wait: Duration,
+}
+
+/// An object's place in a lane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Queued {
+    /// Since when it is ready to run (for a held object: since the request came).
+    since: Instant,
+    /// Its slot in the tenant's FIFO; `None` while held behind the object's running reconcile.
+    slot: Option<u64>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    tenant: String,
+    running: bool,
+    queued: [Option<Queued>; 2],
+    /// A requeue: (when, timer id).
+    due: Option<(Instant, u64)>,
+}
+
+impl Entry {
+    fn idle(&self) -> bool {
+        !self.running && self.queued.iter().all(Option::is_none) && self.due.is_none()
+    }
+}
+
+/// One tenant's FIFO in one lane. `slots` may hold stale slots (the object was handed out by
+/// the other lane); `pending` counts the live ones.
+#[derive(Debug)]
+struct TenantLane<K> {
+    slots: VecDeque<(K, u64)>,
+    pending: usize,
+    /// Objects left in the current turn.
+    credit: u32,
+}
+
+#[derive(Debug)]
+struct LaneQueue<K> {
+    tenants: HashMap<String, TenantLane<K>>,
+    /// Tenants with `pending > 0`, each once.
+    ring: VecDeque<String>,
+}
+
+impl<K> Default for LaneQueue<K> {
+    fn default() -> Self {
+        Self {
+            tenants: HashMap::new(),
+            ring: VecDeque::new(),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Timer<K> {
+    at: Instant,
+    id: u64,
+    key: K,
+}
+
+impl<K> PartialEq for Timer<K> {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.id) == (other.at, other.id)
+    }
+}
+impl<K> Eq for Timer<K> {}
+impl<K> PartialOrd for Timer<K> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl<K> Ord for Timer<K> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (self.at, self.id).cmp(&(other.at, other.id))
+    }
+}
+
+/// The fair queue of one controller. `K` identifies an object.
+#[derive(Debug)]
+pub struct FairQueue<K> {
+    objects: HashMap<K, Entry>,
+    lanes: [LaneQueue<K>; 2],
+    timers: BinaryHeap<Reverse<Timer<K>>>,
+    tenants: HashMap<String, TenantInfo>,
+    next_id: u64,
+}
+
+impl<K> Default for FairQueue<K> {
+    fn default() -> Self {
+        Self {
+            objects: HashMap::new(),
+            lanes: [LaneQueue::default(), LaneQueue::default()],
+            timers: BinaryHeap::new(),
+            tenants: HashMap::new(),
+            next_id: 0,
+        }
+    }
+}
+
+impl<K: Clone + Eq + Hash> FairQueue<K> {
+    /// Replaces what is known about tenants (shares, VirtualCluster names); unknown tenants
+    /// have a share of 1. A share changes a tenant's next turn, not the current one.
+    pub fn set_tenants(&mut self, tenants: HashMap<String, TenantInfo>) {
+        self.tenants = tenants;
+    }
+
+    fn share(&self, tenant: &str) -> u32 {
+        self.tenants
+            .get(tenant)
+            .map_or(1, |info| info.share.clamp(1, MAX_SHARE))
+    }
+
+    fn id(&mut self) -> u64 {
+        // u64 ids never run out: one per request, at any rate a machine can sustain.
+        self.next_id = self.next_id.wrapping_add(1);
+        self.next_id
+    }
+
+    /// Asks for a reconcile of `key` in `lane`. An object already waiting in that lane keeps
+    /// its place; one being reconciled is held and queued when that reconcile is done.
+    pub fn push(&mut self, key: K, tenant: &str, lane: Lane, now: Instant) {
+        let id = self.id();
+        let entry = self.objects.entry(key.clone()).or_insert_with(|| Entry {
+            tenant: tenant.to_owned(),
+            running: false,
+            queued: [None, None],
+            due: None,
+        });
+        if entry.queued[lane.index()].is_some() {
+            return;
+        }
+        if entry.running {
+            entry.queued[lane.index()] = Some(Queued {
+                since: now,
+                slot: None,
+            });
+            return;
+        }
+        entry.queued[lane.index()] = Some(Queued {
+            since: now,
+            slot: Some(id),
+        });
+        let tenant = entry.tenant.clone();
+        self.enqueue(lane, tenant, key, id);
+    }
+
+    fn enqueue(&mut self, lane: Lane, tenant: String, key: K, id: u64) {
+        let queue = &mut self.lanes[lane.index()];
+        let fifo = queue
+            .tenants
+            .entry(tenant.clone())
+            .or_insert_with(|| TenantLane {
+                slots: VecDeque::new(),
+                pending: 0,
+                credit: 0,
+            });
+        fifo.slots.push_back((key, id));
+        fifo.pending = fifo.pending.saturating_add(1);
+        if fifo.pending == 1 {
+            queue.ring.push_back(tenant);
+        }
+    }
+
+    /// Hands out the next object of `lane`, fairly across tenants, and marks it running:
+    /// it is not handed out again (by either lane) before [`done`](Self::done).
+    pub fn pop(&mut self, lane: Lane, now: Instant) -> Option<Dispatch<K>> {
+        let l = lane.index();
+        loop {
+            let tenant = self.lanes[l].ring.front()?.clone();
+            let share = self.share(&tenant);
+            let Some(fifo) = self.lanes[l].tenants.get_mut(&tenant) else {
+                self.lanes[l].ring.pop_front();
+                continue;
+            };
+            if fifo.pending == 0 {
+                // Emptied by the other lane handing its objects out.
+                self.lanes[l].ring.pop_front();
+                self.lanes[l].tenants.remove(&tenant);
+                continue;
+            }
+            let Some((key, id)) = fifo.slots.pop_front() else {
+                // pending > 0 with no slot cannot happen; recover rather than spin.
+                fifo.pending = 0;
+                continue;
+            };
+            let Some(entry) = self.objects.get_mut(&key) else {
+                continue;
+            };
+            let Some(queued) = entry.queued[l].filter(|q| q.slot == Some(id)) else {
+                continue; // stale slot
+            };
+            if fifo.credit == 0 {
+                fifo.credit = share;
+            }
+            fifo.credit = fifo.credit.saturating_sub(1);
+            fifo.pending = fifo.pending.saturating_sub(1);
+            let turn_over = fifo.credit == 0;
+            let emptied = fifo.pending == 0;
+            if emptied {
+                self.lanes[l].ring.pop_front();
+                self.lanes[l].tenants.remove(&tenant);
+            } else if turn_over {
+                self.lanes[l].ring.rotate_left(1);
+            }
+
+            // One reconcile serves every reason: drop its place in the other lane, and any
+            // requeue (the reconcile decides the next one).
+            entry.running = true;
+            entry.queued[l] = None;
+            entry.due = None;
+            let other = 1 - l;
+            if entry.queued[other].take().is_some_and(|q| q.slot.is_some())
+                && let Some(fifo) = self.lanes[other].tenants.get_mut(&tenant)
+            {
+                fifo.pending = fifo.pending.saturating_sub(1);
+            }
+            return Some(Dispatch {
+                key,
+                tenant,
+                lane,
+                waited: now.saturating_duration_since(queued.since),
+            });
+        }
+    }
+
+    /// The reconcile of `key` is over; `requeue` asks for another one after that long. What
+    /// arrived for the object meanwhile is queued now.
+    pub fn done(&mut self, key: &K, now: Instant, requeue: Option<Duration>) {
+        let Some(entry) = self.objects.get_mut(key) else {
+            return;
+        };
+        entry.running = false;
+        // An `at` past what Instant can hold means "never".
+        if let Some(at) = requeue.and_then(|after| now.checked_add(after)) {
+            let id = self.next_id.wrapping_add(1);
+            self.next_id = id;
+            entry.due = Some((at, id));
+            self.timers.push(Reverse(Timer {
+                at,
+                id,
+                key: key.clone(),
+            }));
+        }
+        let tenant = entry.tenant.clone();
+        let mut held = Vec::new();
+        for lane in Lane::ALL {
+            if let Some(queued) = entry.queued[lane.index()].as_mut()
+                && queued.slot.is_none()
+            {
+                let id = self.next_id.wrapping_add(1);
+                self.next_id = id;
+                queued.slot = Some(id);
+                queued.since = now;
+                held.push((lane, id));
+            }
+        }
+        let idle = entry.idle();
+        for (lane, id) in held {
+            self.enqueue(lane, tenant.clone(), key.clone(), id);
+        }
+        if idle {
+            self.objects.remove(key);
+        }
+        self.compact_timers();
+    }
+
+    /// When the earliest requeue falls due.
+    pub fn next_due(&self) -> Option<Instant> {
+        self.timers.peek().map(|Reverse(timer)| timer.at)
+    }
+
+    /// Queues (in [`Lane::Changes`]) every object whose requeue is due at `now`.
+    pub fn promote_due(&mut self, now: Instant) {
+        while let Some(Reverse(timer)) = self.timers.peek() {
+            if timer.at > now {
+                break;
+            }
+            let Some(Reverse(timer)) = self.timers.pop() else {
+                break;
+            };
+            let Some(entry) = self.objects.get_mut(&timer.key) else {
+                continue;
+            };
+            if entry.due != Some((timer.at, timer.id)) {
+                continue; // replaced or dropped
+            }
+            entry.due = None;
+            let tenant = entry.tenant.clone();
+            // Waiting counts from when it fell due.
+            self.push(timer.key, &tenant, Lane::Changes, timer.at);
+        }
+    }
+
+    /// Dropped timers stay in the heap until they would have fired; rebuild it when they
+    /// outnumber the live ones, so memory follows the number of objects.
+    fn compact_timers(&mut self) {
+        let live = self.objects.len();
+        if self.timers.len() <= live.saturating_mul(2).saturating_add(1024) {
+            return;
+        }
+        let timers = std::mem::take(&mut self.timers);
+        self.timers = timers
+            .into_iter()
+            .filter(|Reverse(t)| {
+                self.objects
+                    .get(&t.key)
+                    .is_some_and(|e| e.due == Some((t.at, t.id)))
+            })
+            .collect();
+    }
+
+    /// Forgets the objects `present` no longer finds (deleted), unless being reconciled:
+    /// their requeues would find nothing to do, and memory follows the objects that exist.
+    pub fn retain(&mut self, present: impl Fn(&K) -> bool) {
+        let gone: Vec<K> = self
+            .objects
+            .iter()
+            .filter(|(key, entry)| !entry.running && !present(key))
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in gone {
+            let Some(entry) = self.objects.remove(&key) else {
+                continue;
+            };
+            for lane in Lane::ALL {
+                if entry.queued[lane.index()].is_some_and(|q| q.slot.is_some())
+                    && let Some(fifo) = self.lanes[lane.index()].tenants.get_mut(&entry.tenant)
+                {
+                    fifo.pending = fifo.pending.saturating_sub(1);
+                }
+            }
+        }
+        self.compact_timers();
+    }
+
+    /// Objects ready to run and the oldest wait, per tenant with work.
+    pub fn load(&self, now: Instant) -> Vec<TenantLoad> {
+        let mut by_tenant: HashMap<&str, (usize, Duration)> = HashMap::new();
+        for (l, queue) in self.lanes.iter().enumerate() {
+            for (tenant, fifo) in &queue.tenants {
+                if fifo.pending == 0 {
+                    continue;
+                }
+                // Not just the first slot: a requeue is queued with the time it fell due.
+                let oldest = fifo
+                    .slots
+                    .iter()
+                    .filter_map(|(key, id)| {
+                        self.objects
+                            .get(key)
+                            .and_then(|e| e.queued[l])
+                            .filter(|q| q.slot == Some(*id))
+                    })
+                    .map(|q| now.saturating_duration_since(q.since))
+                    .max()
+                    .unwrap_or_default();
+                let load = by_tenant.entry(tenant).or_default();
+                load.0 = load.0.saturating_add(fifo.pending);
+                load.1 = load.1.max(oldest);
+            }
+        }
+        let mut loads: Vec<TenantLoad> = by_tenant
+            .into_iter()
+            .map(|(tenant, (depth, oldest_wait))| TenantLoad {
+                tenant: tenant.to_owned(),
+                virtual_cluster: self
+                    .tenants
+                    .get(tenant)
+                    .and_then(|t| t.virtual_cluster.clone()),
+                depth,
+                oldest_wait,
+            })
+            .collect();
+        loads.sort_by(|a, b| a.tenant.cmp(&b.tenant));
+        loads
+    }
+
+    /// Objects the queue keeps anything for (waiting, running or with a requeue).
+    pub fn len(&self) -> usize {
+        self.objects.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.objects.is_empty()
+    }
+
+    /// Entries of the timer heap, live or dropped (for the `tracked_objects` metric).
+    pub fn timers_len(&self) -> usize {
+        self.timers.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::collections::HashSet;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn key(tenant: &str, i: usize) -> String {
+        format!("{tenant}/{i}")
+    }
+
+    fn tenant_of(key: &str) -> &str {
+        key.split('/').next().unwrap()
+    }
+
+    fn push(q: &mut FairQueue<String>, key: &str, lane: Lane, now: Instant) {
+        q.push(key.to_owned(), tenant_of(key), lane, now);
+    }
+
+    /// Pops and finishes `n` objects of `lane`, returning their tenants in order.
+    fn drain(q: &mut FairQueue<String>, lane: Lane, n: usize, now: Instant) -> Vec<String> {
+        let mut tenants = Vec::new();
+        while tenants.len() < n {
+            let Some(d) = q.pop(lane, now) else { break };
+            q.done(&d.key, now, None);
+            tenants.push(d.tenant);
+        }
+        tenants
+    }
+
+    #[test]
+    fn one_pending_object_waits_for_one_object_of_a_tenant_with_a_backlog() {
+        let now = Instant::now();
+        let mut q = FairQueue::default();
+        for i in 0..4000 {
+            push(&mut q, &key("a", i), Lane::Changes, now);
+        }
+        push(&mut q, "b/0", Lane::Changes, now);
+        assert_eq!(drain(&mut q, Lane::Changes, 3, now), ["a", "b", "a"]);
+    }
+
+    #[test]
+    fn tenants_are_served_in_turn() {
+        let now = Instant::now();
+        let mut q = FairQueue::default();
+        for tenant in ["a", "b", "c"] {
+            for i in 0..3 {
+                push(&mut q, &key(tenant, i), Lane::Changes, now);
+            }
+        }
+        assert_eq!(
+            drain(&mut q, Lane::Changes, 9, now),
+            ["a", "b", "c", "a", "b", "c", "a", "b", "c"]
+        );
+        assert!(q.pop(Lane::Changes, now).is_none());
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn a_share_is_the_number_of_objects_per_turn() {
+        let now = Instant::now();
+        let mut q = FairQueue::default();
+        q.set_tenants(HashMap::from([(
+            "a".to_owned(),
+            TenantInfo {
+                share: 3,
+                virtual_cluster: Some("vc-a".into()),
+            },
+        )]));
+        for i in 0..6 {
+            push(&mut q, &key("a", i), Lane::Changes, now);
+            push(&mut q, &key("b", i), Lane::Changes, now);
+        }
+        assert_eq!(
+            drain(&mut q, Lane::Changes, 8, now),
+            ["a", "a", "a", "b", "a", "a", "a", "b"]
+        );
+    }
+
+    #[test]
+    fn a_share_beyond_the_maximum_is_capped() {
+        let now = Instant::now();
+        let mut q = FairQueue::default();
+        q.set_tenants(HashMap::from([(
+            "a".to_owned(),
+            TenantInfo {
+                share: u32::MAX,
+                virtual_cluster: None,
+            },
+        )]));
+        for i in 0..200 {
+            push(&mut q, &key("a", i), Lane::Changes, now);
+        }
+        push(&mut q, "b/0", Lane::Changes, now);
+        let order = drain(&mut q, Lane::Changes, 200, now);
+        let b_at = order.iter().position(|t| t == "b").unwrap();
+        assert_eq!(b_at, MAX_SHARE as usize);
+    }
+
+    #[test]
+    fn an_object_is_reconciled_once_at_a_time_and_again_after() {
+        let now = Instant::now();
+        let mut q = FairQueue::default();
+        push(&mut q, "a/x", Lane::Changes, now);
+        let first = q.pop(Lane::Changes, now).unwrap();
+        // Changes while it runs, in both lanes: held, not handed out.
+        push(&mut q, "a/x", Lane::Changes, now);
+        push(&mut q, "a/x", Lane::Polled, now);
+        assert!(q.pop(Lane::Changes, now).is_none());
+        assert!(q.pop(Lane::Polled, now).is_none());
+        q.done(&first.key, now, None);
+        // One reconcile then serves both requests.
+        let second = q.pop(Lane::Changes, now).unwrap();
+        assert_eq!(second.key, "a/x");
+        assert!(q.pop(Lane::Polled, now).is_none());
+        q.done(&second.key, now, None);
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn a_request_for_a_waiting_object_keeps_its_place() {
+        let now = Instant::now();
+        let mut q = FairQueue::default();
+        push(&mut q, "a/x", Lane::Changes, now);
+        push(&mut q, "a/y", Lane::Changes, now);
+        push(&mut q, "a/x", Lane::Changes, now + Duration::from_secs(1));
+        assert_eq!(q.pop(Lane::Changes, now).unwrap().key, "a/x");
+        assert_eq!(q.pop(Lane::Changes, now).unwrap().key, "a/y");
+        assert!(q.pop(Lane::Changes, now).is_none());
+    }
+
+    #[test]
+    fn the_polled_lane_is_not_behind_the_changes_lane() {
+        let now = Instant::now();
+        let mut q = FairQueue::default();
+        for i in 0..100 {
+            push(&mut q, &key("a", i), Lane::Changes, now);
+        }
+        push(&mut q, "a/finished", Lane::Polled, now);
+        assert_eq!(q.pop(Lane::Polled, now).unwrap().key, "a/finished");
+    }
+
+    #[test]
+    fn an_object_handed_out_by_one_lane_leaves_the_other() {
+        let now = Instant::now();
+        let mut q = FairQueue::default();
+        push(&mut q, "a/x", Lane::Changes, now);
+        push(&mut q, "a/x", Lane::Polled, now);
+        let d = q.pop(Lane::Polled, now).unwrap();
+        assert!(q.pop(Lane::Changes, now).is_none());
+        assert!(q.load(now).is_empty());
+        q.done(&d.key, now, None);
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn a_requeue_falls_due_after_its_delay() {
+        let now = Instant::now();
+        let mut q = FairQueue::default();
+        push(&mut q, "a/x", Lane::Changes, now);
+        let d = q.pop(Lane::Changes, now).unwrap();
+        q.done(&d.key, now, Some(Duration::from_secs(5)));
+        assert_eq!(q.next_due(), Some(now + Duration::from_secs(5)));
+        q.promote_due(now + Duration::from_secs(4));
+        assert!(q.pop(Lane::Changes, now + Duration::from_secs(4)).is_none());
+        q.promote_due(now + Duration::from_secs(5));
+        let again = q.pop(Lane::Changes, now + Duration::from_secs(7)).unwrap();
+        assert_eq!(again.key, "a/x");
+        assert_eq!(again.waited, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn a_reconcile_replaces_the_pending_requeue() {
+        let now = Instant::now();
+        let mut q = FairQueue::default();
+        push(&mut q, "a/x", Lane::Changes, now);
+        let d = q.pop(Lane::Changes, now).unwrap();
+        q.done(&d.key, now, Some(Duration::from_secs(60)));
+        push(&mut q, "a/x", Lane::Changes, now);
+        let d = q.pop(Lane::Changes, now).unwrap();
+        q.done(&d.key, now, None);
+        q.promote_due(now + Duration::from_secs(61));
+        assert!(
+            q.pop(Lane::Changes, now + Duration::from_secs(61))
+                .is_none()
+        );
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn a_requeue_beyond_what_time_can_hold_means_never() {
+        let now = Instant::now();
+        let mut q = FairQueue::default();
+        push(&mut q, "a/x", Lane::Changes, now);
+        let d = q.pop(Lane::Changes, now).unwrap();
+        q.done(&d.key, now, Some(Duration::MAX));
+        assert_eq!(q.next_due(), None);
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn load_shows_depth_and_oldest_wait_per_tenant() {
+        let now = Instant::now();
+        let mut q = FairQueue::default();
+        q.set_tenants(HashMap::from([(
+            "a".to_owned(),
+            TenantInfo {
+                share: 1,
+                virtual_cluster: Some("team-a".into()),
+            },
+        )]));
+        push(&mut q, "a/1", Lane::Changes, now);
+        push(&mut q, "a/2", Lane::Polled, now + Duration::from_secs(1));
+        push(&mut q, "b/1", Lane::Changes, now + Duration::from_secs(2));
+        let load = q.load(now + Duration::from_secs(10));
+        assert_eq!(
+            load,
+            [
+                TenantLoad {
+                    tenant: "a".into(),
+                    virtual_cluster: Some("team-a".into()),
+                    depth: 2,
+                    oldest_wait: Duration::from_secs(10),
+                },
+                TenantLoad {
+                    tenant: "b".into(),
+                    virtual_cluster: None,
+                    depth: 1,
+                    oldest_wait: Duration::from_secs(8),
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn dropped_timers_do_not_pile_up() {
+        let now = Instant::now();
+        let mut q = FairQueue::default();
+        for round in 0..5000u64 {
+            push(&mut q, "a/x", Lane::Changes, now);
+            let d = q.pop(Lane::Changes, now).unwrap();
+            // Each reconcile asks for a later requeue than the one it replaced.
+            q.done(&d.key, now, Some(Duration::from_secs(600 + round)));
+        }
+        assert!(q.timers_len() <= 1026, "{}", q.timers_len());
+    }
+
+    #[test]
+    fn deleted_objects_are_forgotten_with_their_requeues() {
+        let now = Instant::now();
+        let mut q = FairQueue::default();
+        for i in 0..3 {
+            push(&mut q, &key("a", i), Lane::Changes, now);
+        }
+        let d = q.pop(Lane::Changes, now).unwrap();
+        q.done(&d.key, now, Some(Duration::from_secs(600)));
+        push(&mut q, "b/0", Lane::Polled, now);
+        q.retain(|k| k == "a/2");
+        assert_eq!(q.len(), 1);
+        assert_eq!(q.load(now).len(), 1);
+        assert_eq!(q.pop(Lane::Changes, now).unwrap().key, "a/2");
+        assert!(q.pop(Lane::Polled, now).is_none());
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Push(u8, u8, bool),
+        Pop(bool),
+        Done(u8, Option<u8>),
+        Tick(u8),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (0..4u8, 0..6u8, any::<bool>()).prop_map(|(t, o, l)| Op::Push(t, o, l)),
+            any::<bool>().prop_map(Op::Pop),
+            (0..24u8, proptest::option::of(0..20u8)).prop_map(|(i, r)| Op::Done(i, r)),
+            (0..30u8).prop_map(Op::Tick),
+        ]
+    }
+
+    proptest! {
+        /// Whatever the order of events: an object is never handed out while it runs, every
+        /// request is eventually served, and nothing is kept once everything is done.
+        #[test]
+        fn never_twice_at_once_and_nothing_lost(ops in proptest::collection::vec(op(), 0..300)) {
+            let start = Instant::now();
+            let mut now = start;
+            let mut q = FairQueue::default();
+            let mut running: Vec<String> = Vec::new();
+            let mut owed: HashSet<String> = HashSet::new();
+            let lane = |polled: bool| if polled { Lane::Polled } else { Lane::Changes };
+            for op in ops {
+                match op {
+                    Op::Push(t, o, polled) => {
+                        let k = format!("t{t}/o{o}");
+                        push(&mut q, &k, lane(polled), now);
+                        owed.insert(k);
+                    }
+                    Op::Pop(polled) => {
+                        if let Some(d) = q.pop(lane(polled), now) {
+                            prop_assert!(!running.contains(&d.key), "{} handed out twice", d.key);
+                            owed.remove(&d.key);
+                            running.push(d.key);
+                        }
+                    }
+                    Op::Done(i, requeue) => {
+                        if !running.is_empty() {
+                            let k = running.remove(usize::from(i) % running.len());
+                            q.done(&k, now, requeue.map(|s| Duration::from_secs(u64::from(s))));
+                        }
+                    }
+                    Op::Tick(s) => {
+                        now += Duration::from_secs(u64::from(s));
+                        q.promote_due(now);
+                    }
+                }
+            }
+            // Finish everything and drain: every owed request is served.
+            for k in std::mem::take(&mut running) {
+                q.done(&k, now, None);
+            }
+            for _ in 0..1000 {
+                let Some(d) = q.pop(Lane::Changes, now).or_else(|| q.pop(Lane::Polled, now)) else {
+                    break;
+                };
+                owed.remove(&d.key);
+                q.done(&d.key, now, None);
+            }
+            prop_assert!(owed.is_empty(), "never served: {owed:?}");
+            // Requeues still pending fire, then nothing is left.
+            now += Duration::from_secs(3600);
+            q.promote_due(now);
+            while let Some(d) = q.pop(Lane::Changes, now) {
+                q.done(&d.key, now, None);
+            }
+            prop_assert!(q.is_empty());
+            prop_assert!(q.load(now).is_empty());
+        }
+    }
+}
