@@ -123,19 +123,7 @@ root="/proc/$pid/root"
   fail "the operator's root file system is not the image's ($(ls "$root/" | tr '\n' ' '))"
 
 # The demo's objects under this test's names and label.
-"$PY" - "$vc" "$ns" "$label" "$id" examples/demo/virtualcluster.yaml examples/demo/pi.yaml "$work" <<'PY'
-import sys, yaml
-vc, ns, label, id_, vc_file, pi_file, work = sys.argv[1:]
-v = yaml.safe_load(open(vc_file))
-v["metadata"]["name"] = vc
-v["metadata"]["labels"] = {label: id_}
-v["spec"]["namespace"]["name"] = ns
-p = yaml.safe_load(open(pi_file))
-p["metadata"].update(namespace=ns, labels={label: id_})
-p["spec"]["virtualCluster"]["name"] = vc
-yaml.safe_dump(v, open(f"{work}/vc.yaml", "w"))
-yaml.safe_dump(p, open(f"{work}/pi.yaml", "w"))
-PY
+"$PY" scripts/demo-copy.py "$vc" "$ns" "$label" "$id" "$work"
 kubectl apply --validate=false -f "$work/vc.yaml" >/dev/null
 kubectl wait --for=condition=Ready --timeout=90s "virtualcluster/$vc" >/dev/null ||
   fail "VirtualCluster $vc not Ready: $(kubectl get virtualcluster "$vc" -o jsonpath='{.status.conditions}')"
