@@ -77,8 +77,8 @@ image: deps
 
 # The image test builds an image from the debug binary `make build` made (the same script as
 # `make image`; no second compile in CI) and runs it on the bed. IMAGE_TEST_BINARY=target/release/
-# emr-on-eks-operator tests the release image instead (after `make image`).
-IMAGE_TEST_BINARY ?= target/debug/emr-on-eks-operator
+# emr-on-eks-operator tests the release binary's image instead (after `make image`).
+IMAGE_TEST_BINARY ?=
 image-tests: build testbed
 	tests/image/test-image.sh $(IMAGE_TEST_BINARY) 2>&1 | tee -a $(TEST_LOG)
 

@@ -16,7 +16,8 @@
 # binary gives the same archive, byte for byte.
 #
 #   scripts/build-image.sh [BINARY [ARCHIVE]]
-#     BINARY   default target/release/emr-on-eks-operator (make image builds it)
+#     BINARY   default $CARGO_TARGET_DIR/release/emr-on-eks-operator (make image builds it;
+#              CARGO_TARGET_DIR defaults to target)
 #     ARCHIVE  default target/image/emr-on-eks-operator-<version>.oci.tar
 #
 # buildah runs as root with the vfs storage driver and its own store under target/image/store
@@ -32,7 +33,7 @@ command -v buildah >/dev/null || die "buildah not found: run tests/bed/install-d
 
 version="$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -1)"
 [[ -n $version ]] || die "no workspace version in Cargo.toml"
-binary="${1:-target/release/emr-on-eks-operator}"
+binary="${1:-${CARGO_TARGET_DIR:-target}/release/emr-on-eks-operator}"
 archive="${2:-target/image/emr-on-eks-operator-$version.oci.tar}"
 [[ -x $binary ]] || die "$binary not found: cargo build --release -p emr-on-eks-operator (make image does)"
 epoch="${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || echo 0)}"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The image test: builds the image with scripts/build-image.sh and runs it against the bed.
 #
-#   tests/image/test-image.sh [BINARY]     (default target/debug/emr-on-eks-operator)
+#   tests/image/test-image.sh [BINARY]     (default $CARGO_TARGET_DIR/debug/emr-on-eks-operator)
 #
 #  1. Builds the image from BINARY twice: the two archives must be identical (reproducible), and
 #     smaller than 64 MiB.
@@ -22,7 +22,7 @@ repo="$(cd "$here/../.." && pwd)"
 cd "$repo"
 die() { echo "image-test: $*" >&2; exit 1; }
 
-binary="${1:-target/debug/emr-on-eks-operator}"
+binary="${1:-${CARGO_TARGET_DIR:-target}/debug/emr-on-eks-operator}"
 [[ -x $binary ]] || die "$binary not found (cargo build -p emr-on-eks-operator)"
 command -v buildah >/dev/null || die "buildah not found: run tests/bed/install-deps.sh"
 [[ -f .testbed/env ]] || die "no bed: run tests/bed/up.sh"
