@@ -20,8 +20,9 @@
 #              CARGO_TARGET_DIR defaults to target)
 #     ARCHIVE  default target/image/emr-on-eks-operator-<version>.oci.tar
 #
-# buildah runs as root with the vfs storage driver and its own store under target/image/store
-# (never the machine's /var/lib/containers). tests/bed/install-deps.sh installs buildah.
+# buildah runs as root with the vfs storage driver and a store of its own for each build, removed
+# afterwards (never the machine's /var/lib/containers, and builds running at once never meet).
+# tests/bed/install-deps.sh installs buildah.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 repo=$PWD
@@ -40,9 +41,9 @@ epoch="${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || echo 0)}"
 revision="$(git rev-parse HEAD 2>/dev/null || echo unknown)"
 
 image_dir="$repo/target/image"
-store="$image_dir/store"
 mkdir -p "$image_dir"
 work="$(mktemp -d "$image_dir/work.XXXXXX")"
+store="$work/store"
 container=""
 bh() { buildah --root "$store/root" --runroot "$store/run" --storage-driver vfs "$@"; }
 cleanup() {
@@ -150,9 +151,6 @@ mkdir -p "$(dirname "$archive")"
 tar --sort=name --mtime="@$epoch" --owner=0 --group=0 --numeric-owner --format=gnu \
   -C "$layout" -cf "$archive.tmp" .
 mv "$archive.tmp" "$archive"
-
-# Free the store: the archive is the product (the run test imports it again).
-bh rmi --all >/dev/null 2>&1 || true
 
 size=$(stat -c %s "$archive")
 unpacked=$(du -sb "$rootfs" | cut -f1)

@@ -5,7 +5,6 @@
 # VirtualCluster and the seeds' pi.py SparkJobRun, and shows them progress until COMPLETED.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$PWD
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
@@ -13,7 +12,6 @@ step "Starting the local bed (kube-apiserver, etcd, controller-manager, AWS emul
 tests/bed/up.sh >/dev/null
 # shellcheck disable=SC1091
 source .testbed/env
-PY="$ROOT/tests/bed/.venv/bin/python"
 
 scripts/demo-setup.sh
 

@@ -120,7 +120,7 @@ read -r uid gid < <(ps -o uid=,gid= -p "$pid")
 # Its root (seen through /proc, it has its own mount namespace) is the image: the binary, no shell.
 root="/proc/$pid/root"
 [[ -x $root/usr/local/bin/emr-on-eks-operator && -f $root/etc/passwd && ! -e $root/bin/sh ]] ||
-  fail "the operator's root file system is not the image's ($(ls "$root/" | tr '\n' ' '))"
+  fail "the operator's root file system is not the image's ($(find "$root/" -mindepth 1 -maxdepth 1 -printf '%f ' 2>&1))"
 
 # The demo's objects under this test's names and label.
 "$PY" scripts/demo-copy.py "$vc" "$ns" "$label" "$id" "$work"
