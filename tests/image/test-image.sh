@@ -7,7 +7,8 @@
 #     smaller than 64 MiB.
 #  2. tests/image/check-dockerfile.py: the image is what deploy/Dockerfile describes; and the
 #     check refuses a Dockerfile that differs (USER 0), so it can fail.
-#  3. Imports the archive into a scratch buildah store and runs `--help` inside the image.
+#  3. Imports the archive into a scratch buildah store and runs `--help` inside the image; its
+#     files besides the binary and /etc are exactly the libraries ldd lists for the binary.
 #  4. Runs the image's entrypoint with `buildah run --isolation chroot` (no daemon, no runtime) as
 #     the image's user, the bed's least-privilege kubeconfig mounted read-only at
 #     /var/run/emr-on-eks-operator/kubeconfig and the emulator's endpoint in AWS_ENDPOINT_URL.
@@ -95,6 +96,14 @@ container="$(bh from --quiet --name "emr-image-test-$id" "oci-archive:$work/a.oc
 help="$(bh run --isolation chroot "$container" -- /usr/local/bin/emr-on-eks-operator --help 2>&1)" ||
   die "--help inside the image failed: $help"
 grep -q '^Usage: emr-on-eks-operator <COMMAND>' <<<"$help" || die "--help inside the image printed: $help"
+# Exactly the shared libraries the binary links, nothing more: the image's files outside the
+# binary, /etc, /usr/share/doc and /var/lib/dpkg are ldd's list.
+mnt="$(bh mount "$container")"
+want="$(ldd "$binary" | grep -o '/[^ ]*' | sort -u)"
+have="$(cd "$mnt" && find . -type f ! -path ./usr/local/bin/emr-on-eks-operator ! -path './etc/*' \
+  ! -path './usr/share/doc/*' ! -path './var/lib/dpkg/*' | sed 's|^\.||' | sort)"
+bh umount "$container" >/dev/null
+[[ $have == "$want" ]] || die "the image's libraries [$(tr '\n' ' ' <<<"$have")] are not ldd's [$(tr '\n' ' ' <<<"$want")]"
 
 # 4. The operator from the image against the bed.
 scripts/demo-setup.sh >/dev/null
@@ -141,5 +150,5 @@ metrics="$(curl -sf "http://127.0.0.1:$port/metrics")" || fail "/metrics does no
 grep -qE '^emr_operator_aws_calls_total\{[^}]*operation="StartJobRun"' <<<"$metrics" ||
   fail "/metrics has no StartJobRun call: $(head -5 <<<"$metrics")"
 
-echo "image: reproducible $(awk -v b="$size" 'BEGIN { printf "%.1f", b / 1048576 }') MiB archive from $binary, matches deploy/Dockerfile; ran as 65532:65532 with buildah (chroot): --help, VirtualCluster Ready, pi COMPLETED, /healthz ${healthz:0:20}, /metrics ok"
-echo "image: 10 passed, 0 failed"
+echo "image: reproducible $(awk -v b="$size" 'BEGIN { printf "%.1f", b / 1048576 }') MiB archive from $binary, matches deploy/Dockerfile, exactly the libraries ldd lists; ran as 65532:65532 with buildah (chroot): --help, VirtualCluster Ready, pi COMPLETED, /healthz ${healthz:0:20}, /metrics ok"
+echo "image: 11 passed, 0 failed"
