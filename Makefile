@@ -71,7 +71,8 @@ chart-tests: build testbed
 ## image: the operator's image, emr-on-eks-operator:<version>, as an OCI archive under target/image/
 ## (buildah, from scratch, reproducible; scripts/build-image.sh). Load it with
 ## `podman load -i ...` or `skopeo copy oci-archive:... docker://REGISTRY/...`.
-image: deps
+image:
+	tests/bed/install-deps.sh --apt-only
 	$(CARGO) build --release --locked -p emr-on-eks-operator
 	scripts/build-image.sh
 

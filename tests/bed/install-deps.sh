@@ -7,6 +7,7 @@
 #     (tests/bed/build-control-plane.sh; about 10 minutes the first time on 2 cores);
 #   - the Python virtualenv tests/bed/.venv with the pinned tests/bed/requirements.txt.
 # Idempotent, and takes a second or two when everything is already there.
+# --apt-only: the apt packages alone (what `make image` needs: buildah).
 set -euo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -67,6 +68,7 @@ install_venv() {
 main() {
   local began=$SECONDS
   install_apt_packages
+  [[ ${1:-} == --apt-only ]] && return 0
   bash "$BED_DIR/build-control-plane.sh"
   install_venv
   log "dependencies ready ($((SECONDS - began))s)"
