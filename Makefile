@@ -6,7 +6,7 @@ CRD_DIRS := deploy/crds deploy/helm/emr-on-eks-operator/crds
 GENERATED := $(CRD_DIRS) docs/crd-reference.md
 
 .PHONY: demo demo-down test test-log-reset deps testbed testbed-down crds crds-check fmt-check clippy unit build \
-        integration emulator-tests lua-tests chart-tests bench clean-bed
+        integration emulator-tests lua-tests chart-tests image-tests image bench clean-bed
 
 ## demo: bring up the local bed, run the operator, apply a VirtualCluster and pi.py, watch it COMPLETE.
 demo: deps build
@@ -15,7 +15,7 @@ demo: deps build
 TEST_LOG := target/test-output.log
 
 ## test: everything CI runs (fmt, clippy, CRDs current, unit tests, integration tests on the bed).
-test: deps fmt-check clippy crds-check test-log-reset unit build testbed emulator-tests lua-tests chart-tests integration
+test: deps fmt-check clippy crds-check test-log-reset unit build testbed emulator-tests lua-tests chart-tests image-tests integration
 	@scripts/test-summary.sh $(TEST_LOG)
 
 test-log-reset:
@@ -27,11 +27,11 @@ deps:
 	tests/chart/install-deps.sh
 
 ## demo-down: remove what make demo created and stop its operator.
-demo-down:
+demo-down: deps
 	scripts/demo-down.sh
 
 ## testbed / testbed-down: start or stop the local bed (writes .testbed/env to `source`).
-testbed:
+testbed: deps
 	tests/bed/up.sh
 
 testbed-down:
@@ -67,6 +67,21 @@ lua-tests:
 
 chart-tests: build testbed
 	tests/chart/test-chart.sh 2>&1 | tee -a $(TEST_LOG)
+
+## image: the operator's image, emr-on-eks-operator:<version>, as an OCI archive under target/image/
+## (buildah, from scratch, reproducible; scripts/build-image.sh). Load it with
+## `podman load -i ...` or `skopeo copy oci-archive:... docker://REGISTRY/...`.
+image:
+	tests/bed/install-deps.sh --apt-only
+	$(CARGO) build --release --locked -p emr-on-eks-operator
+	scripts/build-image.sh
+
+# The image test builds an image from the debug binary `make build` made (the same script as
+# `make image`; no second compile in CI) and runs it on the bed. IMAGE_TEST_BINARY=target/release/
+# emr-on-eks-operator tests the release binary's image instead (after `make image`).
+IMAGE_TEST_BINARY ?=
+image-tests: build testbed
+	tests/image/test-image.sh $(IMAGE_TEST_BINARY) 2>&1 | tee -a $(TEST_LOG)
 
 ## integration: the Rust integration tests in tests/ against the bed (each test in its own namespace).
 integration: build testbed

@@ -20,8 +20,8 @@ awk '
       if (w == "skipped") s += $i
     }
   }
-  # Lua health tests and chart checks print "<name>: N passed, N failed"
-  /^(lua health|chart): [0-9]+ passed, [0-9]+ failed/ {
+  # Lua health tests, chart checks and the image test print "<name>: N passed, N failed"
+  /^(lua health|chart|image): [0-9]+ passed, [0-9]+ failed/ {
     p += $(NF-3); f += $(NF-1)
   }
   END { printf "total: %d passed, %d failed, %d skipped\n", p, f, s }

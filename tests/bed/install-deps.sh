@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs what the local test bed needs on a fresh Debian bookworm machine (CI runs it):
 #   - apt packages: etcd-server, openssl, jq, curl, lua5.1 (Argo CD health-check tests),
-#     python3-venv, and Debian's kubernetes-client when no working kubectl is on PATH;
+#     python3-venv, buildah (make image and its test: from scratch, vfs storage, chroot
+#     isolation, no daemon), and Debian's kubernetes-client when no working kubectl is on PATH;
 #   - kube-apiserver and kube-controller-manager, built once into the cache
 #     (tests/bed/build-control-plane.sh; about 10 minutes the first time on 2 cores);
 #   - the Python virtualenv tests/bed/.venv with the pinned tests/bed/requirements.txt.
 # Idempotent, and takes a second or two when everything is already there.
+# --apt-only: the apt packages alone (what `make image` needs: buildah).
 set -euo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -17,7 +19,7 @@ if [[ $(id -u) -ne 0 ]]; then
   SUDO="sudo"
 fi
 
-APT_PACKAGES=(etcd-server openssl jq curl lua5.1 python3 python3-venv ca-certificates util-linux coreutils)
+APT_PACKAGES=(etcd-server openssl jq curl lua5.1 python3 python3-venv ca-certificates util-linux coreutils buildah)
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 
@@ -66,6 +68,7 @@ install_venv() {
 main() {
   local began=$SECONDS
   install_apt_packages
+  [[ ${1:-} == --apt-only ]] && return 0
   bash "$BED_DIR/build-control-plane.sh"
   install_venv
   log "dependencies ready ($((SECONDS - began))s)"
