@@ -513,6 +513,25 @@ configurationOverrides:
     }
 
     #[test]
+    fn a_long_object_name_becomes_a_job_run_name_emr_takes() {
+        let mut long = job("ns", &"n".repeat(253), BASE_JOB);
+        let input = start_job_run_input(&long, "vc1", 1).unwrap();
+        let name = input.name().unwrap();
+        assert_eq!(name.len(), 64);
+        assert!(name.starts_with(&"n".repeat(55)));
+        long.spec.name = Some("explicit".into());
+        let input = start_job_run_input(&long, "vc1", 1).unwrap();
+        assert_eq!(input.name(), Some("explicit"));
+    }
+
+    const BASE_JOB: &str = r#"
+virtualCluster: {name: vc}
+executionRoleArn: arn:aws:iam::123456789012:role/r
+releaseLabel: emr-7.2.0-latest
+jobDriver: {sparkSubmitJobDriver: {entryPoint: "local:///x.py"}}
+"#;
+
+    #[test]
     fn an_object_without_uid_is_an_error() {
         let mut j = full();
         j.metadata.uid = None;
