@@ -33,6 +33,8 @@ pub enum TrustChange {
 pub struct Iam {
     client: Client,
     caller: Caller,
+    /// The account's role trust policy length quota (see [`TRUST_POLICY_MAX_CHARS`]).
+    trust_policy_max_chars: usize,
 }
 
 impl Iam {
@@ -40,7 +42,14 @@ impl Iam {
         Iam {
             client,
             caller: Caller::new(observer),
+            trust_policy_max_chars: TRUST_POLICY_MAX_CHARS,
         }
+    }
+
+    /// For an account whose trust policy length quota was raised (IAM allows up to 4,096).
+    pub fn with_trust_policy_max_chars(mut self, max_chars: usize) -> Self {
+        self.trust_policy_max_chars = max_chars;
+        self
     }
 
     /// The underlying SDK client, for calls this crate does not wrap.
@@ -86,11 +95,12 @@ impl Iam {
     ) -> Result<(), AwsError> {
         let document = policy.to_string();
         let size = policy_size(&document);
-        if size > TRUST_POLICY_MAX_CHARS {
+        let limit = self.trust_policy_max_chars;
+        if size > limit {
             return Err(AwsError::UpdateAssumeRolePolicy {
                 role_name: role_name.to_owned(),
                 cause: AwsFault::invalid_request(format!(
-                    "not sent: the trust policy would be {size} characters (white space not counted), over IAM's role trust policy length quota of {TRUST_POLICY_MAX_CHARS}; fewer namespaces trusting this role, or shorter namespace names, make it fit"
+                    "not sent: the trust policy would be {size} characters (white space not counted), over IAM's role trust policy length quota of {limit}; fewer namespaces trusting this role, or shorter namespace names, make it fit"
                 )),
             });
         }
@@ -348,6 +358,21 @@ mod tests {
                 .map(|r| r.form_field("Action"))
                 .collect();
             assert_eq!(actions, [Some("GetRole".to_owned())]);
+        }
+
+        #[tokio::test]
+        async fn a_raised_quota_lets_a_larger_policy_through() {
+            let big = json!({"Version": "2012-10-17", "Statement": [{
+                "Sid": "s".repeat(2100), "Effect": "Allow",
+                "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"
+            }]});
+            let server = TestServer::start(vec![update_reply()]);
+            let strict = iam(&server).await;
+            assert!(strict.update_assume_role_policy("r", &big).await.is_err());
+            assert!(server.requests().is_empty());
+            let raised = strict.with_trust_policy_max_chars(4096);
+            raised.update_assume_role_policy("r", &big).await.unwrap();
+            assert_eq!(server.requests().len(), 1);
         }
 
         #[tokio::test]
