@@ -339,3 +339,16 @@ def test_a_bad_strict_switch_is_refused(emulator):
     with pytest.raises(urllib.error.HTTPError) as err:
         emulator.request("POST", "/_emulator/strict", {"enabled": "no"})
     assert err.value.code == 400
+
+
+def test_the_start_up_switch_reads_emulator_strict(monkeypatch):
+    from emr_emulator import strict
+
+    for raw, want in [("", True), ("1", True), ("true", True), ("0", False), ("off", False)]:
+        monkeypatch.setenv("EMULATOR_STRICT", raw)
+        assert strict.enabled_from_env() is want
+    monkeypatch.delenv("EMULATOR_STRICT")
+    assert strict.enabled_from_env() is True
+    monkeypatch.setenv("EMULATOR_STRICT", "maybe")
+    with pytest.raises(SystemExit):
+        strict.enabled_from_env()
