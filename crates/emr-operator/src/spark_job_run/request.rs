@@ -20,7 +20,7 @@ use kube::ResourceExt;
 
 /// How many tags the operator adds to every job run ([`TAG_OBJECT`], [`TAG_UID`]); the user's
 /// tags must leave room for them under EMR's limit.
-pub const OPERATOR_TAG_COUNT: usize = 2;
+pub use emr_api::check::OPERATOR_TAG_COUNT;
 
 /// EMR's limit on a client token's length.
 const MAX_CLIENT_TOKEN: usize = 64;
