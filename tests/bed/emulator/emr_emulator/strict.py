@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape
 
+from botocore.exceptions import OperationNotFoundError
+
 from . import quotas, shapes, wire
 from .operations import MODELS, Identified
 
@@ -84,7 +86,7 @@ class Strict:
             return None
         try:
             op_model = model.operation_model(ident.operation)
-        except Exception:  # botocore's OperationNotFoundError: moto answers unknown operations
+        except OperationNotFoundError:  # moto answers operations the model does not know
             return None
         try:
             params = wire.read_params(op_model, model.protocol, environ, body, ident.labels)
