@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape
 
-from botocore.exceptions import OperationNotFoundError
+from botocore.model import OperationNotFoundError
 
 from . import quotas, shapes, wire
 from .operations import MODELS, Identified
