@@ -6,7 +6,7 @@ CRD_DIRS := deploy/crds deploy/helm/emr-on-eks-operator/crds
 GENERATED := $(CRD_DIRS) docs/crd-reference.md
 
 .PHONY: demo demo-down test test-log-reset deps testbed testbed-down crds crds-check fmt-check clippy unit build \
-        integration emulator-tests lua-tests chart-tests image-tests image bench clean-bed
+        integration conformance emulator-tests lua-tests chart-tests image-tests image bench clean-bed
 
 ## demo: bring up the local bed, run the operator, apply a VirtualCluster and pi.py, watch it COMPLETE.
 demo: deps build
@@ -15,7 +15,7 @@ demo: deps build
 TEST_LOG := target/test-output.log
 
 ## test: everything CI runs (fmt, clippy, CRDs current, unit tests, integration tests on the bed).
-test: deps fmt-check clippy crds-check test-log-reset unit build testbed emulator-tests lua-tests chart-tests image-tests integration
+test: deps fmt-check clippy crds-check test-log-reset unit build testbed emulator-tests lua-tests chart-tests image-tests integration conformance
 	@scripts/test-summary.sh $(TEST_LOG)
 
 test-log-reset:
@@ -85,8 +85,14 @@ image-tests: build testbed
 
 ## integration: the Rust integration tests in tests/ against the bed (each test in its own namespace).
 integration: build testbed
-	$(CARGO) test -p emr-operator-tests --tests -- --test-threads=4 2>&1 | tee -a $(TEST_LOG)
+	$(CARGO) test -p emr-operator-tests --tests -- --test-threads=4 --skip $(CONFORMANCE_TEST) 2>&1 | tee -a $(TEST_LOG)
 	source .testbed/env && $(CARGO) test -p emr-aws --test emulator 2>&1 | tee -a $(TEST_LOG)
+
+## conformance: every example in examples/ submitted on the bed, every AWS request it causes held to
+## the strict emulator (botocore's models and the quotas); prints the violations figure.
+CONFORMANCE_TEST := every_example_makes_only_requests_aws_would_take
+conformance: build testbed
+	$(CARGO) test -p emr-operator-tests --test strict_requests $(CONFORMANCE_TEST) -- --nocapture 2>&1 | tee -a $(TEST_LOG)
 
 ## bench: scale and fault benchmarks (prints results and writes bench/results/).
 bench: deps

@@ -45,6 +45,14 @@ mkdir -p "$RESULTS"
 written=()
 failed=()
 
+# What the strict emulator (on by default; EMULATOR_STRICT=0 turns it off) refused during a run:
+# requests AWS would refuse too (botocore's models, the quotas in emr_emulator/quotas.py).
+strict_report() {
+  local url="http://127.0.0.1:$(cat "$TESTBED_DIR/emulator.port" 2>/dev/null)"
+  log "$1: strict AWS emulator $(curl -sf "$url/_emulator/strict" | jq -r '.enabled // "unknown"' || echo unknown)," \
+    "$(curl -sf "$url/_emulator/violations" | jq '.violations | length' || echo unknown) violations"
+}
+
 # A fresh bed for each run, so one scenario's leftovers never weigh on the next.
 fresh_bed() {
   tests/bed/down.sh >/dev/null 2>&1 || true
@@ -70,6 +78,7 @@ for scenario in ${SCENARIOS//,/ }; do
     # Bounded: the driver gives up on a burst after BENCH_TIMEOUT_SECONDS; this is the backstop.
     if timeout --kill-after=30 "$((TIMEOUT * 2 + 600))" "$DRIVER" "${args[@]}"; then
       written+=("$out")
+      strict_report "$name"
     else
       log "$name could not be measured (exit $?); see the output above"
       failed+=("$name")

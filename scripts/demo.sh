@@ -55,6 +55,10 @@ echo; kubectl get sparkjobrun pi -n emr-demo -o wide
 step "Operator metrics (curl 127.0.0.1:$DEMO_METRICS_PORT/metrics)"
 curl -s "http://127.0.0.1:$DEMO_METRICS_PORT/metrics" | grep -E '^emr_operator_(job_runs|job_run_transitions_total|aws_calls_total\{[^}]*(StartJobRun|ListJobRuns)[^}]*outcome="ok")' | sed 's/^/  /'
 
+step "Strict AWS emulator: requests refused as AWS would (botocore's models and quotas)"
+echo "  strict validation on: $(curl -s "$EMULATOR_URL/_emulator/strict" | jq -r .enabled)," \
+  "violations: $(curl -s "$EMULATOR_URL/_emulator/violations" | jq '.violations | length')"
+
 if [[ $last != COMPLETED ]]; then
   echo "pi did not complete (state: ${last:-none}); operator log: .testbed/logs/demo-operator.log" >&2
   exit 1
@@ -70,6 +74,7 @@ Look around (in this shell: source .testbed/env):
   kubectl get events -n emr-demo
   kubectl get configmap aws-auth -n kube-system -o yaml
   curl -s \$EMULATOR_URL/_emulator/calls | jq '.calls[] | .operation' | sort | uniq -c
+  curl -s \$EMULATOR_URL/_emulator/violations | jq .     # requests AWS would refuse (none)
   less .testbed/logs/demo-operator.log
 Run it again (a new attempt, same object):
   kubectl patch sparkjobrun pi -n emr-demo --type merge -p '{"spec":{"rerun":"again"}}'

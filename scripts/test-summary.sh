@@ -24,5 +24,10 @@ awk '
   /^(lua health|chart|image): [0-9]+ passed, [0-9]+ failed/ {
     p += $(NF-3); f += $(NF-1)
   }
-  END { printf "total: %d passed, %d failed, %d skipped\n", p, f, s }
+  # The conformance run of the examples against the strict emulator (make conformance)
+  /^conformance: / { conformance = $0 }
+  END {
+    if (conformance != "") print conformance
+    printf "total: %d passed, %d failed, %d skipped\n", p, f, s
+  }
 ' "$log"

@@ -771,6 +771,13 @@ impl Emulator {
         body["calls"].as_array().cloned().unwrap_or_default()
     }
 
+    /// Requests strict validation refused (model violations and quotas) matching the filters
+    /// (`accessKeyId`, `service`, `operation`, `sinceSeq`), each with the `error` it answered.
+    pub async fn violations(&self, filters: &[(&str, &str)]) -> Vec<Value> {
+        let body = self.get("/_emulator/violations", filters).await;
+        body["violations"].as_array().cloned().unwrap_or_default()
+    }
+
     /// Every StartJobRun body the emulator received (with `virtualClusterId`, `jobRunId`, `body`).
     pub async fn start_job_run_requests(&self, virtual_cluster_id: Option<&str>) -> Vec<Value> {
         let query: Vec<(&str, &str)> = virtual_cluster_id

@@ -34,8 +34,30 @@ pub fn summarize(errors: &[FieldError]) -> String {
         .join("; ")
 }
 
+/// How many tags the operator adds to what it creates in EMR (`labels::TAG_OBJECT`, `labels::TAG_UID`).
+pub const OPERATOR_TAG_COUNT: usize = 2;
+
 /// Tag keys the operator writes itself; users may not set them.
 const RESERVED_TAG_PREFIXES: [&str; 2] = ["emr-on-eks.dev/", "aws:"];
+
+/// Whether `text` matches the service model's `.*\S.*` as EMR applies it: a Java pattern matched
+/// against the whole value, where `.` stops at line terminators and `\S` is anything but ASCII
+/// white space. So: one line, with at least one non-space character.
+pub fn is_one_nonblank_line(text: &str) -> bool {
+    const JAVA_LINE_TERMINATORS: [char; 5] = ['\n', '\r', '\u{85}', '\u{2028}', '\u{2029}'];
+    const JAVA_ASCII_SPACE: [char; 6] = [' ', '\t', '\n', '\u{0B}', '\u{0C}', '\r'];
+    !text.contains(JAVA_LINE_TERMINATORS) && text.chars().any(|c| !JAVA_ASCII_SPACE.contains(&c))
+}
+
+/// A field EMR holds to `.*\S.*` (see [`is_one_nonblank_line`]), named when it breaks it.
+fn check_one_line(field: String, text: &str, errors: &mut Vec<FieldError>) {
+    if !is_one_nonblank_line(text) {
+        errors.push(FieldError {
+            field,
+            message: "must be one line with a non-space character: EMR refuses line breaks and blank values here".into(),
+        });
+    }
+}
 
 fn check_tags(field: &str, tags: &BTreeMap<String, String>, errors: &mut Vec<FieldError>) {
     if tags.len() > MAX_TAGS {
@@ -56,6 +78,15 @@ fn check_tags(field: &str, tags: &BTreeMap<String, String>, errors: &mut Vec<Fie
             errors.push(FieldError {
                 field: at.clone(),
                 message: format!("tag values must be at most {MAX_TAG_VALUE} characters"),
+            });
+        }
+        // EMR takes an empty value, but not a blank or multi-line key or value (`.*\S.*`).
+        if !key.is_empty() && !is_one_nonblank_line(key)
+            || !value.is_empty() && !is_one_nonblank_line(value)
+        {
+            errors.push(FieldError {
+                field: at.clone(),
+                message: "tag keys and values must be one line with a non-space character (a value may be empty)".into(),
             });
         }
         if let Some(prefix) = RESERVED_TAG_PREFIXES.iter().find(|p| key.starts_with(**p)) {
@@ -103,6 +134,7 @@ pub fn spark_job_run(spec: &SparkJobRunSpec) -> Vec<FieldError> {
         }
     }
     check_map_keys(spec, &mut errors);
+    check_single_line_texts(spec, &mut errors);
     if let Some(policy) = &spec.resubmit_policy
         && policy.max_backoff_seconds < policy.backoff_seconds
     {
@@ -162,10 +194,70 @@ fn check_map_keys(spec: &SparkJobRunSpec, errors: &mut Vec<FieldError>) {
     );
 }
 
+/// The texts of a job EMR holds to `.*\S.*`, which the CRD's patterns (one regex for every
+/// apiserver, without Java's line semantics) let through with a line break or blank.
+fn check_single_line_texts(spec: &SparkJobRunSpec, errors: &mut Vec<FieldError>) {
+    let driver = spec.job_driver.as_ref();
+    if let Some(submit) = driver.and_then(|d| d.spark_submit_job_driver.as_ref()) {
+        let at = "spec.jobDriver.sparkSubmitJobDriver";
+        check_one_line(format!("{at}.entryPoint"), &submit.entry_point, errors);
+        for (i, arg) in submit.entry_point_arguments.iter().enumerate() {
+            check_one_line(format!("{at}.entryPointArguments[{i}]"), arg, errors);
+        }
+        if let Some(params) = &submit.spark_submit_parameters {
+            check_one_line(format!("{at}.sparkSubmitParameters"), params, errors);
+        }
+    }
+    if let Some(sql) = driver.and_then(|d| d.spark_sql_job_driver.as_ref()) {
+        let at = "spec.jobDriver.sparkSqlJobDriver";
+        if let Some(entry) = &sql.entry_point {
+            check_one_line(format!("{at}.entryPoint"), entry, errors);
+        }
+        if let Some(params) = &sql.spark_sql_parameters {
+            check_one_line(format!("{at}.sparkSqlParameters"), params, errors);
+        }
+    }
+    let configurations = spec
+        .configuration_overrides
+        .iter()
+        .flat_map(|o| &o.application_configuration);
+    for (i, c) in configurations.enumerate() {
+        let at = format!("spec.configurationOverrides.applicationConfiguration[{i}]");
+        let nested = c.configurations.iter().flat_map(|n| {
+            std::iter::once((&n.classification, &n.properties)).chain(
+                n.configurations
+                    .iter()
+                    .map(|l| (&l.classification, &l.properties)),
+            )
+        });
+        for (classification, properties) in
+            std::iter::once((&c.classification, &c.properties)).chain(nested)
+        {
+            check_one_line(format!("{at}.classification"), classification, errors);
+            for (key, value) in properties {
+                check_one_line(format!("{at}.properties[{key}]"), value, errors);
+            }
+        }
+    }
+    for (key, value) in &spec.job_template_parameters {
+        check_one_line(format!("spec.jobTemplateParameters[{key}]"), value, errors);
+    }
+}
+
 /// Checks a VirtualCluster spec.
 pub fn virtual_cluster(spec: &VirtualClusterSpec) -> Vec<FieldError> {
     let mut errors = Vec::new();
     check_tags("spec.tags", &spec.tags, &mut errors);
+    // The operator adds its own two tags (the object and its uid) to CreateVirtualCluster.
+    if spec.tags.len().saturating_add(OPERATOR_TAG_COUNT) > MAX_TAGS {
+        errors.push(FieldError {
+            field: "spec.tags".into(),
+            message: format!(
+                "at most {} tags are allowed: EMR takes {MAX_TAGS} and the operator adds {OPERATOR_TAG_COUNT}",
+                MAX_TAGS - OPERATOR_TAG_COUNT
+            ),
+        });
+    }
     check_namespace_metadata("spec.namespace.labels", &spec.namespace.labels, &mut errors);
     check_namespace_metadata(
         "spec.namespace.annotations",
@@ -255,6 +347,51 @@ jobDriver:
                 "spec.jobTemplateParameters"
             ]
         );
+    }
+
+    #[test]
+    fn java_line_semantics_of_not_blank() {
+        assert!(is_one_nonblank_line("--conf a=1 --conf b=2"));
+        assert!(is_one_nonblank_line("\u{a0}"));
+        for bad in ["", "   ", "\t", "a\nb", "a\rb", "a\u{2028}b", "a\u{85}"] {
+            assert!(!is_one_nonblank_line(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn multi_line_and_blank_texts_are_named() {
+        let mut spec = job(BASE);
+        let submit = spec
+            .job_driver
+            .as_mut()
+            .and_then(|d| d.spark_submit_job_driver.as_mut())
+            .unwrap();
+        submit.spark_submit_parameters = Some("--conf a=1\n--conf b=2".into());
+        submit.entry_point_arguments = vec!["ok".into(), " ".into()];
+        spec.tags.insert("team".into(), "a\nb".into());
+        spec.tags.insert("empty".into(), String::new());
+        spec.job_template_parameters
+            .insert("day".into(), "\n".into());
+        let fields: Vec<String> = spark_job_run(&spec).into_iter().map(|e| e.field).collect();
+        assert_eq!(
+            fields,
+            [
+                "spec.tags[team]",
+                "spec.jobDriver.sparkSubmitJobDriver.entryPointArguments[1]",
+                "spec.jobDriver.sparkSubmitJobDriver.sparkSubmitParameters",
+                "spec.jobTemplateParameters[day]",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_virtual_cluster_leaves_room_for_the_operator_tags() {
+        let mut spec: VirtualClusterSpec =
+            serde_yaml::from_str("eksClusterName: c\nnamespace: {name: ns}\n").unwrap();
+        spec.tags = (0..48).map(|i| (format!("k{i}"), "v".into())).collect();
+        assert_eq!(virtual_cluster(&spec), vec![]);
+        spec.tags.insert("one-more".into(), "v".into());
+        assert_eq!(virtual_cluster(&spec)[0].field, "spec.tags");
     }
 
     #[test]

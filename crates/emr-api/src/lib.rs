@@ -6,6 +6,7 @@
 pub mod check;
 pub mod condition;
 pub mod crd;
+pub mod emr_name;
 pub mod labels;
 pub mod patterns;
 pub mod reference;

@@ -353,13 +353,12 @@ pub struct TrustStatementRef {
 }
 
 impl VirtualCluster {
-    /// The EMR virtual cluster's name: `spec.virtualClusterName`, else the object's name.
+    /// The EMR virtual cluster's name: `spec.virtualClusterName`, else the object's name fitted
+    /// to EMR's 64 characters (see [`crate::emr_name::fit_resource_name`]).
     pub fn emr_name(&self) -> String {
-        self.spec
-            .virtual_cluster_name
-            .clone()
-            .or_else(|| self.metadata.name.clone())
-            .unwrap_or_default()
+        self.spec.virtual_cluster_name.clone().unwrap_or_else(|| {
+            crate::emr_name::fit_resource_name(self.metadata.name.as_deref().unwrap_or_default())
+        })
     }
 
     /// Whether a job execution role ARN is one this virtual cluster allows.

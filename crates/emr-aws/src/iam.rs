@@ -10,7 +10,9 @@ use crate::call::Caller;
 use crate::error::{AwsError, AwsFault};
 use crate::observer::CallObserver;
 use crate::operation::Operation;
-use crate::trust_policy::{ensure_statement, remove_statement};
+use crate::trust_policy::{
+    TRUST_POLICY_MAX_CHARS, ensure_statement, policy_size, remove_statement,
+};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RoleInfo {
@@ -31,6 +33,8 @@ pub enum TrustChange {
 pub struct Iam {
     client: Client,
     caller: Caller,
+    /// The account's role trust policy length quota (see [`TRUST_POLICY_MAX_CHARS`]).
+    trust_policy_max_chars: usize,
 }
 
 impl Iam {
@@ -38,7 +42,14 @@ impl Iam {
         Iam {
             client,
             caller: Caller::new(observer),
+            trust_policy_max_chars: TRUST_POLICY_MAX_CHARS,
         }
+    }
+
+    /// For an account whose trust policy length quota was raised (IAM allows up to 4,096).
+    pub fn with_trust_policy_max_chars(mut self, max_chars: usize) -> Self {
+        self.trust_policy_max_chars = max_chars;
+        self
     }
 
     /// The underlying SDK client, for calls this crate does not wrap.
@@ -82,11 +93,22 @@ impl Iam {
         role_name: &str,
         policy: &Value,
     ) -> Result<(), AwsError> {
+        let document = policy.to_string();
+        let size = policy_size(&document);
+        let limit = self.trust_policy_max_chars;
+        if size > limit {
+            return Err(AwsError::UpdateAssumeRolePolicy {
+                role_name: role_name.to_owned(),
+                cause: AwsFault::invalid_request(format!(
+                    "not sent: the trust policy would be {size} characters (white space not counted), over IAM's role trust policy length quota of {limit}; fewer namespaces trusting this role, or shorter namespace names, make it fit"
+                )),
+            });
+        }
         let request = self
             .client
             .update_assume_role_policy()
             .role_name(role_name)
-            .policy_document(policy.to_string());
+            .policy_document(document);
         self.caller
             .call(Operation::UpdateAssumeRolePolicy, request.send())
             .await
@@ -225,7 +247,9 @@ mod tests {
         use crate::iam::{Iam, TrustChange};
         use crate::observer::NoopObserver;
         use crate::test_server::{Reply, TestServer};
-        use crate::trust_policy::{EmrTrust, emr_job_role_statement, ensure_statement};
+        use crate::trust_policy::{
+            EmrTrust, TRUST_POLICY_MAX_CHARS, emr_job_role_statement, ensure_statement, policy_size,
+        };
 
         fn get_role_reply(policy: &Value) -> Reply {
             let encoded = utf8_percent_encode(&policy.to_string(), NON_ALPHANUMERIC).to_string();
@@ -298,6 +322,57 @@ mod tests {
                 server.requests()[0].form_field("Action").as_deref(),
                 Some("GetRole")
             );
+        }
+
+        #[tokio::test]
+        async fn a_statement_that_would_overflow_the_quota_is_never_sent() {
+            // Statements for other namespaces until one more would pass IAM's 2048 characters.
+            let mut policy = original_policy();
+            let mut n = 0;
+            loop {
+                let stmt = emr_job_role_statement(&EmrTrust {
+                    partition: "aws",
+                    account_id: "123456789012",
+                    oidc_provider: "oidc.eks.us-east-1.amazonaws.com/id/ABC",
+                    namespace: &format!("tenant-{n}"),
+                    role_name: "emr-job-role",
+                });
+                let grown = ensure_statement(&policy, &stmt).unwrap();
+                if policy_size(&grown.to_string()) > TRUST_POLICY_MAX_CHARS {
+                    break;
+                }
+                policy = grown;
+                n += 1;
+            }
+            let server = TestServer::start(vec![get_role_reply(&policy)]);
+            let err = iam(&server)
+                .await
+                .ensure_trust_statement("emr-job-role", &statement())
+                .await
+                .unwrap_err();
+            assert!(err.is_validation(), "{err}");
+            assert!(err.to_string().contains("quota of 2048"), "{err}");
+            let actions: Vec<_> = server
+                .requests()
+                .iter()
+                .map(|r| r.form_field("Action"))
+                .collect();
+            assert_eq!(actions, [Some("GetRole".to_owned())]);
+        }
+
+        #[tokio::test]
+        async fn a_raised_quota_lets_a_larger_policy_through() {
+            let big = json!({"Version": "2012-10-17", "Statement": [{
+                "Sid": "s".repeat(2100), "Effect": "Allow",
+                "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"
+            }]});
+            let server = TestServer::start(vec![update_reply()]);
+            let strict = iam(&server).await;
+            assert!(strict.update_assume_role_policy("r", &big).await.is_err());
+            assert!(server.requests().is_empty());
+            let raised = strict.with_trust_policy_max_chars(4096);
+            raised.update_assume_role_policy("r", &big).await.unwrap();
+            assert_eq!(server.requests().len(), 1);
         }
 
         #[tokio::test]

@@ -15,6 +15,17 @@ pub use base36::base36;
 /// The policy language version IAM requires for policy variables; used for new documents.
 pub const POLICY_VERSION: &str = "2012-10-17";
 
+/// IAM's "Role trust policy length" quota: 2,048 characters by default (adjustable up to 4,096),
+/// white space not counted. IAM User Guide, "IAM and AWS STS quotas"
+/// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html). A longer
+/// document is refused with LimitExceeded, so the operator does not send one.
+pub const TRUST_POLICY_MAX_CHARS: usize = 2048;
+
+/// A policy's size as IAM counts it against its quotas: characters other than white space.
+pub fn policy_size(document: &str) -> usize {
+    document.chars().filter(|c| !c.is_whitespace()).count()
+}
+
 /// `cn-*` regions are in `aws-cn`, `us-gov-*` in `aws-us-gov`, everything else in `aws`.
 pub fn partition_for_region(region: &str) -> &'static str {
     if region.starts_with("cn-") {

@@ -66,6 +66,17 @@ pub struct OperatorConfig {
     #[arg(long, env = "EMR_OPERATOR_AWS_ENDPOINT_URL")]
     pub aws_endpoint_url: Option<String>,
 
+    /// The account's IAM role trust policy length quota (characters, white space not counted):
+    /// 2048 unless raised through Service Quotas (at most 4096). A trust policy edit that would
+    /// pass it is refused with a condition instead of being sent.
+    #[arg(
+        long,
+        env = "EMR_OPERATOR_IAM_TRUST_POLICY_MAX_CHARS",
+        default_value_t = emr_aws::trust_policy::TRUST_POLICY_MAX_CHARS,
+        value_parser = parse_trust_policy_max_chars
+    )]
+    pub iam_trust_policy_max_chars: usize,
+
     /// Attempts per AWS call including the first (the SDK's own retries).
     #[arg(long, env = "EMR_OPERATOR_AWS_MAX_ATTEMPTS", default_value_t = 3)]
     pub aws_max_attempts: u32,
@@ -147,6 +158,18 @@ pub fn parse_object_name(text: &str) -> Result<String, String> {
 }
 
 /// Parses `90s`, `5m`, `1h`, `250ms` or a plain number of seconds.
+/// IAM's largest role trust policy length quota, as Service Quotas can raise it.
+const MAX_TRUST_POLICY_QUOTA: usize = 4096;
+
+fn parse_trust_policy_max_chars(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if (1..=MAX_TRUST_POLICY_QUOTA).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "{text:?} is not a number of characters from 1 to {MAX_TRUST_POLICY_QUOTA} (IAM's largest trust policy quota)"
+        )),
+    }
+}
+
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text
@@ -187,6 +210,15 @@ mod tests {
         assert!(parse_duration("5 minutes").is_err());
         assert!(parse_duration("").is_err());
         assert!(parse_duration(&format!("{}h", u64::MAX)).is_err());
+    }
+
+    #[test]
+    fn trust_policy_quotas() {
+        assert_eq!(parse_trust_policy_max_chars("2048"), Ok(2048));
+        assert_eq!(parse_trust_policy_max_chars("4096"), Ok(4096));
+        for bad in ["0", "4097", "-1", "2k", ""] {
+            assert!(parse_trust_policy_max_chars(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

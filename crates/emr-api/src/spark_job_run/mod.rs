@@ -246,13 +246,12 @@ fn default_failure_reasons() -> Vec<FailureReason> {
 }
 
 impl SparkJobRun {
-    /// The EMR job run name: `spec.name`, else the object's name.
+    /// The EMR job run name: `spec.name` (the schema holds it to EMR's rules), else the object's
+    /// name fitted to EMR's 64 characters (see [`crate::emr_name::fit_resource_name`]).
     pub fn job_run_name(&self) -> String {
-        self.spec
-            .name
-            .clone()
-            .or_else(|| self.metadata.name.clone())
-            .unwrap_or_default()
+        self.spec.name.clone().unwrap_or_else(|| {
+            crate::emr_name::fit_resource_name(self.metadata.name.as_deref().unwrap_or_default())
+        })
     }
 }
 

@@ -20,7 +20,7 @@ use kube::ResourceExt;
 
 /// How many tags the operator adds to every job run ([`TAG_OBJECT`], [`TAG_UID`]); the user's
 /// tags must leave room for them under EMR's limit.
-pub const OPERATOR_TAG_COUNT: usize = 2;
+pub use emr_api::check::OPERATOR_TAG_COUNT;
 
 /// EMR's limit on a client token's length.
 const MAX_CLIENT_TOKEN: usize = 64;
@@ -511,6 +511,25 @@ configurationOverrides:
         assert_eq!(object.chars().count(), MAX_TAG_VALUE);
         assert_eq!(uid, UID);
     }
+
+    #[test]
+    fn a_long_object_name_becomes_a_job_run_name_emr_takes() {
+        let mut long = job("ns", &"n".repeat(253), BASE_JOB);
+        let input = start_job_run_input(&long, "vc1", 1).unwrap();
+        let name = input.name().unwrap();
+        assert_eq!(name.len(), 64);
+        assert!(name.starts_with(&"n".repeat(55)));
+        long.spec.name = Some("explicit".into());
+        let input = start_job_run_input(&long, "vc1", 1).unwrap();
+        assert_eq!(input.name(), Some("explicit"));
+    }
+
+    const BASE_JOB: &str = r#"
+virtualCluster: {name: vc}
+executionRoleArn: arn:aws:iam::123456789012:role/r
+releaseLabel: emr-7.2.0-latest
+jobDriver: {sparkSubmitJobDriver: {entryPoint: "local:///x.py"}}
+"#;
 
     #[test]
     fn an_object_without_uid_is_an_error() {

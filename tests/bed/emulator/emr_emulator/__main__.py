@@ -12,6 +12,7 @@ from werkzeug.serving import make_server
 from . import emr
 from .app import EmulatorApp
 from .settings import load_timings
+from .strict import enabled_from_env
 
 
 class _QuietHandler(MotoRequestHandler):
@@ -32,7 +33,8 @@ def main() -> int:
 
     timings = load_timings()
     emr.install(timings)
-    app = EmulatorApp(timings)
+    strict = enabled_from_env()
+    app = EmulatorApp(timings, strict_default=strict)
     handler = MotoRequestHandler if args.verbose else _QuietHandler
     server = make_server(args.host, args.port, app, threaded=True, request_handler=handler)
     port = server.server_address[1]
@@ -47,7 +49,7 @@ def main() -> int:
         tmp = args.port_file.with_suffix(".tmp")
         tmp.write_text(f"{port}\n")
         tmp.replace(args.port_file)
-    print(f"emr_emulator listening on http://{args.host}:{port} (timings {timings.as_dict()})", flush=True)
+    print(f"emr_emulator listening on http://{args.host}:{port} (timings {timings.as_dict()}, strict {strict})", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

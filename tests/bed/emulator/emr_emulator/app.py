@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 from moto.moto_api._internal import moto_api_backend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-from . import MOTO_VERSION, denials, faults, operations
+from . import MOTO_VERSION, denials, faults, operations, strict
 from .calllog import CallLog
 from .settings import Timings
 
@@ -55,8 +55,10 @@ def _drop_connection(environ: dict[str, Any]) -> None:
 
 
 class EmulatorApp:
-    def __init__(self, timings: Timings) -> None:
+    def __init__(self, timings: Timings, strict_default: bool = True) -> None:
         self.timings = timings
+        self.strict_default = strict_default
+        self.strict = strict.Strict(strict_default)
         self.moto = DomainDispatcherApplication(create_backend_app)
         self.faults = faults.Faults()
         self.denials = denials.Denials()
@@ -126,6 +128,26 @@ class EmulatorApp:
             start_response(status_line, headers)
             return [payload]
 
+        rejection = self.strict.judge(ident, environ, body)
+        if rejection is not None:
+            status_line, headers, payload = strict.error_response(ident.service, ident.protocol, rejection)
+            self.log.record(
+                started=started,
+                service=ident.service,
+                operation=ident.operation,
+                method=method,
+                path=raw_path,
+                status=rejection.status,
+                fault=rejection.kind,
+                virtual_cluster_id=vc_id,
+                job_run_id=job_id,
+                start_job_run_body=start_body,
+                access_key_id=access_key,
+                error=f"{rejection.code}: {rejection.message}",
+            )
+            start_response(status_line, headers)
+            return [payload]
+
         captured: dict[str, Any] = {}
 
         def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
@@ -179,10 +201,24 @@ class EmulatorApp:
                     "moto": MOTO_VERSION,
                     "timings": self.timings.as_dict(),
                     "faults": self.faults.snapshot(),
+                    "strict": self.strict.enabled,
                 },
             )
         if route == "calls" and method == "GET":
             return _json(start_response, "200 OK", {"calls": self.log.calls(query)})
+        if route == "violations" and method == "GET":
+            # Requests strict validation refused: model violations and quotas.
+            calls = self.log.calls({k: v for k, v in query.items() if k != "fault"})
+            found = [c for c in calls if c["fault"] in ("invalid", "quota")]
+            return _json(start_response, "200 OK", {"strict": self.strict.enabled, "violations": found})
+        if route == "strict" and method == "GET":
+            return _json(start_response, "200 OK", {"enabled": self.strict.enabled})
+        if route == "strict" and method == "POST":
+            try:
+                self.strict.set_enabled(strict.parse_config(_parse_json(_read_body(environ) or b"{}")))
+            except strict.StrictConfigError as err:
+                return _json(start_response, "400 Bad Request", {"error": str(err)})
+            return _json(start_response, "200 OK", {"enabled": self.strict.enabled})
         if route == "start-job-run-requests" and method == "GET":
             return _json(start_response, "200 OK", {"requests": self.log.start_job_runs(query)})
         if route == "faults" and method == "GET":
@@ -217,6 +253,7 @@ class EmulatorApp:
             self.denials.clear()
             self.faults.clear()
             self.log.clear()
+            self.strict.set_enabled(self.strict_default)
             moto_api_backend.reset()
             return _json(start_response, "200 OK", {"status": "reset"})
         return _json(
@@ -228,6 +265,8 @@ class EmulatorApp:
                     "GET /_emulator/health",
                     "GET /_emulator/calls?service=&operation=&virtualClusterId=&jobRunId=&status=&fault=&accessKeyId=&sinceSeq=",
                     "GET /_emulator/start-job-run-requests?virtualClusterId=",
+                    "GET /_emulator/violations?service=&operation=&accessKeyId=&sinceSeq=",
+                    "GET|POST /_emulator/strict",
                     "GET|POST|DELETE /_emulator/faults",
                     "GET|POST|DELETE /_emulator/denials",
                     "POST /_emulator/reset",

@@ -43,6 +43,7 @@ class CallLog:
         job_run_id: str | None,
         start_job_run_body: Any = None,
         access_key_id: str | None = None,
+        error: str | None = None,
     ) -> None:
         finished = time.time()
         with self._lock:
@@ -61,6 +62,8 @@ class CallLog:
                 "virtualClusterId": virtual_cluster_id,
                 "jobRunId": job_run_id,
                 "accessKeyId": access_key_id,
+                # The emulator's own answer (strict validation), e.g. "ValidationException: ...".
+                "error": error,
             }
             self._calls.append(entry)
             del self._calls[:-MAX_ENTRIES]

@@ -89,7 +89,7 @@ def _uri_to_regex(uri: str) -> tuple[re.Pattern[str], int]:
     return re.compile(f"^{regex}/?$"), literal
 
 
-_MODELS = _Models()
+MODELS = _Models()
 
 
 def identify(environ: dict, body: bytes) -> Identified:
@@ -100,7 +100,7 @@ def identify(environ: dict, body: bytes) -> Identified:
         return Identified(None, None, None, None)
     region, signing_name = match.group(1), match.group(2)
     service = _SIGNING_TO_SERVICE.get(signing_name, signing_name)
-    model = _MODELS.model(service)
+    model = MODELS.model(service)
     if model is None:
         return Identified(service, None, region, None)
     protocol = model.protocol
@@ -120,7 +120,7 @@ def identify(environ: dict, body: bytes) -> Identified:
     # rest-json / rest-xml: match the undecoded path, so an ARN label keeps its %2F.
     raw = environ.get("RAW_URI") or environ.get("REQUEST_URI") or environ.get("PATH_INFO", "/")
     path = urlsplit(raw).path
-    for route in _MODELS.routes(service):
+    for route in MODELS.routes(service):
         if route.method != method:
             continue
         found = route.pattern.match(path)
