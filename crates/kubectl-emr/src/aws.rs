@@ -86,7 +86,9 @@ impl Aws {
             http: reqwest::Client::new(),
             credentials,
             region,
-            endpoint: config.endpoint_url().map(|u| u.trim_end_matches('/').to_owned()),
+            endpoint: config
+                .endpoint_url()
+                .map(|u| u.trim_end_matches('/').to_owned()),
         })
     }
 
@@ -265,6 +267,9 @@ mod tests {
     fn xml_elements_reads_every_key_in_order() {
         let xml = "<R><Contents><Key>a/b&lt;1&gt;</Key></Contents><Contents><Key>c</Key></Contents><IsTruncated>false</IsTruncated></R>";
         assert_eq!(xml_elements(xml, "Key"), vec!["a/b<1>", "c"]);
-        assert_eq!(xml_elements(xml, "NextContinuationToken"), Vec::<String>::new());
+        assert_eq!(
+            xml_elements(xml, "NextContinuationToken"),
+            Vec::<String>::new()
+        );
     }
 }

@@ -25,9 +25,7 @@ pub enum Error {
         "SparkJobRun {name} is {state}: a re-run starts only after the current run finished (wait, or `kubectl delete` it)"
     )]
     RerunWhileActive { name: String, state: String },
-    #[error(
-        "SparkJobRun {name} has not started a job run yet ({why}): there are no logs to read"
-    )]
+    #[error("SparkJobRun {name} has not started a job run yet ({why}): there are no logs to read")]
     NotStarted { name: String, why: String },
     #[error(
         "SparkJobRun {name} sends its logs nowhere: spec.configurationOverrides.monitoringConfiguration has neither cloudWatchMonitoringConfiguration nor s3MonitoringConfiguration"
@@ -39,7 +37,9 @@ pub enum Error {
         source_kind: &'static str,
         available: String,
     },
-    #[error("attempt {attempt} of SparkJobRun {name} is not recorded (recorded attempts: {recorded})")]
+    #[error(
+        "attempt {attempt} of SparkJobRun {name} is not recorded (recorded attempts: {recorded})"
+    )]
     NoSuchAttempt {
         name: String,
         attempt: i32,

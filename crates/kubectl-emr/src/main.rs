@@ -21,7 +21,11 @@ use error::Error;
 use logs::target::{self, Container, Source};
 
 #[derive(Parser)]
-#[command(name = "kubectl emr", version, about = "SparkJobRuns of emr-on-eks-operator: runs, details, logs, re-runs")]
+#[command(
+    name = "kubectl emr",
+    version,
+    about = "SparkJobRuns of emr-on-eks-operator: runs, details, logs, re-runs"
+)]
 struct Cli {
     /// Namespace (default: the kubeconfig context's).
     #[arg(short, long, global = true)]
@@ -89,41 +93,67 @@ async fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<(), Error> {
     match &cli.command {
         Command::Suspend { .. } | Command::Resume { .. } => {
-            return Err(Error::Unsupported { command: "suspend/resume", what: "spec.suspend" });
+            return Err(Error::Unsupported {
+                command: "suspend/resume",
+                what: "spec.suspend",
+            });
         }
         Command::Trigger { .. } => {
-            return Err(Error::Unsupported { command: "trigger", what: "a schedule kind" });
+            return Err(Error::Unsupported {
+                command: "trigger",
+                what: "a schedule kind",
+            });
         }
         _ => {}
     }
-    let config = Config::infer().await.map_err(|e| Error::Kubeconfig(e.to_string()))?;
-    let namespace = cli.namespace.clone().unwrap_or_else(|| config.default_namespace.clone());
+    let config = Config::infer()
+        .await
+        .map_err(|e| Error::Kubeconfig(e.to_string()))?;
+    let namespace = cli
+        .namespace
+        .clone()
+        .unwrap_or_else(|| config.default_namespace.clone());
     let client = Client::try_from(config).map_err(|e| Error::Kubeconfig(e.to_string()))?;
     let api: Api<SparkJobRun> = Api::namespaced(client.clone(), &namespace);
     let mut out = std::io::stdout().lock();
     let now = chrono::Utc::now();
     match cli.command {
-        Command::Get { job: Some(name), .. } => {
+        Command::Get {
+            job: Some(name), ..
+        } => {
             let job = get(&api, &namespace, &name).await?;
             let rows = vec![render::header(false), render::row(&job, now, false)];
             write!(out, "{}", render::table(&rows))?;
         }
-        Command::Get { job: None, all_namespaces } => {
+        Command::Get {
+            job: None,
+            all_namespaces,
+        } => {
             let (list_api, scope) = if all_namespaces {
-                (Api::<SparkJobRun>::all(client), " in all namespaces".to_owned())
+                (
+                    Api::<SparkJobRun>::all(client),
+                    " in all namespaces".to_owned(),
+                )
             } else {
                 (api, format!(" in namespace {namespace}"))
             };
             let jobs = list_api
                 .list(&ListParams::default())
                 .await
-                .map_err(|source| Error::ListJobs { scope: scope.clone(), source })?;
+                .map_err(|source| Error::ListJobs {
+                    scope: scope.clone(),
+                    source,
+                })?;
             if jobs.items.is_empty() {
                 eprintln!("No SparkJobRuns found{scope}.");
                 return Ok(());
             }
             let mut rows = vec![render::header(all_namespaces)];
-            rows.extend(jobs.items.iter().map(|j| render::row(j, now, all_namespaces)));
+            rows.extend(
+                jobs.items
+                    .iter()
+                    .map(|j| render::row(j, now, all_namespaces)),
+            );
             write!(out, "{}", render::table(&rows))?;
         }
         Command::Describe { job } => {
@@ -133,24 +163,48 @@ async fn run(cli: Cli) -> Result<(), Error> {
         Command::Rerun { job } => {
             let current = get(&api, &namespace, &job).await?;
             let state = current.status.as_ref().and_then(|s| s.state.clone());
-            let active = current.status.as_ref().is_some_and(|s| s.job_run_id.is_some())
+            let active = current
+                .status
+                .as_ref()
+                .is_some_and(|s| s.job_run_id.is_some())
                 && !target::is_final(state.as_deref());
             if active {
-                return Err(Error::RerunWhileActive { name: job, state: state.unwrap_or_default() });
+                return Err(Error::RerunWhileActive {
+                    name: job,
+                    state: state.unwrap_or_default(),
+                });
             }
             let value = now.format("%Y-%m-%dT%H:%M:%SZ").to_string();
             let patch = json!({"spec": {"rerun": value}});
             api.patch(&job, &PatchParams::default(), &Patch::Merge(&patch))
                 .await
-                .map_err(|source| Error::Rerun { namespace: namespace.clone(), name: job.clone(), source })?;
-            writeln!(out, "sparkjobrun.emr-on-eks.dev/{job} rerun requested (spec.rerun={value})")?;
+                .map_err(|source| Error::Rerun {
+                    namespace: namespace.clone(),
+                    name: job.clone(),
+                    source,
+                })?;
+            writeln!(
+                out,
+                "sparkjobrun.emr-on-eks.dev/{job} rerun requested (spec.rerun={value})"
+            )?;
         }
-        Command::Logs { job, attempt, driver: _, executor, stream, source, follow } => {
-            let container = executor.map(Container::Executor).unwrap_or(Container::Driver);
+        Command::Logs {
+            job,
+            attempt,
+            driver: _,
+            executor,
+            stream,
+            source,
+            follow,
+        } => {
+            let container = executor
+                .map(Container::Executor)
+                .unwrap_or(Container::Driver);
             let object = get(&api, &namespace, &job).await?;
             let target = target::resolve(&object, attempt, source)?;
             let aws = aws::Aws::load().await?;
-            let mut reader = logs::Reader::new(&aws, target.location.clone(), container.clone(), stream);
+            let mut reader =
+                logs::Reader::new(&aws, target.location.clone(), container.clone(), stream);
             let mut state = target.state.clone();
             loop {
                 let was_final = target::is_final(state.as_deref());
@@ -189,7 +243,14 @@ async fn run(cli: Cli) -> Result<(), Error> {
 async fn get(api: &Api<SparkJobRun>, namespace: &str, name: &str) -> Result<SparkJobRun, Error> {
     match api.get_opt(name).await {
         Ok(Some(job)) => Ok(job),
-        Ok(None) => Err(Error::JobNotFound { namespace: namespace.into(), name: name.into() }),
-        Err(source) => Err(Error::GetJob { namespace: namespace.into(), name: name.into(), source }),
+        Ok(None) => Err(Error::JobNotFound {
+            namespace: namespace.into(),
+            name: name.into(),
+        }),
+        Err(source) => Err(Error::GetJob {
+            namespace: namespace.into(),
+            name: name.into(),
+            source,
+        }),
     }
 }

@@ -4,7 +4,12 @@ use serde_json::{Value, json};
 
 use crate::aws::{Aws, AwsError, Request};
 
-async fn call(aws: &Aws, operation: &'static str, resource: &str, body: Value) -> Result<Value, AwsError> {
+async fn call(
+    aws: &Aws,
+    operation: &'static str,
+    resource: &str,
+    body: Value,
+) -> Result<Value, AwsError> {
     let url = aws
         .endpoint("CLOUDWATCH_LOGS")
         .unwrap_or_else(|| format!("https://logs.{}.amazonaws.com", aws.region()));
@@ -35,11 +40,22 @@ pub async fn list_streams(aws: &Aws, group: &str, prefix: &str) -> Result<Vec<St
         if let Some(t) = &token {
             body["nextToken"] = json!(t);
         }
-        let page = call(aws, "DescribeLogStreams", &resource, body).await?;
+        let page = match call(aws, "DescribeLogStreams", &resource, body).await {
+            Ok(page) => page,
+            // EMR creates the group with the first stream: no group yet is no logs yet.
+            Err(AwsError::Service { code, .. }) if code == "ResourceNotFoundException" => break,
+            Err(e) => return Err(e),
+        };
         let streams = page["logStreams"].as_array().cloned().unwrap_or_default();
-        names.extend(streams.iter().filter_map(|s| s["logStreamName"].as_str().map(str::to_owned)));
+        names.extend(
+            streams
+                .iter()
+                .filter_map(|s| s["logStreamName"].as_str().map(str::to_owned)),
+        );
         match page["nextToken"].as_str() {
-            Some(next) if !streams.is_empty() && token.as_deref() != Some(next) => token = Some(next.to_owned()),
+            Some(next) if !streams.is_empty() && token.as_deref() != Some(next) => {
+                token = Some(next.to_owned())
+            }
             _ => break,
         }
     }
@@ -57,13 +73,18 @@ pub async fn read_stream(
     let resource = format!("log stream {stream} of log group {group}");
     let mut lines = Vec::new();
     loop {
-        let mut body = json!({"logGroupName": group, "logStreamName": stream, "startFromHead": true});
+        let mut body =
+            json!({"logGroupName": group, "logStreamName": stream, "startFromHead": true});
         if let Some(t) = &token {
             body["nextToken"] = json!(t);
         }
         let page = call(aws, "GetLogEvents", &resource, body).await?;
         let events = page["events"].as_array().cloned().unwrap_or_default();
-        lines.extend(events.iter().filter_map(|e| e["message"].as_str().map(str::to_owned)));
+        lines.extend(
+            events
+                .iter()
+                .filter_map(|e| e["message"].as_str().map(str::to_owned)),
+        );
         let next = page["nextForwardToken"].as_str().map(str::to_owned);
         // GetLogEvents answers the same token once the end of the stream is reached.
         let at_end = events.is_empty() || next.is_none() || next == token;

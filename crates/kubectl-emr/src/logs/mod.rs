@@ -73,7 +73,8 @@ impl<'a> Reader<'a> {
                     .collect();
                 for name in wanted {
                     let token = self.tokens.get(&name).cloned().flatten();
-                    let (lines, next) = cloudwatch::read_stream(self.aws, &group, &name, token).await?;
+                    let (lines, next) =
+                        cloudwatch::read_stream(self.aws, &group, &name, token).await?;
                     self.tokens.insert(name.clone(), next);
                     self.print(out, &name, &lines)?;
                 }
@@ -81,7 +82,10 @@ impl<'a> Reader<'a> {
             Location::S3 { bucket, prefix } => {
                 let keys = s3::list_keys(self.aws, &bucket, &prefix).await?;
                 for key in keys {
-                    if !self.container.matches(&key) || !self.stream.wants(&key) || self.printed.contains(&key) {
+                    if !self.container.matches(&key)
+                        || !self.stream.wants(&key)
+                        || self.printed.contains(&key)
+                    {
                         continue;
                     }
                     let lines = s3::read_object(self.aws, &bucket, &key).await?;

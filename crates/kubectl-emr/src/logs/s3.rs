@@ -7,7 +7,11 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use crate::aws::{Aws, AwsError, Request, xml_elements};
 
 /// RFC 3986 unreserved characters stay as they are; S3 wants everything else encoded.
-const KEY_CHARS: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+const KEY_CHARS: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 fn encode(text: &str) -> String {
     utf8_percent_encode(text, KEY_CHARS).to_string()
@@ -17,12 +21,19 @@ fn encode(text: &str) -> String {
 fn bucket_url(aws: &Aws, bucket: &str) -> String {
     match aws.endpoint("S3") {
         Some(endpoint) => format!("{endpoint}/{bucket}"),
-        None if bucket.contains('.') => format!("https://s3.{}.amazonaws.com/{bucket}", aws.region()),
+        None if bucket.contains('.') => {
+            format!("https://s3.{}.amazonaws.com/{bucket}", aws.region())
+        }
         None => format!("https://{bucket}.s3.{}.amazonaws.com", aws.region()),
     }
 }
 
-async fn get(aws: &Aws, operation: &'static str, resource: &str, url: String) -> Result<Vec<u8>, AwsError> {
+async fn get(
+    aws: &Aws,
+    operation: &'static str,
+    resource: &str,
+    url: String,
+) -> Result<Vec<u8>, AwsError> {
     aws.send(Request {
         service: "s3",
         operation,
@@ -51,9 +62,17 @@ pub async fn list_keys(aws: &Aws, bucket: &str, prefix: &str) -> Result<Vec<Stri
         let body = get(aws, "ListObjectsV2", &resource, url).await?;
         let text = String::from_utf8_lossy(&body);
         keys.extend(xml_elements(&text, "Key"));
-        let truncated = xml_elements(&text, "IsTruncated").first().map(String::as_str) == Some("true");
-        match xml_elements(&text, "NextContinuationToken").into_iter().next() {
-            Some(next) if truncated && token.as_deref() != Some(next.as_str()) => token = Some(next),
+        let truncated = xml_elements(&text, "IsTruncated")
+            .first()
+            .map(String::as_str)
+            == Some("true");
+        match xml_elements(&text, "NextContinuationToken")
+            .into_iter()
+            .next()
+        {
+            Some(next) if truncated && token.as_deref() != Some(next.as_str()) => {
+                token = Some(next)
+            }
             _ => break,
         }
     }

@@ -67,14 +67,20 @@ pub enum Location {
 impl Location {
     pub fn describe(&self) -> String {
         match self {
-            Self::CloudWatch { group, prefix } => format!("CloudWatch log group {group}, streams {prefix}"),
+            Self::CloudWatch { group, prefix } => {
+                format!("CloudWatch log group {group}, streams {prefix}")
+            }
             Self::S3 { bucket, prefix } => format!("s3://{bucket}/{prefix}"),
         }
     }
 }
 
 /// The job run of `attempt` (default: the current one) and where its logs are.
-pub fn resolve(job: &SparkJobRun, attempt: Option<i32>, source: Option<Source>) -> Result<Target, Error> {
+pub fn resolve(
+    job: &SparkJobRun,
+    attempt: Option<i32>,
+    source: Option<Source>,
+) -> Result<Target, Error> {
     let name = job.metadata.name.clone().unwrap_or_default();
     let status = job.status.clone().unwrap_or_default();
     let Some(current_run) = status.job_run_id.clone() else {
@@ -100,7 +106,10 @@ pub fn resolve(job: &SparkJobRun, attempt: Option<i32>, source: Option<Source>) 
             (id, n, record.state.clone())
         }
     };
-    let logs = status.logs.clone().ok_or_else(|| Error::NoLogConfiguration { name: name.clone() })?;
+    let logs = status
+        .logs
+        .clone()
+        .ok_or_else(|| Error::NoLogConfiguration { name: name.clone() })?;
     let location = location(&logs, &current_run, &job_run_id, source).ok_or_else(|| {
         Error::NoSuchLogSource {
             name: name.clone(),
@@ -144,7 +153,12 @@ fn available(logs: &LogLocations) -> String {
 
 /// The locations are recorded for the current job run; another attempt's differ only in the
 /// job run id, which ends the recorded prefix.
-fn location(logs: &LogLocations, current_run: &str, run: &str, source: Option<Source>) -> Option<Location> {
+fn location(
+    logs: &LogLocations,
+    current_run: &str,
+    run: &str,
+    source: Option<Source>,
+) -> Option<Location> {
     let swap = |prefix: &str| -> Option<String> {
         let trimmed = prefix.trim_end_matches('/');
         let base = trimmed.strip_suffix(current_run)?;
@@ -199,23 +213,56 @@ mod tests {
     #[test]
     fn current_attempt_prefers_cloudwatch_and_another_attempt_swaps_the_run_id() {
         let t = resolve(&job(BOTH), None, None).unwrap();
-        assert_eq!(t.location, Location::CloudWatch { group: "/emr/a".into(), prefix: "pi/vc1/jobs/jr3/containers/".into() });
+        assert_eq!(
+            t.location,
+            Location::CloudWatch {
+                group: "/emr/a".into(),
+                prefix: "pi/vc1/jobs/jr3/containers/".into()
+            }
+        );
         let t = resolve(&job(BOTH), Some(2), Some(Source::S3)).unwrap();
-        assert_eq!((t.job_run_id.as_str(), t.state.as_deref()), ("jr2", Some("FAILED")));
-        assert_eq!(t.location, Location::S3 { bucket: "b".into(), prefix: "logs/vc1/jobs/jr2/containers/".into() });
+        assert_eq!(
+            (t.job_run_id.as_str(), t.state.as_deref()),
+            ("jr2", Some("FAILED"))
+        );
+        assert_eq!(
+            t.location,
+            Location::S3 {
+                bucket: "b".into(),
+                prefix: "logs/vc1/jobs/jr2/containers/".into()
+            }
+        );
     }
 
     #[test]
     fn what_is_missing_is_named() {
-        let err = resolve(&job(r#"{"state": "PENDING", "message": "waiting for the VirtualCluster"}"#), None, None).unwrap_err();
-        assert!(err.to_string().contains("has not started a job run yet (waiting for the VirtualCluster)"), "{err}");
+        let err = resolve(
+            &job(r#"{"state": "PENDING", "message": "waiting for the VirtualCluster"}"#),
+            None,
+            None,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("has not started a job run yet (waiting for the VirtualCluster)"),
+            "{err}"
+        );
         let err = resolve(&job(r#"{"jobRunId": "jr1", "attempt": 1}"#), None, None).unwrap_err();
         assert!(err.to_string().contains("sends its logs nowhere"), "{err}");
         let err = resolve(&job(BOTH), Some(1), None).unwrap_err();
-        assert!(err.to_string().contains("attempt 1 of SparkJobRun pi is not recorded (recorded attempts: 2, 3"), "{err}");
-        let only_s3 = r#"{"jobRunId": "jr1", "attempt": 1, "logs": {"s3Prefix": "s3://b/l/vc/jobs/jr1/"}}"#;
+        assert!(
+            err.to_string()
+                .contains("attempt 1 of SparkJobRun pi is not recorded (recorded attempts: 2, 3"),
+            "{err}"
+        );
+        let only_s3 =
+            r#"{"jobRunId": "jr1", "attempt": 1, "logs": {"s3Prefix": "s3://b/l/vc/jobs/jr1/"}}"#;
         let err = resolve(&job(only_s3), None, Some(Source::Cloudwatch)).unwrap_err();
-        assert!(err.to_string().contains("has no CloudWatch log destination (it has: s3)"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("has no CloudWatch log destination (it has: s3)"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -67,3 +67,12 @@ def test_a_running_job_has_its_first_driver_lines_and_the_rest_when_it_ends(emr,
     assert len(running) == 2 and "Running Spark version" in running[0]
     wait_for(emr, vc, job, {"COMPLETED"})
     assert messages()[:2] == running and len(messages()) == 4
+
+
+def test_s3_operations_sharing_a_path_are_told_apart_by_their_query(emulator, client):
+    s3 = client("s3")
+    s3.create_bucket(Bucket="routing")
+    s3.list_objects_v2(Bucket="routing")
+    s3.list_objects(Bucket="routing")
+    operations = [c["operation"] for c in emulator.calls("?service=s3")]
+    assert operations == ["CreateBucket", "ListObjectsV2", "ListObjects"]
