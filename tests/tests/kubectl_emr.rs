@@ -444,3 +444,63 @@ spec:
         );
     }
 }
+
+/// The krew archive holds the plugin, the manifest's sha256 is the archive's, and kubectl finds
+/// the unpacked binary as `kubectl emr`.
+#[tokio::test]
+async fn krew_package_installs_a_plugin_kubectl_runs() {
+    let bed = bed().await;
+    let root = repo_root();
+    let out = std::process::Command::new(root.join("scripts/krew-package.sh"))
+        .arg(plugin_binary())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut lines = printed.lines();
+    let (manifest, archive) = (lines.next().unwrap(), lines.next().unwrap());
+    let plugin: Value = serde_yaml::from_str(&std::fs::read_to_string(manifest).unwrap()).unwrap();
+    assert_eq!(plugin["kind"], "Plugin");
+    assert_eq!(plugin["metadata"]["name"], "emr");
+    let platform = &plugin["spec"]["platforms"][0];
+    assert_eq!(platform["uri"], json!(format!("file://{archive}")));
+    let sum = std::process::Command::new("sha256sum")
+        .arg(archive)
+        .output()
+        .unwrap();
+    let sum = String::from_utf8_lossy(&sum.stdout);
+    assert_eq!(platform["sha256"].as_str(), sum.split_whitespace().next());
+
+    let dir = root.join(format!("target/krew/unpacked-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let untar = std::process::Command::new("tar")
+        .args(["-xzf", archive, "-C", dir.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(untar.success());
+    assert!(dir.join(platform["bin"].as_str().unwrap()).is_file());
+    let path = format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let ns = bed.unique("krew");
+    let run = tokio::process::Command::new("kubectl")
+        .args(["emr", "-n", &ns, "get"])
+        .env("PATH", &path)
+        .env("KUBECONFIG", &bed.env["KUBECONFIG"])
+        .output()
+        .await
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("No SparkJobRuns found in namespace {ns}.")),
+        "{stderr}"
+    );
+}
