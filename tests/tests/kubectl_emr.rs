@@ -319,12 +319,17 @@ async fn get_describe_and_logs_of_every_attempt_from_cloudwatch_and_s3() {
         "StartJobRun request (attempt 2): POST /virtualclusters/{}/jobruns\n",
         t.vc_id
     );
-    let shown: Value = serde_json::from_str(
-        text.split(&marker)
-            .nth(1)
-            .unwrap_or_else(|| panic!("{text}")),
-    )
-    .unwrap();
+    // The request's JSON, then the Events table.
+    let after = text
+        .split(&marker)
+        .nth(1)
+        .unwrap_or_else(|| panic!("{text}"));
+    let shown: Value = serde_json::Deserializer::from_str(after)
+        .into_iter::<Value>()
+        .next()
+        .unwrap()
+        .unwrap();
+    assert!(after.contains("\nEvents:\n"), "{text}");
     let sent = t.bed.emulator.start_job_run_requests(Some(&t.vc_id)).await;
     let current = status.job_run_id.clone().unwrap();
     let sent = sent

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use emr_api::SparkJobRun;
+use k8s_openapi::api::core::v1::Event;
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::{Client, Config};
 use serde_json::json;
@@ -159,6 +160,17 @@ async fn run(cli: Cli) -> Result<(), Error> {
         Command::Describe { job } => {
             let job = get(&api, &namespace, &job).await?;
             write!(out, "{}", render::describe(&job, now))?;
+            // Events are extra context: a user allowed to read the job but not events still
+            // gets the rest.
+            let events: Api<Event> = Api::namespaced(client, &namespace);
+            let selector = format!(
+                "involvedObject.kind=SparkJobRun,involvedObject.name={}",
+                job.metadata.name.clone().unwrap_or_default()
+            );
+            match events.list(&ListParams::default().fields(&selector)).await {
+                Ok(list) => write!(out, "{}", render::events(&list.items, now))?,
+                Err(e) => writeln!(out, "Events:            - (cannot list events: {e})")?,
+            }
         }
         Command::Rerun { job } => {
             let current = get(&api, &namespace, &job).await?;

@@ -8,6 +8,7 @@ use emr_api::condition::ConditionStatus;
 use emr_api::labels::{TAG_OBJECT, TAG_UID};
 use emr_api::patterns::MAX_TAG_VALUE;
 use emr_api::spark_job_run::LogLocations;
+use k8s_openapi::api::core::v1::Event;
 use serde_json::{Map, Value, json};
 
 /// `get`'s columns for one SparkJobRun.
@@ -313,6 +314,44 @@ pub fn describe(job: &SparkJobRun, now: DateTime<Utc>) -> String {
         }
     }
     out
+}
+
+/// The Events about the job, oldest first, like `kubectl describe`.
+pub fn events(events: &[Event], now: DateTime<Utc>) -> String {
+    if events.is_empty() {
+        return "Events:            <none>\n".into();
+    }
+    let when = |e: &Event| {
+        e.last_timestamp
+            .as_ref()
+            .map(|t| t.0.as_second())
+            .or_else(|| e.event_time.as_ref().map(|t| t.0.as_second()))
+            .or_else(|| {
+                e.metadata
+                    .creation_timestamp
+                    .as_ref()
+                    .map(|t| t.0.as_second())
+            })
+            .and_then(|s| DateTime::<Utc>::from_timestamp(s, 0))
+    };
+    let mut sorted: Vec<&Event> = events.iter().collect();
+    sorted.sort_by_key(|e| when(e));
+    let mut rows = vec![
+        ["TYPE", "REASON", "AGE", "COUNT", "MESSAGE"]
+            .map(str::to_owned)
+            .to_vec(),
+    ];
+    for e in sorted {
+        let age = when(e).map_or_else(|| "-".into(), |t| duration(Some(t), None, now));
+        rows.push(vec![
+            e.type_.clone().unwrap_or_default(),
+            e.reason.clone().unwrap_or_default(),
+            age,
+            e.count.map_or_else(|| "1".into(), |c| c.to_string()),
+            e.message.clone().unwrap_or_default(),
+        ]);
+    }
+    format!("Events:\n{}", indent(&table(&rows)))
 }
 
 fn indent(text: &str) -> String {

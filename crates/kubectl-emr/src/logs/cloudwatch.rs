@@ -27,7 +27,13 @@ async fn call(
             body: body.to_string().into_bytes(),
         })
         .await?;
-    Ok(serde_json::from_slice(&answer).unwrap_or(Value::Null))
+    serde_json::from_slice(&answer).map_err(|e| AwsError::Service {
+        operation,
+        resource: resource.to_owned(),
+        status: 200,
+        code: "UnreadableAnswer".into(),
+        message: e.to_string(),
+    })
 }
 
 /// Every stream of `group` whose name starts with `prefix`.
