@@ -354,12 +354,17 @@ async fn follow_ends_with_the_run_and_errors_say_what_is_missing() {
         ),
         "{err}"
     );
-    // --follow prints the first driver lines now, the rest when the run ends, then exits.
-    let followed = ok(
-        t.bed,
-        &["-n", ns, "logs", "slow", "-f", "--stream", "stderr"],
-    )
-    .await;
+    // --follow prints the first driver lines now, the rest when the run ends, then exits; from
+    // S3 (followed at the same time) the objects appear once, when EMR has uploaded them.
+    let cloudwatch_args = ["-n", ns, "logs", "slow", "-f", "--stream", "stderr"];
+    let s3_args = [
+        "-n", ns, "logs", "slow", "-f", "--source", "s3", "--stream", "stdout",
+    ];
+    let (followed, from_s3) = tokio::join!(ok(t.bed, &cloudwatch_args), ok(t.bed, &s3_args));
+    assert_eq!(
+        from_s3.trim(),
+        "Pi is roughly 3.14159 (emulated, attempt 1)"
+    );
     let lines: Vec<&str> = followed.lines().collect();
     assert!(
         lines

@@ -112,3 +112,19 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn streams_are_chosen_by_file_name_with_or_without_gz() {
+        let cw = "pi/vc/jobs/jr/containers/app/spark-jr-driver/stdout";
+        let s3 = "logs/vc/jobs/jr/containers/app/spark-jr-driver/stderr.gz";
+        assert!(Stream::Stdout.wants(cw) && !Stream::Stdout.wants(s3));
+        assert!(Stream::Stderr.wants(s3) && !Stream::Stderr.wants(cw));
+        assert!(Stream::All.wants(cw) && Stream::All.wants(s3));
+        // Rotated or other files of a pod are not one of the two streams.
+        assert!(!Stream::All.wants("logs/vc/jobs/jr/containers/app/spark-jr-driver/stdout-1.gz"));
+    }
+}
