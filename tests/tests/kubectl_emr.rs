@@ -16,6 +16,10 @@ use serde_json::{Value, json};
 
 const EKS_CLUSTER: &str = "kubectl-emr-tests";
 
+/// Emulator denials are global: a test denying logs or S3 calls holds this for writing, tests
+/// reading logs meanwhile hold it for reading.
+static AWS_DENIALS: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
 /// `kubectl-emr`, built by `make build` next to the operator.
 fn plugin_binary() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
@@ -291,6 +295,7 @@ async fn get_describe_and_logs_of_every_attempt_from_cloudwatch_and_s3() {
     );
 
     // AWS refusing the user's credentials is said as such, per service.
+    let denying = AWS_DENIALS.write().await;
     let rule = json!({"service": "logs", "operation": "GetLogEvents"});
     t.denial(reqwest::Method::POST, rule.clone()).await;
     let err = fails(t.bed, &["-n", ns, "logs", "pi"]).await;
@@ -308,6 +313,7 @@ async fn get_describe_and_logs_of_every_attempt_from_cloudwatch_and_s3() {
         err.contains("AWS denied ListObjectsV2 on s3://plugin-test-logs/spark/"),
         "{err}"
     );
+    drop(denying);
 
     // describe: conditions, both attempts, and the request exactly as the emulator received it.
     let text = ok(t.bed, &["-n", ns, "describe", "pi"]).await;
@@ -356,11 +362,13 @@ async fn follow_ends_with_the_run_and_errors_say_what_is_missing() {
     );
     // --follow prints the first driver lines now, the rest when the run ends, then exits; from
     // S3 (followed at the same time) the objects appear once, when EMR has uploaded them.
+    let reading = AWS_DENIALS.read().await;
     let cloudwatch_args = ["-n", ns, "logs", "slow", "-f", "--stream", "stderr"];
     let s3_args = [
         "-n", ns, "logs", "slow", "-f", "--source", "s3", "--stream", "stdout",
     ];
     let (followed, from_s3) = tokio::join!(ok(t.bed, &cloudwatch_args), ok(t.bed, &s3_args));
+    drop(reading);
     assert_eq!(
         from_s3.trim(),
         "Pi is roughly 3.14159 (emulated, attempt 1)"
