@@ -57,7 +57,7 @@ unit:
 	$(CARGO) test --workspace --lib --bins --examples 2>&1 | tee -a $(TEST_LOG)
 
 build:
-	$(CARGO) build -p emr-on-eks-operator
+	$(CARGO) build -p emr-on-eks-operator -p kubectl-emr
 
 emulator-tests: testbed
 	tests/bed/test-emulator.sh 2>&1 | tee -a $(TEST_LOG)

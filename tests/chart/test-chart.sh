@@ -168,6 +168,10 @@ if [[ -f $repo/.testbed/env && -z ${CHART_TEST_NO_BED:-} ]]; then
     tns="$release"
     kubectl create namespace "$tns" >/dev/null
     cleanup_cmds+=("kubectl delete namespace $tns --wait=false")
+    if ! kubectl get crd prometheusrules.monitoring.coreos.com >/dev/null 2>&1; then
+      kubectl apply -f "$here/prometheusrule-crd.yaml" >/dev/null
+      kubectl wait --for condition=established --timeout=30s crd/prometheusrules.monitoring.coreos.com >/dev/null
+    fi
     if ! kubectl get crd servicemonitors.monitoring.coreos.com >/dev/null 2>&1; then
       kubectl apply -f "$here/servicemonitor-crd.yaml" >/dev/null
       kubectl wait --for condition=established --timeout=30s crd/servicemonitors.monitoring.coreos.com >/dev/null

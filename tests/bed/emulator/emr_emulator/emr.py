@@ -6,6 +6,7 @@ computed from the clock on every read, which keeps DescribeJobRun, ListJobRuns a
 ``states`` filter in agreement without any background thread.
 """
 
+import logging
 import re
 import threading
 import time
@@ -19,7 +20,7 @@ from moto.emrcontainers import urls as moto_urls
 from moto.emrcontainers.exceptions import ResourceNotFoundException
 
 from . import scenario as scenarios
-from . import templates
+from . import joblogs, templates
 from .scenario import Scenario, ValidationException
 from .settings import Timings
 
@@ -29,6 +30,7 @@ TERMINAL_JOB_STATES = ("FAILED", "CANCELLED", "COMPLETED")
 # not interleave with the idempotency and attempt bookkeeping of another request.
 _LOCK = threading.RLock()
 _TIMINGS: Timings | None = None
+_LOG = logging.getLogger(__name__)
 
 
 def _timings() -> Timings:
@@ -364,7 +366,9 @@ class EmulatedBackend(moto_models.EMRContainersBackend):
             return job
 
     def describe_job_run(self, job_run_id: str, virtual_cluster_id: str) -> moto_models.JobRun:
-        return self._job(job_run_id, virtual_cluster_id)
+        job = self._job(job_run_id, virtual_cluster_id)
+        _publish_logs(job, self.account_id, self.region_name)
+        return job
 
     def list_job_runs(
         self,
@@ -387,7 +391,17 @@ class EmulatedBackend(moto_models.EMRContainersBackend):
         if name:
             # moto matches substrings of the filter; EMR matches the name.
             jobs = [j for j in jobs if j.name == name]
+        for job in jobs:
+            _publish_logs(job, self.account_id, self.region_name)
         return jobs
+
+
+def _publish_logs(job: moto_models.JobRun, account_id: str, region: str) -> None:
+    # EMR ships container logs on its own; a destination it cannot write to never fails a read.
+    try:
+        joblogs.publish(job, job.state, account_id, region)
+    except Exception as err:  # noqa: BLE001
+        _LOG.warning("writing the logs of job run %s: %s", job.id, err)
 
 
 def _as_naive(value: datetime) -> datetime:

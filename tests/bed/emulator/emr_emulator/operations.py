@@ -35,6 +35,11 @@ class _Route:
     pattern: re.Pattern[str]
     literal_length: int
     operation: str
+    # The query part of the model's requestUri (S3: "?list-type=2", "?session"): required in the request.
+    query: dict[str, str] = field(default_factory=dict)
+
+    def wants(self, query: dict[str, list[str]]) -> bool:
+        return all(k in query and (not v or v in query[k]) for k, v in self.query.items())
 
 
 class _Models:
@@ -64,11 +69,13 @@ class _Models:
                 routes = []
                 for name in model.operation_names:
                     http = model.operation_model(name).http
-                    uri = http.get("requestUri", "/").split("?", 1)[0]
+                    uri, _, query = http.get("requestUri", "/").partition("?")
                     regex, literal = _uri_to_regex(uri)
-                    routes.append(_Route(http.get("method", "POST"), regex, literal, name))
-                # Most literal characters first: /virtualclusters/{id}/jobruns beats /virtualclusters/{id}.
-                routes.sort(key=lambda r: r.literal_length, reverse=True)
+                    required = {k: v for k, _, v in (p.partition("=") for p in query.split("&") if p)}
+                    routes.append(_Route(http.get("method", "POST"), regex, literal, name, required))
+                # Most literal characters first: /virtualclusters/{id}/jobruns beats /virtualclusters/{id};
+                # then the most required query parameters: GET /{Bucket}?list-type=2 beats GET /{Bucket}.
+                routes.sort(key=lambda r: (r.literal_length, len(r.query)), reverse=True)
                 self._routes[service] = routes
             return self._routes[service]
 
@@ -120,8 +127,9 @@ def identify(environ: dict, body: bytes) -> Identified:
     # rest-json / rest-xml: match the undecoded path, so an ARN label keeps its %2F.
     raw = environ.get("RAW_URI") or environ.get("REQUEST_URI") or environ.get("PATH_INFO", "/")
     path = urlsplit(raw).path
+    params = parse_qs(query, keep_blank_values=True)
     for route in MODELS.routes(service):
-        if route.method != method:
+        if route.method != method or not route.wants(params):
             continue
         found = route.pattern.match(path)
         if found:
