@@ -263,17 +263,22 @@ pub async fn run(
     let burst =
         scenarios::measure(&rig, "", jobs, &window, &window_applied, done, progress).await?;
 
+    let context = Context {
+        backlog: n,
+        t0,
+        healthy,
+        others,
+        interval_seconds: interval,
+        arrival_seconds: settings.fairness_seconds,
+        load_at_start,
+        load_at_end,
+    };
     let report = report(
         &rig.observer.snapshot(),
         &applied_arrivals,
         &backlog_applied,
-        n,
-        t0,
-        healthy,
-        &settings,
+        &context,
         fair_progress,
-        load_at_start,
-        load_at_end,
     );
     result.complete = done && burst.completed >= jobs && backlog_applied.stored == n;
     result.outcome = outcome(&report, burst.invariant.violations, burst.completed, jobs);
@@ -299,19 +304,28 @@ fn outcome(r: &FairnessReport, violations: usize, completed: usize, jobs: usize)
     )
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What the report needs to know of the run besides the observations.
+struct Context {
+    backlog: usize,
+    /// The operator's start and the moment it answered /healthz (epoch seconds).
+    t0: f64,
+    healthy: f64,
+    others: usize,
+    interval_seconds: f64,
+    arrival_seconds: f64,
+    load_at_start: String,
+    load_at_end: String,
+}
+
+/// The fairness figures from what the watch saw and what the applies answered.
 fn report(
     seen: &[Seen],
     arrivals: &[(String, f64, Applied)],
     backlog_applied: &Applied,
-    backlog: usize,
-    t0: f64,
-    healthy: f64,
-    settings: &Settings,
+    ctx: &Context,
     progress: Vec<[f64; 4]>,
-    load_at_start: String,
-    load_at_end: String,
 ) -> FairnessReport {
+    let t0 = ctx.t0;
     let a_ids: Vec<f64> = seen
         .iter()
         .filter(|s| s.name.starts_with(BACKLOG_PREFIX))
@@ -365,7 +379,7 @@ fn report(
                 .collect::<Vec<_>>(),
         )
     };
-    let tenants: Vec<String> = (1..=settings.fairness_tenants)
+    let tenants: Vec<String> = (1..=ctx.others)
         .map(|t| letter(t).to_ascii_uppercase().to_string())
         .collect();
     let by_tenant = tenants
@@ -379,10 +393,10 @@ fn report(
         .count();
     let drained = all_a.then(|| round3(last_a - t0));
     FairnessReport {
-        backlog,
+        backlog: ctx.backlog,
         backlog_stored: backlog_applied.stored,
         backlog_apply_seconds: round3(backlog_applied.finished - backlog_applied.started),
-        operator_healthy_seconds: round3(healthy - t0),
+        operator_healthy_seconds: round3(ctx.healthy - t0),
         backlog_first_job_run_id_seconds: first_a.is_finite().then(|| round3(first_a - t0)),
         backlog_all_job_run_ids_seconds: drained,
         backlog_with_job_run_id: a_ids.len(),
@@ -390,8 +404,8 @@ fn report(
             .filter(|d| *d > 0.0)
             .map(|d| round3(a_ids.len() as f64 / d)),
         other_tenants: tenants,
-        interval_seconds: settings.fairness_interval_seconds,
-        arrival_seconds: settings.fairness_seconds,
+        interval_seconds: ctx.interval_seconds,
+        arrival_seconds: ctx.arrival_seconds,
         other_jobs: out.len(),
         other_with_job_run_id: with_id,
         goal_met: with_id == out.len() && !out.is_empty() && all.p99 <= GOAL_P99_SECONDS,
@@ -402,7 +416,137 @@ fn report(
         goal_p99_seconds: GOAL_P99_SECONDS,
         progress,
         arrivals: out,
-        load_average_at_operator_start: load_at_start,
-        load_average_at_end: load_at_end,
+        load_average_at_operator_start: ctx.load_at_start.clone(),
+        load_average_at_end: ctx.load_at_end.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: f64 = 1000.0;
+
+    fn context(backlog: usize) -> Context {
+        Context {
+            backlog,
+            t0: T0,
+            healthy: T0 + 0.5,
+            others: 2,
+            interval_seconds: 2.0,
+            arrival_seconds: 4.0,
+            load_at_start: String::new(),
+            load_at_end: String::new(),
+        }
+    }
+
+    fn seen(name: &str, first_seen: f64, job_run_id_at: Option<f64>) -> Seen {
+        Seen {
+            name: name.into(),
+            first_seen,
+            job_run_id_at,
+            ..Default::default()
+        }
+    }
+
+    /// An apply the apiserver answered at `answered` (stored or refused).
+    fn applied(answered: f64, stored: bool) -> Applied {
+        Applied {
+            stored: usize::from(stored),
+            rejected: if stored {
+                Vec::new()
+            } else {
+                vec![("x".into(), 422, "refused".into())]
+            },
+            started: answered - 0.1,
+            finished: answered,
+            ..Default::default()
+        }
+    }
+
+    fn backlog(stored: usize) -> Applied {
+        Applied {
+            stored,
+            started: T0 - 30.0,
+            finished: T0 - 10.0,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn waits_run_from_creation_and_split_at_the_backlogs_last_job_run_id() {
+        let seen = vec![
+            seen("backlog-00000", T0 - 20.0, Some(T0 + 1.0)),
+            seen("backlog-00001", T0 - 20.0, Some(T0 + 10.0)),
+            // The watch saw it before the apply's answer came back: created then.
+            seen("arrival-b-0000", T0 + 1.0, Some(T0 + 4.0)),
+            seen("arrival-c-0000", T0 + 2.0, Some(T0 + 2.5)),
+            // Created after A's last job run id.
+            seen("arrival-b-0001", T0 + 12.0, Some(T0 + 12.2)),
+        ];
+        let arrivals = vec![
+            ("arrival-b-0000".to_string(), 0.0, applied(T0 + 1.5, true)),
+            ("arrival-c-0000".to_string(), 1.0, applied(T0 + 2.0, true)),
+            ("arrival-b-0001".to_string(), 2.0, applied(T0 + 12.0, true)),
+        ];
+        let r = report(&seen, &arrivals, &backlog(2), &context(2), Vec::new());
+        assert_eq!(r.backlog_first_job_run_id_seconds, Some(1.0));
+        assert_eq!(r.backlog_all_job_run_ids_seconds, Some(10.0));
+        assert_eq!(r.backlog_drain_per_second, Some(0.2));
+        assert_eq!(r.backlog_apply_seconds, 20.0);
+        assert_eq!(r.arrivals[0].created_seconds, Some(1.0));
+        assert_eq!(r.arrivals[0].time_to_job_run_id, Some(3.0));
+        assert_eq!(r.arrivals[0].tenant, "B");
+        assert_eq!(r.other_with_job_run_id, 3);
+        assert_eq!(r.other_during_backlog.n, 2);
+        assert_eq!(r.other_during_backlog.max, 3.0);
+        assert_eq!(r.other_after_backlog.n, 1);
+        assert_eq!(r.other_by_tenant["B"].n, 2);
+        assert_eq!(r.other_by_tenant["C"].p99, 0.5);
+        assert_eq!(r.other_time_to_job_run_id.p99, 3.0);
+        assert!(r.goal_met);
+    }
+
+    #[test]
+    fn a_job_without_a_job_run_id_fails_the_goal_whatever_the_others_did() {
+        let seen = vec![
+            seen("backlog-00000", T0 - 20.0, Some(T0 + 1.0)),
+            seen("arrival-b-0000", T0 + 1.0, Some(T0 + 1.1)),
+            seen("arrival-c-0000", T0 + 2.0, None),
+        ];
+        let arrivals = vec![
+            ("arrival-b-0000".to_string(), 0.0, applied(T0 + 1.0, true)),
+            ("arrival-c-0000".to_string(), 1.0, applied(T0 + 2.0, true)),
+        ];
+        let r = report(&seen, &arrivals, &backlog(1), &context(1), Vec::new());
+        assert_eq!(r.other_jobs, 2);
+        assert_eq!(r.other_with_job_run_id, 1);
+        assert!(r.other_time_to_job_run_id.p99 <= GOAL_P99_SECONDS);
+        assert!(!r.goal_met);
+    }
+
+    #[test]
+    fn an_undrained_backlog_has_no_drain_time_and_every_arrival_waited_behind_it() {
+        let seen = vec![
+            seen("backlog-00000", T0 - 20.0, Some(T0 + 1.0)),
+            seen("backlog-00001", T0 - 20.0, None),
+            seen("arrival-b-0000", T0 + 30.0, Some(T0 + 31.0)),
+        ];
+        let arrivals = vec![
+            ("arrival-b-0000".to_string(), 0.0, applied(T0 + 30.0, true)),
+            // Refused by the apiserver: no creation time, no wait.
+            ("arrival-c-0000".to_string(), 1.0, applied(T0 + 31.0, false)),
+        ];
+        let r = report(&seen, &arrivals, &backlog(2), &context(2), Vec::new());
+        assert_eq!(r.backlog_with_job_run_id, 1);
+        assert_eq!(r.backlog_all_job_run_ids_seconds, None);
+        assert_eq!(r.backlog_drain_per_second, None);
+        assert!(r.arrivals[0].during_backlog);
+        assert_eq!(r.arrivals[1].created_seconds, None);
+        assert_eq!(
+            r.arrivals[1].apply_error.as_deref(),
+            Some("HTTP 422: refused")
+        );
+        assert!(!r.goal_met);
     }
 }
