@@ -11,7 +11,10 @@
 # Quick subset:  make bench BENCH_SIZES=100 BENCH_SCENARIOS=scale
 # Knobs (environment; see bench/README.md): BENCH_SIZES, BENCH_SCENARIOS, BENCH_TIMEOUT_SECONDS,
 # BENCH_RUN_SECONDS, BENCH_FAULT_SIZE, BENCH_KILL_SIZE, BENCH_KILLS, BENCH_HOSTILE,
-# BENCH_HOSTILE_VALID, BENCH_KEEP_SECONDS, BENCH_VCS, BENCH_SEED, BENCH_OPERATOR_ARGS, BENCH_NOTE.
+# BENCH_HOSTILE_VALID, BENCH_KEEP_SECONDS, BENCH_VCS, BENCH_SEED, BENCH_OPERATOR_ARGS, BENCH_NOTE,
+# BENCH_FAIRNESS_SIZES, BENCH_FAIRNESS_TENANTS, BENCH_FAIRNESS_INTERVAL_SECONDS,
+# BENCH_FAIRNESS_SECONDS, BENCH_OPERATOR_BINARY (measure another operator build, e.g. to compare
+# two versions back-to-back; the release build is then skipped).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,7 +22,8 @@ cd "$ROOT"
 CARGO="${CARGO:-cargo}"
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 SIZES="${BENCH_SIZES:-100,1000,5000}"
-SCENARIOS="${BENCH_SCENARIOS:-scale,kill,throttle,latency,down,apiserver-restart,watch-drop,hostile}"
+FAIRNESS_SIZES="${BENCH_FAIRNESS_SIZES:-1000,4000}"
+SCENARIOS="${BENCH_SCENARIOS:-scale,kill,throttle,latency,down,apiserver-restart,watch-drop,hostile,fairness}"
 TIMEOUT="${BENCH_TIMEOUT_SECONDS:-900}"
 RESULTS="bench/results" # relative to the repository root (this script cds there)
 # The bench bed: its own etcd, kube-apiserver, controller manager and emulator.
@@ -34,10 +38,19 @@ machine() {
 }
 
 machine
-log "building the release operator and the bench driver"
-"$CARGO" build --release -p emr-on-eks-operator
+if [[ -n "${BENCH_OPERATOR_BINARY:-}" ]]; then
+  if [[ ! -x "$BENCH_OPERATOR_BINARY" ]]; then
+    log "BENCH_OPERATOR_BINARY=$BENCH_OPERATOR_BINARY is not an executable file"
+    exit 1
+  fi
+  export EMR_OPERATOR_BINARY="$(realpath "$BENCH_OPERATOR_BINARY")"
+  log "measuring the operator binary $EMR_OPERATOR_BINARY; building the bench driver"
+else
+  log "building the release operator and the bench driver"
+  "$CARGO" build --release -p emr-on-eks-operator
+  export EMR_OPERATOR_BINARY="$TARGET/release/emr-on-eks-operator"
+fi
 "$CARGO" build --release -p emr-operator-tests --example bench
-export EMR_OPERATOR_BINARY="$TARGET/release/emr-on-eks-operator"
 DRIVER="$TARGET/release/examples/bench"
 
 stamp="$(date -u +%Y%m%dT%H%M%SZ)"
@@ -63,6 +76,8 @@ for scenario in ${SCENARIOS//,/ }; do
   sizes=("")
   if [[ "$scenario" == scale ]]; then
     IFS=',' read -r -a sizes <<<"$SIZES"
+  elif [[ "$scenario" == fairness ]]; then
+    IFS=',' read -r -a sizes <<<"$FAIRNESS_SIZES"
   fi
   for size in "${sizes[@]}"; do
     name="$scenario${size:+-$size}"

@@ -138,6 +138,12 @@ impl Fleet {
     /// A valid SparkJobRun for tenant `i % tenants`: a short pi.py whose emulator timings come
     /// from the settings.
     pub fn job(&self, i: usize, name: &str) -> Value {
+        self.job_for(i % self.tenants.len(), name)
+    }
+
+    /// A valid SparkJobRun for tenant `tenant` (an index into `tenants`).
+    pub fn job_for(&self, tenant: usize, name: &str) -> Value {
+        let i = tenant;
         let t = &self.tenants[i % self.tenants.len()];
         let s = &self.settings;
         json!({

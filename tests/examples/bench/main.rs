@@ -13,6 +13,7 @@
 //! `bench summarize`. Settings come from `BENCH_*` environment variables (see `Settings`).
 
 mod apiserver;
+mod fairness;
 mod fleet;
 mod forged;
 mod hostile;
@@ -53,6 +54,12 @@ pub struct Settings {
     /// Hostile manifests (`BENCH_HOSTILE`, 200) and valid jobs alongside (`BENCH_HOSTILE_VALID`, 200).
     pub hostile: usize,
     pub hostile_valid: usize,
+    /// Fairness: tenants besides the one with the backlog (`BENCH_FAIRNESS_TENANTS`, 4: B..E),
+    /// each applying one job every `BENCH_FAIRNESS_INTERVAL_SECONDS` (2) for
+    /// `BENCH_FAIRNESS_SECONDS` (60) from the operator's start.
+    pub fairness_tenants: usize,
+    pub fairness_interval_seconds: f64,
+    pub fairness_seconds: f64,
     /// Concurrent apply requests from the driver (`BENCH_APPLY_CONCURRENCY`, 32).
     pub apply_concurrency: usize,
     /// Seed of every random choice (`BENCH_SEED`, 7).
@@ -112,6 +119,9 @@ impl Settings {
             kills: env_or("BENCH_KILLS", 10)?,
             hostile: env_or("BENCH_HOSTILE", 200)?,
             hostile_valid: env_or("BENCH_HOSTILE_VALID", 200)?,
+            fairness_tenants: env_or("BENCH_FAIRNESS_TENANTS", 4usize)?.clamp(1, 25),
+            fairness_interval_seconds: env_or("BENCH_FAIRNESS_INTERVAL_SECONDS", 2.0f64)?.max(0.1),
+            fairness_seconds: env_or("BENCH_FAIRNESS_SECONDS", 60.0f64)?.max(0.0),
             apply_concurrency: env_or("BENCH_APPLY_CONCURRENCY", 32usize)?.max(1),
             seed: env_or("BENCH_SEED", 7)?,
             operator_args,
@@ -123,7 +133,7 @@ impl Settings {
 }
 
 const USAGE: &str = "usage:
-  bench run --scenario <scale|kill|throttle|latency|down|apiserver-restart|watch-drop|hostile> [--size N] --out FILE.json
+  bench run --scenario <scale|kill|throttle|latency|down|apiserver-restart|watch-drop|hostile|fairness> [--size N] --out FILE.json
   bench summarize --out FILE.md RESULT.json...
   bench machine";
 

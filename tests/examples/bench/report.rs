@@ -142,6 +142,25 @@ pub fn summary_text(result: &RunResult) -> String {
             b["invariant"]["violations"],
         );
     }
+    if let Some(fr) = &result.fairness {
+        let _ = writeln!(
+            out,
+            "   fairness: A's backlog {} jobs: first / last job run id {} / {} s after the operator's start, {} jobs/s; others ({}) time to job run id p50/p90/p99/max {:.2}/{:.2}/{:.2}/{:.2} s, while A drained {}, after {}; load average {} -> {}",
+            fr.backlog_stored,
+            num(fr.backlog_first_job_run_id_seconds, 1),
+            num(fr.backlog_all_job_run_ids_seconds, 1),
+            num(fr.backlog_drain_per_second, 1),
+            fr.other_tenants.join(","),
+            fr.other_time_to_job_run_id.p50,
+            fr.other_time_to_job_run_id.p90,
+            fr.other_time_to_job_run_id.p99,
+            fr.other_time_to_job_run_id.max,
+            dist_pair(&fr.other_during_backlog),
+            dist_pair(&fr.other_after_backlog),
+            fr.load_average_at_operator_start,
+            fr.load_average_at_end,
+        );
+    }
     if let Some(k) = &result.kept {
         let _ = writeln!(
             out,
@@ -155,6 +174,84 @@ pub fn summary_text(result: &RunResult) -> String {
         );
     }
     out
+}
+
+/// "p50 / p99 (n=N)" of a distribution, "-" when empty.
+fn dist_pair(d: &crate::stats::Dist) -> String {
+    if d.n == 0 {
+        "-".into()
+    } else {
+        format!("{:.1} / {:.1} (n={})", d.p50, d.p99, d.n)
+    }
+}
+
+fn dist_value_pair(d: &Value) -> String {
+    match (d["p50"].as_f64(), d["p99"].as_f64(), d["n"].as_u64()) {
+        (Some(a), Some(z), Some(n)) if n > 0 => format!("{a:.1} / {z:.1} (n={n})"),
+        _ => "-".into(),
+    }
+}
+
+/// The fairness runs (issue 19's scenario): one row per run.
+fn fairness_section(md: &mut String, runs: &[&Value]) {
+    let _ = writeln!(
+        md,
+        "## Fairness: tenant A's backlog vs the other tenants' jobs\n"
+    );
+    let _ = writeln!(
+        md,
+        "Tenant A's N jobs applied while the operator was stopped; then the operator started and the other tenants each applied one job every few seconds. Goal (issue 19): the other tenants' p99 time to job run id <= {} s with A's 4 000-job backlog, and A's drain rate no lower than the FIFO operator's.\n",
+        crate::fairness::GOAL_P99_SECONDS
+    );
+    let _ = writeln!(
+        md,
+        "| A's backlog | operator binary | A: first / all job run ids after the operator's start (s) | A drain rate (jobs/s) | other tenants' jobs (with id) | their time to job run id p50 / p90 / p99 / max (s) | p50 / p99 created while A drained | p50 / p99 after | p99 by tenant | goal met | all COMPLETED (s) | invariant violations | load average at start -> end |"
+    );
+    let _ = writeln!(md, "|{}", "---|".repeat(13));
+    for v in runs {
+        let fr = &v["fairness"];
+        let b = &v["burst"];
+        let d = &fr["otherTimeToJobRunId"];
+        let by_tenant = fr["otherByTenant"]
+            .as_object()
+            .map(|o| {
+                o.iter()
+                    .map(|(t, d)| format!("{t} {}", num(d["p99"].as_f64(), 1)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default();
+        let sha = txt(v, "operatorBinarySha256");
+        let _ = writeln!(
+            md,
+            "| {} | `{}` ({}) | {} / {} | {} | {} ({}) | {} / {} / {} / {} | {} | {} | {} | {} | {} | {} | {} -> {} |",
+            fr["backlogStored"],
+            txt(v, "operatorBinary"),
+            sha.get(..12).unwrap_or(sha),
+            num(f(fr, "backlogFirstJobRunIdSeconds"), 1),
+            num(f(fr, "backlogAllJobRunIdsSeconds"), 1),
+            num(f(fr, "backlogDrainPerSecond"), 1),
+            fr["otherJobs"],
+            fr["otherWithJobRunId"],
+            num(d["p50"].as_f64(), 2),
+            num(d["p90"].as_f64(), 2),
+            num(d["p99"].as_f64(), 2),
+            num(d["max"].as_f64(), 2),
+            dist_value_pair(&fr["otherDuringBacklog"]),
+            dist_value_pair(&fr["otherAfterBacklog"]),
+            by_tenant,
+            if fr["goalMet"].as_bool() == Some(true) {
+                "yes"
+            } else {
+                "no"
+            },
+            num(f(b, "allCompletedSeconds"), 1),
+            b["invariant"]["violations"],
+            txt(fr, "loadAverageAtOperatorStart"),
+            txt(fr, "loadAverageAtEnd"),
+        );
+    }
+    let _ = writeln!(md);
 }
 
 fn machine_line(v: &Value) -> String {
@@ -311,7 +408,12 @@ pub fn markdown(results: &[(String, Value)]) -> String {
     let mut faults: Vec<&Value> = results
         .iter()
         .map(|(_, v)| v)
-        .filter(|v| v["scenario"] != "scale" && v["scenario"] != "hostile")
+        .filter(|v| {
+            !matches!(
+                v["scenario"].as_str(),
+                Some("scale" | "hostile" | "fairness")
+            )
+        })
         .collect();
     let order = |v: &Value| {
         crate::scenarios::SCENARIOS
@@ -397,6 +499,16 @@ pub fn markdown(results: &[(String, Value)]) -> String {
             }
         }
         let _ = writeln!(md);
+    }
+
+    let mut fair: Vec<&Value> = results
+        .iter()
+        .map(|(_, v)| v)
+        .filter(|v| v["scenario"] == "fairness")
+        .collect();
+    fair.sort_by_key(|v| v["size"].as_u64().unwrap_or(0));
+    if !fair.is_empty() {
+        fairness_section(&mut md, &fair);
     }
 
     let _ = writeln!(md, "## Runs\n");

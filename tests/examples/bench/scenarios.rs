@@ -12,17 +12,18 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::apiserver::{self, ApiserverAccess, RequestCounter, WriteCounts};
+use crate::fairness::{self, FairnessReport};
 use crate::fleet::{self, Applied, Fleet};
 use crate::forged;
 use crate::hostile;
 use crate::observe::{Observer, now, refusal};
-use crate::procstat::{self, Finder, Machine, Sampler, Usage, round3};
+use crate::procstat::{self, Finder, Machine, Mark, Sampler, Usage, round3};
 use crate::proxy::Proxy;
 use crate::stats::Dist;
 use crate::verify::{self, Invariant, Lag};
 use crate::{Res, Settings};
 
-pub const SCENARIOS: [&str; 8] = [
+pub const SCENARIOS: [&str; 9] = [
     "scale",
     "kill",
     "throttle",
@@ -31,6 +32,7 @@ pub const SCENARIOS: [&str; 8] = [
     "apiserver-restart",
     "watch-drop",
     "hostile",
+    "fairness",
 ];
 
 /// Resources whose writes are counted.
@@ -47,6 +49,8 @@ pub struct RunResult {
     pub git_revision: String,
     pub settings: Settings,
     pub operator_binary: String,
+    /// sha256 of the operator binary (`sha256sum`), to tell the binaries of two runs apart.
+    pub operator_binary_sha256: Option<String>,
     /// Every job reached COMPLETED within the timeout (and, for hostile, every hostile manifest
     /// was rejected or refused with a reason).
     pub complete: bool,
@@ -61,6 +65,8 @@ pub struct RunResult {
     /// Hostile: the forged-status category (objects whose status names another tenant's
     /// virtual cluster and job runs).
     pub forged_status: Option<forged::ForgedReport>,
+    /// Fairness: tenant A's backlog and the other tenants' jobs.
+    pub fairness: Option<FairnessReport>,
     /// What was injected and when (scenario-specific).
     pub faults: Value,
     pub notes: Vec<String>,
@@ -215,14 +221,14 @@ pub struct HostileReport {
 }
 
 /// Everything a scenario measures with.
-struct Rig {
-    bed: &'static Bed,
-    fleet: Fleet,
+pub struct Rig {
+    pub bed: &'static Bed,
+    pub fleet: Fleet,
     /// The operator's /metrics base URL (the same across restarts).
-    metrics_url: String,
-    observer: Observer,
-    sampler: Sampler,
-    counter: RequestCounter,
+    pub metrics_url: String,
+    pub observer: Observer,
+    pub sampler: Sampler,
+    pub counter: RequestCounter,
 }
 
 fn git_revision() -> String {
@@ -241,7 +247,7 @@ fn git_revision() -> String {
     if dirty { format!("{rev}-dirty") } else { rev }
 }
 
-async fn rig(bed: &'static Bed, settings: &Settings) -> Res<(Rig, Operator)> {
+pub async fn rig(bed: &'static Bed, settings: &Settings) -> Res<(Rig, Operator)> {
     let (fleet, operator) = fleet::setup(bed, settings).await?;
     let observer = Observer::start(bed.client.clone(), &fleet.selector());
     let pids = testbed_dir().join("pids");
@@ -412,11 +418,8 @@ where
                 .is_some_and(|n| n.starts_with(prefix))
         })
         .count();
-    let vc_ids: BTreeSet<String> = rig.fleet.tenants.iter().map(|t| t.vc_id.clone()).collect();
-    let seq0 = last_call_seq(bed).await;
-    let writes0 = rig.counter.writes(&COUNTED);
-    let mark0 = rig.sampler.mark();
-    let t0 = now();
+    let window = Window::open(rig).await;
+    let (t0, mark0) = (window.t0, window.mark0.clone());
     eprintln!(
         "bench: applying {} manifests ({jobs} '{prefix}' jobs)",
         manifests.len()
@@ -469,6 +472,47 @@ where
     let applied = apply
         .await
         .map_err(|e| format!("the apply task failed: {e}"))?;
+    let progress = progress.into_inner().unwrap_or_else(|p| p.into_inner());
+    let burst = measure(rig, prefix, jobs, &window, &applied, done, progress).await?;
+    Ok((burst, applied, fault_output))
+}
+
+/// Where a measured window starts: the emulator's call log, kube-apiserver's write counters,
+/// the CPU sampler and the clock.
+pub struct Window {
+    pub t0: f64,
+    seq0: u64,
+    writes0: WriteCounts,
+    pub mark0: Mark,
+}
+
+impl Window {
+    pub async fn open(rig: &Rig) -> Window {
+        Window {
+            seq0: last_call_seq(rig.bed).await,
+            writes0: rig.counter.writes(&COUNTED),
+            mark0: rig.sampler.mark(),
+            t0: now(),
+        }
+    }
+}
+
+/// Measures the window that `window` opened, for the `jobs` objects whose name starts with
+/// `prefix` (`applied`: the driver's applies in the window; `done`: whether every one of them
+/// reached COMPLETED), and checks the invariant.
+pub async fn measure(
+    rig: &Rig,
+    prefix: &str,
+    jobs: usize,
+    window: &Window,
+    applied: &Applied,
+    done: bool,
+    progress: Vec<[f64; 3]>,
+) -> Res<Burst> {
+    let bed = rig.bed;
+    let settings = &rig.fleet.settings;
+    let (t0, seq0) = (window.t0, window.seq0);
+    let vc_ids: BTreeSet<String> = rig.fleet.tenants.iter().map(|t| t.vc_id.clone()).collect();
     let t_end = now();
     let mark1 = rig.sampler.mark();
     let writes1 = rig.counter.writes(&COUNTED);
@@ -509,7 +553,7 @@ where
     }
     let burst = Burst {
         jobs,
-        applied: AppliedSummary::from(&applied),
+        applied: AppliedSummary::from(applied),
         all_job_run_ids_seconds: all_ids,
         all_completed_seconds: all_completed,
         with_job_run_id: ids.len(),
@@ -522,11 +566,11 @@ where
         lag,
         emr_calls: summarize_calls(&calls, seq0, &vc_ids, jobs, t0),
         apiserver_writes: writes_summary(
-            apiserver::diff(&writes1, &writes0),
+            apiserver::diff(&writes1, &window.writes0),
             applied.requests,
             jobs,
         ),
-        resources: rig.sampler.usage(&mark0, &mark1),
+        resources: rig.sampler.usage(&window.mark0, &mark1),
         invariant,
         watch: WatchStats {
             events: rig
@@ -545,9 +589,9 @@ where
         operator_metrics,
         operator_processes: rig.sampler.processes_seen("operator"),
         wall_seconds: round3(t_end - t0),
-        progress: progress.into_inner().unwrap_or_else(|p| p.into_inner()),
+        progress,
     };
-    Ok((burst, applied, fault_output))
+    Ok(burst)
 }
 
 /// Writes one JSON line per object (`BENCH_DUMP_OBJECTS=<file>`, for digging into a result):
@@ -625,7 +669,12 @@ async fn kept(rig: &Rig, objects: usize) -> Kept {
     }
 }
 
-fn base_result(scenario: &str, size: usize, settings: &Settings, machine: Machine) -> RunResult {
+pub fn base_result(
+    scenario: &str,
+    size: usize,
+    settings: &Settings,
+    machine: Machine,
+) -> RunResult {
     RunResult {
         scenario: scenario.to_string(),
         size,
@@ -636,6 +685,7 @@ fn base_result(scenario: &str, size: usize, settings: &Settings, machine: Machin
         operator_binary: emr_operator_tests::operator_binary()
             .to_string_lossy()
             .into_owned(),
+        operator_binary_sha256: binary_sha256(&emr_operator_tests::operator_binary()),
         complete: false,
         outcome: String::new(),
         burst: None,
@@ -643,9 +693,22 @@ fn base_result(scenario: &str, size: usize, settings: &Settings, machine: Machin
         baseline: None,
         hostile: None,
         forged_status: None,
+        fairness: None,
         faults: Value::Null,
         notes: Vec::new(),
     }
+}
+
+fn binary_sha256(path: &std::path::Path) -> Option<String> {
+    let out = std::process::Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())?;
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .map(str::to_string)
 }
 
 fn burst_outcome(b: &Burst) -> String {
@@ -828,6 +891,7 @@ pub async fn run(scenario: &str, size: Option<usize>, settings: &Settings) -> Re
             Ok(result)
         }
         "hostile" => hostile_scenario(bed, size, settings, machine).await,
+        "fairness" => fairness::run(bed, size, settings, machine).await,
         _ => Err(format!("unknown scenario {scenario}")),
     }
 }
