@@ -5,7 +5,7 @@ CARGO ?= cargo
 CRD_DIRS := deploy/crds deploy/helm/emr-on-eks-operator/crds
 GENERATED := $(CRD_DIRS) docs/crd-reference.md
 
-.PHONY: demo demo-down test test-log-reset deps testbed testbed-down crds crds-check fmt-check clippy unit build \
+.PHONY: demo demo-down test test-log-reset deps testbed testbed-down crds crds-check fmt-check shellcheck clippy unit build \
         integration conformance emulator-tests lua-tests chart-tests image-tests image bench clean-bed
 
 ## demo: bring up the local bed, run the operator, apply a VirtualCluster and pi.py, watch it COMPLETE.
@@ -14,8 +14,8 @@ demo: deps build
 
 TEST_LOG := target/test-output.log
 
-## test: everything CI runs (fmt, clippy, CRDs current, unit tests, integration tests on the bed).
-test: deps fmt-check clippy crds-check test-log-reset unit build testbed emulator-tests lua-tests chart-tests image-tests integration conformance
+## test: everything CI runs (fmt, shellcheck, clippy, CRDs current, unit tests, integration tests on the bed).
+test: deps fmt-check shellcheck clippy crds-check test-log-reset unit build testbed emulator-tests lua-tests chart-tests image-tests integration conformance
 	@scripts/test-summary.sh $(TEST_LOG)
 
 test-log-reset:
@@ -49,6 +49,10 @@ crds-check:
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
+
+## shellcheck: lint every shell script of the repository (scripts/lint-shell.sh).
+shellcheck: deps
+	scripts/lint-shell.sh
 
 clippy:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings

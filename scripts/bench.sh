@@ -43,7 +43,8 @@ if [[ -n "${BENCH_OPERATOR_BINARY:-}" ]]; then
     log "BENCH_OPERATOR_BINARY=$BENCH_OPERATOR_BINARY is not an executable file"
     exit 1
   fi
-  export EMR_OPERATOR_BINARY="$(realpath "$BENCH_OPERATOR_BINARY")"
+  EMR_OPERATOR_BINARY="$(realpath "$BENCH_OPERATOR_BINARY")"
+  export EMR_OPERATOR_BINARY
   log "measuring the operator binary $EMR_OPERATOR_BINARY; building the bench driver"
 else
   log "building the release operator and the bench driver"
@@ -61,7 +62,9 @@ failed=()
 # What the strict emulator (on by default; EMULATOR_STRICT=0 turns it off) refused during a run:
 # requests AWS would refuse too (botocore's models, the quotas in emr_emulator/quotas.py).
 strict_report() {
-  local url="http://127.0.0.1:$(cat "$TESTBED_DIR/emulator.port" 2>/dev/null)"
+  local url
+  # No port file (the bed did not start): the curls below then report "unknown", as before.
+  url="http://127.0.0.1:$(cat "$TESTBED_DIR/emulator.port" 2>/dev/null || true)"
   log "$1: strict AWS emulator $(curl -sf "$url/_emulator/strict" | jq -r '.enabled // "unknown"' || echo unknown)," \
     "$(curl -sf "$url/_emulator/violations" | jq '.violations | length' || echo unknown) violations"
 }

@@ -2,7 +2,8 @@
 # Installs what the local test bed needs on a fresh Debian bookworm machine (CI runs it):
 #   - apt packages: etcd-server, openssl, jq, curl, lua5.1 (Argo CD health-check tests),
 #     python3-venv, buildah (make image and its test: from scratch, vfs storage, chroot
-#     isolation, no daemon), and Debian's kubernetes-client when no working kubectl is on PATH;
+#     isolation, no daemon), shellcheck (make shellcheck), and Debian's kubernetes-client when
+#     no working kubectl is on PATH;
 #   - kube-apiserver and kube-controller-manager, built once into the cache
 #     (tests/bed/build-control-plane.sh; about 10 minutes the first time on 2 cores);
 #   - the Python virtualenv tests/bed/.venv with the pinned tests/bed/requirements.txt.
@@ -19,7 +20,7 @@ if [[ $(id -u) -ne 0 ]]; then
   SUDO="sudo"
 fi
 
-APT_PACKAGES=(etcd-server openssl jq curl lua5.1 python3 python3-venv ca-certificates util-linux coreutils buildah)
+APT_PACKAGES=(etcd-server openssl jq curl lua5.1 python3 python3-venv ca-certificates util-linux coreutils buildah shellcheck)
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 

@@ -43,7 +43,7 @@ pub struct ApiserverProxy {
     /// `https://127.0.0.1:<port>`.
     pub url: String,
     /// The replica's kubeconfig, pointed at the proxy.
-    kubeconfig: serde_yaml::Value,
+    kubeconfig: serde_json::Value,
     switches: Arc<Switches>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -64,10 +64,10 @@ impl ApiserverProxy {
     /// multi-threaded one, so that the proxy goes on while the test waits.
     pub async fn start(kubeconfig: &Path, pki: &Path) -> ApiserverProxy {
         let text = std::fs::read_to_string(kubeconfig).expect("read kubeconfig");
-        let mut kubeconfig: serde_yaml::Value =
-            serde_yaml::from_str(&text).expect("parse kubeconfig");
+        let mut kubeconfig: serde_json::Value =
+            serde_saphyr::from_str(&text).expect("parse kubeconfig");
         let clusters = kubeconfig["clusters"]
-            .as_sequence_mut()
+            .as_array_mut()
             .expect("kubeconfig clusters");
         let server = clusters
             .first()
@@ -110,7 +110,7 @@ impl ApiserverProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let url = format!("https://{}", listener.local_addr().expect("proxy address"));
         for cluster in clusters {
-            cluster["cluster"]["server"] = serde_yaml::Value::String(url.clone());
+            cluster["cluster"]["server"] = serde_json::Value::String(url.clone());
         }
         let switches = Arc::new(Switches::default());
         let shared = switches.clone();
@@ -156,7 +156,7 @@ impl ApiserverProxy {
 
     /// Writes the kubeconfig the proxy was started with, pointed at the proxy, to `out`.
     pub fn write_kubeconfig(&self, out: &Path) {
-        let text = serde_yaml::to_string(&self.kubeconfig).expect("kubeconfig YAML");
+        let text = serde_saphyr::to_string(&self.kubeconfig).expect("kubeconfig YAML");
         std::fs::write(out, text).expect("write kubeconfig");
     }
 }

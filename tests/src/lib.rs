@@ -26,7 +26,6 @@ use kube::ResourceExt;
 use kube::api::{Api, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::discovery::Scope;
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
@@ -50,7 +49,7 @@ pub fn chart_rules(file: &str) -> Vec<PolicyRule> {
         .join(file);
     let text =
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-    serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()))
+    serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()))
 }
 
 /// The repository's root folder.
@@ -162,7 +161,7 @@ impl Bed {
         for entry in std::fs::read_dir(&dir).expect("deploy/crds") {
             let path = entry.expect("dir entry").path();
             let crd: CustomResourceDefinition =
-                serde_yaml::from_str(&std::fs::read_to_string(&path).expect("read crd"))
+                serde_saphyr::from_str(&std::fs::read_to_string(&path).expect("read crd"))
                     .expect("parse crd");
             let name = crd.name_any();
             let applied = api
@@ -337,12 +336,10 @@ impl Bed {
     /// and returns the stored objects.
     pub async fn apply_yaml(&self, manifest: &str) -> Vec<DynamicObject> {
         let mut stored = Vec::new();
-        for doc in serde_yaml::Deserializer::from_str(manifest) {
-            let value = Value::deserialize(doc)
-                .unwrap_or_else(|e| panic!("parse manifest: {e}\n{manifest}"));
-            if value.is_null() {
-                continue;
-            }
+        // Empty documents are skipped by the parser.
+        let docs: Vec<Value> = serde_saphyr::from_multiple(manifest)
+            .unwrap_or_else(|e| panic!("parse manifest: {e}\n{manifest}"));
+        for value in docs {
             let obj: DynamicObject =
                 serde_json::from_value(value).unwrap_or_else(|e| panic!("not an object: {e}"));
             let types = obj
@@ -719,7 +716,7 @@ where
         }
         if Instant::now() >= deadline {
             let shown = last
-                .map(|o| serde_yaml::to_string(&o).unwrap_or_default())
+                .map(|o| serde_saphyr::to_string(&o).unwrap_or_default())
                 .unwrap_or_else(|| "<never seen>".into());
             panic!("timed out after {timeout:?} waiting for {what} ({name}); last seen:\n{shown}");
         }

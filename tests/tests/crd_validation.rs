@@ -75,7 +75,6 @@ fn relative(path: &Path) -> String {
 
 /// Every YAML document under `examples/` (including the lead's `examples/demo/`).
 fn example_docs() -> Vec<Doc> {
-    use serde::Deserialize;
     let mut files = Vec::new();
     yaml_files(&examples_dir(), &mut files);
     assert!(!files.is_empty(), "no YAML files under examples/");
@@ -83,13 +82,8 @@ fn example_docs() -> Vec<Doc> {
     for file in files {
         let text = std::fs::read_to_string(&file)
             .unwrap_or_else(|e| panic!("read {}: {e}", file.display()));
-        let parts: Vec<Value> = serde_yaml::Deserializer::from_str(&text)
-            .map(|d| {
-                Value::deserialize(d)
-                    .unwrap_or_else(|e| panic!("{}: not YAML: {e}", relative(&file)))
-            })
-            .filter(|v| !v.is_null())
-            .collect();
+        let parts: Vec<Value> = serde_saphyr::from_multiple(&text)
+            .unwrap_or_else(|e| panic!("{}: not YAML: {e}", relative(&file)));
         let many = parts.len() > 1;
         for (i, value) in parts.into_iter().enumerate() {
             let origin = if many {

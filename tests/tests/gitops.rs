@@ -12,7 +12,6 @@ use std::process::Command;
 
 use emr_api::{SparkJobRun, VirtualCluster};
 use emr_operator_tests::{Bed, bed, repo_root};
-use serde::Deserialize;
 use serde_json::Value;
 
 const WAVE: &str = "argocd.argoproj.io/sync-wave";
@@ -48,10 +47,7 @@ fn kubectl(bed: &Bed, args: &[&str], stdin: Option<&str>) -> (bool, String) {
 fn render(bed: &Bed, dir: &Path) -> (String, Vec<Value>) {
     let (ok, yaml) = kubectl(bed, &["kustomize", dir.to_str().unwrap()], None);
     assert!(ok, "kubectl kustomize {}: {yaml}", dir.display());
-    let docs = serde_yaml::Deserializer::from_str(&yaml)
-        .map(|d| Value::deserialize(d).unwrap())
-        .filter(|v| !v.is_null())
-        .collect();
+    let docs = serde_saphyr::from_multiple(&yaml).unwrap();
     (yaml, docs)
 }
 
@@ -235,14 +231,15 @@ async fn every_overlay_renders_hangs_together_and_the_apiserver_accepts_it() {
     );
     assert!(ok, "Argo CD objects refused:\n{out}");
     let platform_app: Value =
-        serde_yaml::from_str(&std::fs::read_to_string(argocd.join("platform.yaml")).unwrap())
+        serde_saphyr::from_str(&std::fs::read_to_string(argocd.join("platform.yaml")).unwrap())
             .unwrap();
     assert_eq!(
         platform_app["spec"]["source"]["path"],
         "examples/gitops/platform"
     );
     let set: Value =
-        serde_yaml::from_str(&std::fs::read_to_string(argocd.join("teams.yaml")).unwrap()).unwrap();
+        serde_saphyr::from_str(&std::fs::read_to_string(argocd.join("teams.yaml")).unwrap())
+            .unwrap();
     let path_template = set["spec"]["template"]["spec"]["source"]["path"]
         .as_str()
         .unwrap();

@@ -481,7 +481,8 @@ async fn krew_package_installs_a_plugin_kubectl_runs() {
     let printed = String::from_utf8_lossy(&out.stdout).into_owned();
     let mut lines = printed.lines();
     let (manifest, archive) = (lines.next().unwrap(), lines.next().unwrap());
-    let plugin: Value = serde_yaml::from_str(&std::fs::read_to_string(manifest).unwrap()).unwrap();
+    let plugin: Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(manifest).unwrap()).unwrap();
     assert_eq!(plugin["kind"], "Plugin");
     assert_eq!(plugin["metadata"]["name"], "emr");
     let platform = &plugin["spec"]["platforms"][0];

@@ -15,7 +15,6 @@ use emr_api::condition;
 use emr_api::{SparkJobRun, VirtualCluster};
 use emr_operator_tests::{Bed, Operator, TEST_LABEL, bed, repo_root, wait_for};
 use kube::api::Api;
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 struct Test {
@@ -260,8 +259,7 @@ fn example_objects() -> Vec<(String, Value)> {
     let mut objects = Vec::new();
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
-        for doc in serde_yaml::Deserializer::from_str(&text) {
-            let value = Value::deserialize(doc).unwrap();
+        for value in serde_saphyr::from_multiple::<Value>(&text).unwrap() {
             if value["apiVersion"] == "emr-on-eks.dev/v1alpha1" {
                 let origin = file
                     .strip_prefix(repo_root())

@@ -187,7 +187,7 @@ impl World {
             "spec": full,
         });
         self.bed
-            .apply(&serde_yaml::to_string(&manifest).unwrap())
+            .apply(&serde_saphyr::to_string(&manifest).unwrap())
             .await
     }
 
@@ -303,7 +303,7 @@ fn emr_entries(cm: &Option<ConfigMap>) -> usize {
         .and_then(|d| d.get("mapRoles"))
         .cloned()
         .unwrap_or_default();
-    let entries: Vec<Value> = serde_yaml::from_str(&text).unwrap_or_default();
+    let entries: Vec<Value> = serde_saphyr::from_str(&text).unwrap_or_default();
     entries
         .iter()
         .filter(|e| e["rolearn"] == EMR_SLR_ARN && e["username"] == "emr-containers")
@@ -729,14 +729,14 @@ fn drift_is_repaired() {
         let cms = Api::<ConfigMap>::namespaced(client.clone(), "kube-system");
         let mut cm = cms.get("aws-auth").await.unwrap();
         let text = cm.data.as_ref().unwrap()["mapRoles"].clone();
-        let mut entries: Vec<Value> = serde_yaml::from_str(&text).unwrap();
+        let mut entries: Vec<Value> = serde_saphyr::from_str(&text).unwrap();
         let others = json!({"rolearn": "arn:aws:iam::123456789012:role/nodes", "username": "system:node:{{EC2PrivateDNSName}}", "groups": ["system:nodes"]});
         entries.retain(|e| e["rolearn"] != EMR_SLR_ARN);
         entries.push(others.clone());
-        cm.data
-            .as_mut()
-            .unwrap()
-            .insert("mapRoles".into(), serde_yaml::to_string(&entries).unwrap());
+        cm.data.as_mut().unwrap().insert(
+            "mapRoles".into(),
+            serde_saphyr::to_string(&entries).unwrap(),
+        );
         cms.replace("aws-auth", &Default::default(), &cm)
             .await
             .unwrap();
@@ -746,7 +746,7 @@ fn drift_is_repaired() {
         .await;
         let restored = aws_auth(w.bed).await.unwrap();
         let restored: Vec<Value> =
-            serde_yaml::from_str(&restored.data.unwrap()["mapRoles"]).unwrap();
+            serde_saphyr::from_str(&restored.data.unwrap()["mapRoles"]).unwrap();
         assert!(
             restored.contains(&others),
             "the hand-made entry was lost: {restored:?}"
@@ -794,12 +794,12 @@ fn drift_is_repaired() {
         // Clean up the hand-made aws-auth entry, then the VirtualCluster.
         let mut cm = cms.get("aws-auth").await.unwrap();
         let mut entries: Vec<Value> =
-            serde_yaml::from_str(&cm.data.as_ref().unwrap()["mapRoles"]).unwrap();
+            serde_saphyr::from_str(&cm.data.as_ref().unwrap()["mapRoles"]).unwrap();
         entries.retain(|e| *e != others);
-        cm.data
-            .as_mut()
-            .unwrap()
-            .insert("mapRoles".into(), serde_yaml::to_string(&entries).unwrap());
+        cm.data.as_mut().unwrap().insert(
+            "mapRoles".into(),
+            serde_saphyr::to_string(&entries).unwrap(),
+        );
         cms.replace("aws-auth", &Default::default(), &cm)
             .await
             .unwrap();
@@ -856,7 +856,7 @@ fn delete_policy_waits_for_jobs_then_removes_what_it_added() {
         });
         let _: SparkJobRun = w
             .bed
-            .apply(&serde_yaml::to_string(&manifest).unwrap())
+            .apply(&serde_saphyr::to_string(&manifest).unwrap())
             .await;
         let running = json!({"status": {
             "attempt": 1, "submittedSpecFingerprint": "f", "virtualClusterId": id,
@@ -1372,7 +1372,7 @@ fn cancel_deletes_unfinished_job_runs_before_deleting() {
             });
             let _: SparkJobRun = w
                 .bed
-                .apply(&serde_yaml::to_string(&manifest).unwrap())
+                .apply(&serde_saphyr::to_string(&manifest).unwrap())
                 .await;
         }
         let done = json!({"status": {"conditions": [{
@@ -1431,8 +1431,9 @@ async fn old_operator_objects(bed: &Bed, ns: &str, vc: &VirtualCluster, marked: 
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "emr-containers"},
         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "emr-containers"}]
     });
-    bed.apply_yaml(&serde_yaml::to_string(&role).unwrap()).await;
-    bed.apply_yaml(&serde_yaml::to_string(&binding).unwrap())
+    bed.apply_yaml(&serde_saphyr::to_string(&role).unwrap())
+        .await;
+    bed.apply_yaml(&serde_saphyr::to_string(&binding).unwrap())
         .await;
 }
 

@@ -296,7 +296,7 @@ mod tests {
     use super::*;
 
     fn job(yaml: &str) -> SparkJobRunSpec {
-        serde_yaml::from_str(yaml).unwrap()
+        serde_saphyr::from_str(yaml).unwrap()
     }
 
     const BASE: &str = r#"
@@ -387,7 +387,7 @@ jobDriver:
     #[test]
     fn a_virtual_cluster_leaves_room_for_the_operator_tags() {
         let mut spec: VirtualClusterSpec =
-            serde_yaml::from_str("eksClusterName: c\nnamespace: {name: ns}\n").unwrap();
+            serde_saphyr::from_str("eksClusterName: c\nnamespace: {name: ns}\n").unwrap();
         spec.tags = (0..48).map(|i| (format!("k{i}"), "v".into())).collect();
         assert_eq!(virtual_cluster(&spec), vec![]);
         spec.tags.insert("one-more".into(), "v".into());
@@ -407,7 +407,7 @@ jobDriver:
 
     #[test]
     fn duplicate_roles_are_named() {
-        let spec: VirtualClusterSpec = serde_yaml::from_str(
+        let spec: VirtualClusterSpec = serde_saphyr::from_str(
             r#"
 eksClusterName: c
 namespace: {name: ns}
@@ -425,7 +425,7 @@ executionRoles:
 
     #[test]
     fn reserved_namespace_keys_are_named() {
-        let spec: VirtualClusterSpec = serde_yaml::from_str(
+        let spec: VirtualClusterSpec = serde_saphyr::from_str(
             r#"
 eksClusterName: c
 namespace:

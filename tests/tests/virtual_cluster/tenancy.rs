@@ -144,7 +144,9 @@ async fn job_run(bed: &Bed, namespace: &str, name: &str, vc: &str, status: Optio
             "jobDriver": {"sparkSubmitJobDriver": {"entryPoint": "local:///pi.py"}}
         }
     });
-    let _: SparkJobRun = bed.apply(&serde_yaml::to_string(&manifest).unwrap()).await;
+    let _: SparkJobRun = bed
+        .apply(&serde_saphyr::to_string(&manifest).unwrap())
+        .await;
     if let Some(status) = status {
         Api::<SparkJobRun>::namespaced(bed.client.clone(), namespace)
             .patch_status(
@@ -320,7 +322,7 @@ fn forged_ownership_markers_never_get_a_namespace_deleted() {
         // The tenant's forgery, as their own field manager.
         w.bed
             .apply_yaml(
-                &serde_yaml::to_string(&json!({
+                &serde_saphyr::to_string(&json!({
                     "apiVersion": "v1", "kind": "Namespace",
                     "metadata": {
                         "name": ns,

@@ -51,6 +51,50 @@ mod tests {
         assert_eq!(base36("\u{0}a"), "2p");
     }
 
+    /// The same conversion in machine arithmetic, exact for up to 16 bytes.
+    fn base36_of_u128(bytes: &[u8]) -> String {
+        let mut n = bytes
+            .iter()
+            .fold(0u128, |acc, &b| (acc << 8) | u128::from(b));
+        let mut digits = Vec::new();
+        loop {
+            digits.push(char::from(DIGITS[(n % 36) as usize]));
+            n /= 36;
+            if n == 0 {
+                break;
+            }
+        }
+        digits.iter().rev().collect()
+    }
+
+    #[test]
+    fn long_division_agrees_with_u128_on_every_short_length() {
+        // Pseudo-random ASCII names of 1..=16 bytes (a fixed LCG, so a failure reproduces),
+        // plus the extremes of each length.
+        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+        for len in 1..=16 {
+            for round in 0..200 {
+                let name: String = (0..len)
+                    .map(|_| {
+                        state = state
+                            .wrapping_mul(6_364_136_223_846_793_005)
+                            .wrapping_add(1_442_695_040_888_963_407);
+                        char::from(b' ' + ((state >> 33) % 95) as u8)
+                    })
+                    .collect();
+                assert_eq!(
+                    base36(&name),
+                    base36_of_u128(name.as_bytes()),
+                    "{name:?} ({round})"
+                );
+            }
+            for extreme in ["\u{0}", "\u{1}", "~"] {
+                let name = extreme.repeat(len);
+                assert_eq!(base36(&name), base36_of_u128(name.as_bytes()), "{name:?}");
+            }
+        }
+    }
+
     #[test]
     fn a_64_character_name_needs_arbitrary_precision() {
         assert_eq!(
