@@ -20,7 +20,7 @@ use kube::{Resource, ResourceExt};
 use super::error::Error;
 use super::names::{AWS_AUTH_NAME, AWS_AUTH_NAMESPACE};
 use super::panic_report;
-use super::reconcile::State;
+use super::state::State;
 use super::sweep;
 use crate::Context;
 

@@ -4,8 +4,8 @@
 use emr_aws::AwsError;
 use emr_aws::trust_policy::RoleArnError;
 
-use super::aws_auth::MapRolesError;
 use super::outcome::Outcome;
+use super::steps::access::aws_auth::plan::MapRolesError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -73,7 +73,7 @@ pub enum Error {
     #[error("refusing to write RoleBinding {namespace}/emr-containers: {problem}")]
     UnsafeRoleBinding {
         namespace: String,
-        problem: super::emr_role::BindingProblem,
+        problem: super::steps::access::plan::BindingProblem,
     },
     #[error("reading kube-system/aws-auth failed: {source}")]
     GetAwsAuth { source: kube::Error },
@@ -300,7 +300,7 @@ mod tests {
     fn throttling_backs_off() {
         let o = Error::Aws(aws(FaultKind::Throttled)).outcome();
         assert_eq!(o.reason, "AwsThrottled");
-        assert_eq!(o.retry, super::super::outcome::Retry::Backoff);
+        assert_eq!(o.retry, crate::virtual_cluster::outcome::Retry::Backoff);
         assert_eq!(
             Error::Aws(aws(FaultKind::Throttled)).metric_label(),
             "aws_throttled"
@@ -329,7 +329,7 @@ mod tests {
         let o = Error::UpdateAwsAuth { source: kube(409) }.outcome();
         assert_eq!(
             (o.reason.as_str(), o.retry),
-            ("Conflict", super::super::outcome::Retry::Poll)
+            ("Conflict", crate::virtual_cluster::outcome::Retry::Poll)
         );
     }
 

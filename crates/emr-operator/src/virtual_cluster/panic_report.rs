@@ -16,7 +16,8 @@ use serde_json::json;
 
 use super::error::Error;
 use super::names::CONTROLLER;
-use super::reconcile::{State, reconcile};
+use super::reconcile::reconcile;
+use super::state::State;
 use crate::Context;
 use crate::panic_guard::{self, Panicked};
 use crate::status::FIELD_MANAGER;

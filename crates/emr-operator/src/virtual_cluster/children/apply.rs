@@ -1,5 +1,5 @@
 //! Writing the operator's children: apply only what differs, delete only what is ours, and let
-//! go of children on `Retain`.
+//! go of children on `Retain`; with the Normal Event each change is told by.
 
 use std::fmt::Debug;
 
@@ -10,8 +10,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
-use super::subset;
+use super::plan::contains;
 use crate::status::FIELD_MANAGER;
+use crate::virtual_cluster::error::Error;
+use crate::virtual_cluster::reconciliation::Reconciliation;
 
 /// The labels by which the operator claims an object it made.
 const OWNERSHIP_LABELS: [&str; 2] = [VIRTUAL_CLUSTER_LABEL, MANAGED_BY_LABEL];
@@ -36,7 +38,7 @@ where
     if let Some(current) = &current
         && let (Ok(actual), Ok(wanted)) =
             (serde_json::to_value(current), serde_json::to_value(desired))
-        && subset::contains(&actual, &wanted)
+        && contains(&actual, &wanted)
     {
         return Ok(Applied::Unchanged);
     }
@@ -48,6 +50,14 @@ where
         Some(c) if c.resource_version() == applied.resource_version() => Applied::Unchanged,
         Some(_) => Applied::Updated,
     })
+}
+
+/// Whether `actual` already says everything `wanted` says.
+pub fn contains_object<K: Serialize>(actual: &K, wanted: &K) -> bool {
+    match (serde_json::to_value(actual), serde_json::to_value(wanted)) {
+        (Ok(a), Ok(w)) => contains(&a, &w),
+        _ => false,
+    }
 }
 
 /// Whether the object carries the owner's label: the operator deletes nothing else.
@@ -128,4 +138,129 @@ where
     )
     .await?;
     Ok(true)
+}
+
+/// Applies `wanted`, or deletes the operator's object of that name when nothing is wanted.
+/// `true` when the object is wanted.
+pub async fn converge_child<K>(
+    recon: &mut Reconciliation<'_>,
+    kind: &'static str,
+    name: &str,
+    wanted: Option<K>,
+) -> Result<bool, Error>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + Serialize
+        + DeserializeOwned
+        + std::fmt::Debug,
+{
+    let ns = recon.namespace().to_owned();
+    let api: Api<K> = Api::namespaced(recon.client(), &ns);
+    match wanted {
+        Some(obj) => {
+            let applied = apply(&api, &obj)
+                .await
+                .map_err(|source| Error::ApplyChild {
+                    kind,
+                    namespace: ns.clone(),
+                    name: name.to_owned(),
+                    source,
+                })?;
+            report(recon, kind, &ns, name, applied);
+            Ok(true)
+        }
+        None => {
+            let deleted = delete_if_ours(&api, name, &recon.owner.name)
+                .await
+                .map_err(|source| Error::DeleteChild {
+                    kind,
+                    namespace: ns.clone(),
+                    name: name.to_owned(),
+                    source,
+                })?;
+            if deleted {
+                recon.changed(
+                    &format!("{kind}Deleted"),
+                    format!("deleted {kind} {ns}/{name}"),
+                );
+            }
+            Ok(false)
+        }
+    }
+}
+
+/// Tells the user about a created or repaired child.
+pub fn report(recon: &mut Reconciliation<'_>, kind: &str, ns: &str, name: &str, applied: Applied) {
+    match applied {
+        Applied::Created => recon.changed(
+            &format!("{kind}Created"),
+            format!("created {kind} {ns}/{name}"),
+        ),
+        Applied::Updated => recon.changed(
+            &format!("{kind}Updated"),
+            format!("restored {kind} {ns}/{name} to what the VirtualCluster asks for"),
+        ),
+        Applied::Unchanged => {}
+    }
+}
+
+/// A namespaced kind the VirtualCluster may own in its namespace (Role, ServiceAccount, ...).
+pub trait Child:
+    Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+    + Clone
+    + DeserializeOwned
+    + std::fmt::Debug
+{
+}
+
+impl<K> Child for K where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug
+{
+}
+
+/// The children of kind `K` this VirtualCluster owns in `namespace`, with the API to act on them.
+pub async fn list_children<K: Child>(
+    recon: &Reconciliation<'_>,
+    namespace: &str,
+    kind: &'static str,
+) -> Result<(Api<K>, Vec<K>), Error> {
+    let api: Api<K> = Api::namespaced(recon.client(), namespace);
+    let ours = list_ours(&api, &recon.owner.name)
+        .await
+        .map_err(|source| Error::ListChildren {
+            kind,
+            namespace: namespace.to_owned(),
+            source,
+        })?;
+    Ok((api, ours))
+}
+
+pub async fn delete_children<K: Child>(
+    recon: &mut Reconciliation<'_>,
+    namespace: &str,
+    kind: &'static str,
+) -> Result<(), Error> {
+    let (api, ours) = list_children::<K>(recon, namespace, kind).await?;
+    for child in ours {
+        let name = child.name_any();
+        if delete(&api, &name)
+            .await
+            .map_err(|source| Error::DeleteChild {
+                kind,
+                namespace: namespace.to_owned(),
+                name: name.clone(),
+                source,
+            })?
+        {
+            recon.changed(
+                &format!("{kind}Deleted"),
+                format!("deleted {kind} {namespace}/{name}"),
+            );
+        }
+    }
+    Ok(())
 }

@@ -6,11 +6,11 @@ use emr_aws::iam::Iam;
 use emr_aws::trust_policy::remove_statement;
 use emr_aws::{AwsError, TrustChange};
 
-use super::cluster::ClusterFacts;
-use super::error::{Error, aws_outcome};
-use super::outcome::Outcome;
-use super::pass::Pass;
-use super::trust::{self, Family, Statement, TrustTarget};
+use super::plan::{self, Family, Statement, TrustTarget};
+use crate::virtual_cluster::error::{Error, aws_outcome};
+use crate::virtual_cluster::outcome::Outcome;
+use crate::virtual_cluster::reconciliation::Reconciliation;
+use crate::virtual_cluster::steps::cluster_facts::ClusterFacts;
 
 /// What removing a statement found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,7 +23,7 @@ pub enum Removal {
 }
 
 pub async fn converge(
-    pass: &mut Pass<'_>,
+    recon: &mut Reconciliation<'_>,
     facts: &Result<ClusterFacts, Outcome>,
     family: Family,
 ) -> Outcome {
@@ -31,11 +31,11 @@ pub async fn converge(
         Ok(f) => f,
         Err(o) => return o.clone(),
     };
-    let cluster = pass.vc.spec.eks_cluster_name.clone();
+    let cluster = recon.vc.spec.eks_cluster_name.clone();
     let Some(provider) = facts.oidc_provider.clone() else {
         return Error::NoOidcIssuer { cluster }.outcome();
     };
-    let namespace = pass.namespace().to_owned();
+    let namespace = recon.namespace().to_owned();
     let target = TrustTarget {
         partition: facts.partition,
         account_id: &facts.account_id,
@@ -45,7 +45,7 @@ pub async fn converge(
     let mut problems = Vec::new();
     let mut wanted_refs = Vec::new();
     let mut roles = 0;
-    for wanted in trust::wanted(&pass.vc.spec, &target, family) {
+    for wanted in plan::wanted(&recon.vc.spec, &target, family) {
         let stmt = match wanted {
             Ok(s) => s,
             Err(source) => {
@@ -55,7 +55,7 @@ pub async fn converge(
         };
         wanted_refs.push(stmt.reference.clone());
         roles += 1;
-        match pass
+        match recon
             .ctx
             .aws
             .iam
@@ -63,21 +63,21 @@ pub async fn converge(
             .await
         {
             Ok(TrustChange::Updated) => {
-                trust::record(&mut pass.status.managed.trust_statements, &stmt.reference);
-                pass.changed("TrustStatementAdded", added_note(&stmt));
+                plan::record(&mut recon.status.managed.trust_statements, &stmt.reference);
+                recon.changed("TrustStatementAdded", added_note(&stmt));
             }
             // Found there already: recorded all the same. It may be this object's own statement
             // whose record was lost (a status write that never happened), and the spec asks for
             // it, so the operator answers for it and deletion removes it.
             Ok(TrustChange::Unchanged) => {
-                trust::record(&mut pass.status.managed.trust_statements, &stmt.reference);
+                plan::record(&mut recon.status.managed.trust_statements, &stmt.reference);
             }
             Err(e) => problems.push(aws_outcome(&e)),
         }
     }
-    let stale = trust::stale(&pass.status.managed.trust_statements, &wanted_refs, family);
+    let stale = plan::stale(&recon.status.managed.trust_statements, &wanted_refs, family);
     for reference in stale {
-        match remove_recorded(pass, &reference).await {
+        match remove_recorded(recon, &reference).await {
             Ok(()) => {}
             Err(e) => problems.push(e.outcome()),
         }
@@ -117,13 +117,13 @@ fn added_note(stmt: &Statement) -> String {
 
 /// Removes a statement the operator recorded and forgets it once it is gone from IAM.
 pub async fn remove_recorded(
-    pass: &mut Pass<'_>,
+    recon: &mut Reconciliation<'_>,
     reference: &emr_api::virtual_cluster::TrustStatementRef,
 ) -> Result<(), Error> {
-    let stmt = trust::statement(reference, pass.ctx.aws.partition())
+    let stmt = plan::statement(reference, recon.ctx.aws.partition())
         .map_err(|source| Error::ParseRoleArn { source })?;
     let removal =
-        remove(&pass.ctx.aws.iam, &stmt)
+        remove(&recon.ctx.aws.iam, &stmt)
             .await
             .map_err(|source| Error::RemoveTrustStatement {
                 role_arn: reference.role_arn.clone(),
@@ -131,11 +131,11 @@ pub async fn remove_recorded(
                 source,
             })?;
     match removal {
-        Removal::Removed => pass.changed(
+        Removal::Removed => recon.changed(
             "TrustStatementRemoved",
             format!("removed the operator's statement from the trust policy of {}", reference.role_arn),
         ),
-        Removal::KeptLast => pass.changed(
+        Removal::KeptLast => recon.changed(
             "TrustStatementKept",
             format!(
                 "left the operator's statement in the trust policy of {}: it is the only one, and IAM rejects an empty trust policy",
@@ -144,7 +144,7 @@ pub async fn remove_recorded(
         ),
         Removal::Absent | Removal::RoleGone => {}
     }
-    trust::forget(&mut pass.status.managed.trust_statements, reference);
+    plan::forget(&mut recon.status.managed.trust_statements, reference);
     Ok(())
 }
 
@@ -156,7 +156,7 @@ async fn remove(iam: &Iam, stmt: &Statement) -> Result<Removal, AwsError> {
     };
     match remove_statement(&role.trust_policy, &stmt.document) {
         None => Ok(Removal::Absent),
-        Some(updated) if trust::would_empty_the_policy(&updated) => Ok(Removal::KeptLast),
+        Some(updated) if plan::would_empty_the_policy(&updated) => Ok(Removal::KeptLast),
         Some(updated) => match iam
             .update_assume_role_policy(&stmt.role_name, &updated)
             .await

@@ -3,7 +3,7 @@
 
 use serde_yaml::{Mapping, Value};
 
-use super::names::{EMR_SERVICE_LINKED_ROLE, EMR_USER};
+use crate::virtual_cluster::names::{EMR_SERVICE_LINKED_ROLE, EMR_USER};
 
 /// `arn:<partition>:iam::<account>:role/AWSServiceRoleForAmazonEMRContainers`, without the
 /// service-linked role's path: aws-auth matches role ARNs without paths.

@@ -5,41 +5,43 @@ use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::ResourceExt;
 use kube::api::Api;
 
-use super::cluster::ClusterFacts;
-use super::desired;
-use super::error::Error;
-use super::kube_io;
-use super::namespace_step::report;
-use super::outcome::Outcome;
-use super::pass::Pass;
-use super::trust::Family;
-use super::trust_step;
+use super::plan;
+use crate::virtual_cluster::children::{self, report};
+use crate::virtual_cluster::error::Error;
+use crate::virtual_cluster::outcome::Outcome;
+use crate::virtual_cluster::reconciliation::Reconciliation;
+use crate::virtual_cluster::steps::cluster_facts::ClusterFacts;
+use crate::virtual_cluster::steps::trust;
+use crate::virtual_cluster::steps::trust::plan::Family;
 
-pub async fn converge(pass: &mut Pass<'_>, facts: &Result<ClusterFacts, Outcome>) -> Outcome {
-    if let Err(e) = service_accounts(pass).await {
+pub async fn converge(
+    recon: &mut Reconciliation<'_>,
+    facts: &Result<ClusterFacts, Outcome>,
+) -> Outcome {
+    if let Err(e) = service_accounts(recon).await {
         return e.outcome();
     }
-    let trust = trust_step::converge(pass, facts, Family::ServiceAccounts).await;
+    let trust = trust::converge(recon, facts, Family::ServiceAccounts).await;
     if !trust.is_ready() {
         return trust;
     }
-    let count = pass.vc.spec.service_accounts.len();
+    let count = recon.vc.spec.service_accounts.len();
     Outcome::ready(
         "ServiceAccountsReady",
         format!(
             "{count} IRSA service account(s) in namespace {} annotated with their role; {}",
-            pass.namespace(),
+            recon.namespace(),
             trust.message
         ),
     )
 }
 
-async fn service_accounts(pass: &mut Pass<'_>) -> Result<(), Error> {
-    let ns = pass.namespace().to_owned();
-    let api: Api<ServiceAccount> = Api::namespaced(pass.client(), &ns);
-    for sa in pass.vc.spec.service_accounts.clone() {
-        let wanted = desired::service_account(&pass.owner, &ns, &sa);
-        let applied = kube_io::apply(&api, &wanted)
+async fn service_accounts(recon: &mut Reconciliation<'_>) -> Result<(), Error> {
+    let ns = recon.namespace().to_owned();
+    let api: Api<ServiceAccount> = Api::namespaced(recon.client(), &ns);
+    for sa in recon.vc.spec.service_accounts.clone() {
+        let wanted = plan::service_account(&recon.owner, &ns, &sa);
+        let applied = children::apply::apply(&api, &wanted)
             .await
             .map_err(|source| Error::ApplyChild {
                 kind: "ServiceAccount",
@@ -47,9 +49,9 @@ async fn service_accounts(pass: &mut Pass<'_>) -> Result<(), Error> {
                 name: sa.name.clone(),
                 source,
             })?;
-        report(pass, "ServiceAccount", &ns, &sa.name, applied);
+        report(recon, "ServiceAccount", &ns, &sa.name, applied);
     }
-    let ours = kube_io::list_ours(&api, &pass.owner.name)
+    let ours = children::apply::list_ours(&api, &recon.owner.name)
         .await
         .map_err(|source| Error::ListChildren {
             kind: "ServiceAccount",
@@ -58,7 +60,7 @@ async fn service_accounts(pass: &mut Pass<'_>) -> Result<(), Error> {
         })?;
     for stale in ours {
         let name = stale.name_any();
-        if pass
+        if recon
             .vc
             .spec
             .service_accounts
@@ -67,7 +69,7 @@ async fn service_accounts(pass: &mut Pass<'_>) -> Result<(), Error> {
         {
             continue;
         }
-        if kube_io::delete(&api, &name)
+        if children::apply::delete(&api, &name)
             .await
             .map_err(|source| Error::DeleteChild {
                 kind: "ServiceAccount",
@@ -76,7 +78,7 @@ async fn service_accounts(pass: &mut Pass<'_>) -> Result<(), Error> {
                 source,
             })?
         {
-            pass.changed(
+            recon.changed(
                 "ServiceAccountDeleted",
                 format!("deleted ServiceAccount {ns}/{name}"),
             );

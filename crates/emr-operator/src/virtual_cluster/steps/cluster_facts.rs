@@ -4,8 +4,8 @@
 
 use emr_api::VirtualClusterSpec;
 
-use super::error::Error;
 use crate::Context;
+use crate::virtual_cluster::error::Error;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClusterFacts {

@@ -7,7 +7,7 @@ use emr_api::VirtualCluster;
 use emr_api::labels::{TAG_OBJECT, TAG_UID};
 use emr_aws::{CreateVirtualClusterRequest, VirtualClusterInfo, VirtualClusterState};
 
-use super::outcome::Outcome;
+use crate::virtual_cluster::outcome::Outcome;
 
 /// The client token of the next CreateVirtualCluster: stable across retries and crashes (EMR
 /// returns the virtual cluster it made for this token), new after a terminated one (which the
@@ -120,6 +120,7 @@ pub fn state_outcome(info: &VirtualClusterInfo) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
     use emr_api::condition::ConditionStatus;
 
     fn info(id: &str, state: VirtualClusterState, ns: &str) -> VirtualClusterInfo {

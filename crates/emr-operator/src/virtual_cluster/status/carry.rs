@@ -5,7 +5,7 @@
 
 use emr_api::VirtualClusterStatus;
 
-use super::trust;
+use crate::virtual_cluster::steps::trust;
 
 /// Adds to `fresh` what `refused` recorded that `fresh` lacks. Records only grow here: one that
 /// is no longer true is dropped by the redone pass itself (removing an absent statement is a
@@ -21,7 +21,7 @@ pub fn carry(fresh: &mut VirtualClusterStatus, refused: &VirtualClusterStatus) {
     }
     into.aws_auth_entry_added |= from.aws_auth_entry_added;
     for reference in &from.trust_statements {
-        trust::record(&mut into.trust_statements, reference);
+        trust::plan::record(&mut into.trust_statements, reference);
     }
     if fresh.virtual_cluster_id.is_none() {
         fresh
@@ -43,6 +43,7 @@ pub fn carry(fresh: &mut VirtualClusterStatus, refused: &VirtualClusterStatus) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
     use emr_api::virtual_cluster::TrustStatementRef;
 
     fn reference(role: &str) -> TrustStatementRef {

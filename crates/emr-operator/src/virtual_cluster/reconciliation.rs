@@ -3,7 +3,7 @@
 
 use emr_api::{VirtualCluster, VirtualClusterStatus};
 
-use super::desired::Owner;
+use super::children::Owner;
 use crate::Context;
 
 /// Something the operator changed, told to the user as a Normal Event.
@@ -13,7 +13,7 @@ pub struct Change {
     pub note: String,
 }
 
-pub struct Pass<'a> {
+pub struct Reconciliation<'a> {
     pub ctx: &'a Context,
     pub vc: &'a VirtualCluster,
     pub owner: Owner,
@@ -24,7 +24,7 @@ pub struct Pass<'a> {
     pub version: Option<String>,
 }
 
-impl<'a> Pass<'a> {
+impl<'a> Reconciliation<'a> {
     pub fn new(ctx: &'a Context, vc: &'a VirtualCluster, owner: Owner) -> Self {
         Self {
             ctx,

@@ -11,54 +11,51 @@
 
 use emr_api::SparkJobRun;
 use emr_api::labels::TAG_UID;
-use emr_api::virtual_cluster::{DeletionPolicy, ManagedParts, RunningJobsOnDelete};
+use emr_api::virtual_cluster::{DeletionPolicy, RunningJobsOnDelete};
 use emr_aws::VirtualClusterState;
 use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuota, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::{Resource, ResourceExt};
-use serde::de::DeserializeOwned;
 
-use super::access_step;
-use super::cluster::{self, ClusterFacts};
-use super::desired;
-use super::error::{Error, aws_outcome};
-use super::job_runs;
-use super::kube_io;
-use super::outcome::Outcome;
-use super::pass::Pass;
-use super::trust::{self, Family, TrustTarget};
-use super::trust_step;
+use super::plan;
 use crate::status::FIELD_MANAGER;
+use crate::virtual_cluster::children::{self, Child, delete_children, list_children};
+use crate::virtual_cluster::error::{Error, aws_outcome};
+use crate::virtual_cluster::outcome::Outcome;
+use crate::virtual_cluster::reconciliation::Reconciliation;
+use crate::virtual_cluster::steps::cluster_facts::{self, ClusterFacts};
+use crate::virtual_cluster::steps::trust::plan::{Family, TrustTarget};
+use crate::virtual_cluster::steps::{access, trust};
 
 /// Undoes what the policy says; `None` when everything is done and the finalizer may go,
 /// otherwise what deletion is waiting for or failed at.
-pub async fn finish(pass: &mut Pass<'_>) -> Option<Outcome> {
-    match pass.vc.spec.deletion_policy {
-        DeletionPolicy::Retain => orphan_children(pass).await.err().map(|e| e.outcome()),
-        DeletionPolicy::Delete => delete_everything(pass).await,
+pub async fn finish(recon: &mut Reconciliation<'_>) -> Option<Outcome> {
+    match recon.vc.spec.deletion_policy {
+        DeletionPolicy::Retain => orphan_children(recon).await.err().map(|e| e.outcome()),
+        DeletionPolicy::Delete => delete_everything(recon).await,
     }
 }
 
-async fn delete_everything(pass: &mut Pass<'_>) -> Option<Outcome> {
-    if let Some(waiting) = job_runs(pass).await {
+async fn delete_everything(recon: &mut Reconciliation<'_>) -> Option<Outcome> {
+    if let Some(waiting) = job_runs(recon).await {
         return Some(waiting);
     }
     let mut problems = Vec::new();
-    if let Err(o) = delete_virtual_cluster(pass).await {
+    if let Err(o) = delete_virtual_cluster(recon).await {
         problems.push(o);
     }
-    record_wanted_statements(pass);
-    for reference in pass.status.managed.trust_statements.clone() {
-        if let Err(e) = trust_step::remove_recorded(pass, &reference).await {
+    record_wanted_statements(recon);
+    for reference in recon.status.managed.trust_statements.clone() {
+        if let Err(e) = trust::apply::remove_recorded(recon, &reference).await {
             problems.push(e.outcome());
         }
     }
-    if let Err(o) = aws_auth_entry(pass).await {
+    if let Err(o) = aws_auth_entry(recon).await {
         problems.push(o);
     }
-    if let Err(e) = namespace(pass).await {
+    if let Err(e) = namespace(recon).await {
         problems.push(e.outcome());
     }
     problems.into_iter().next()
@@ -67,16 +64,16 @@ async fn delete_everything(pass: &mut Pass<'_>) -> Option<Outcome> {
 /// Adds the statements the spec asks for in the bound namespace to the ones to remove: a pass
 /// that added one may have stopped before its status write, and converging records them anyway
 /// (found present), so deletion answers for the same set. Removing one that is absent is a no-op.
-fn record_wanted_statements(pass: &mut Pass<'_>) {
-    let managed = &pass.status.managed;
+fn record_wanted_statements(recon: &mut Reconciliation<'_>) {
+    let managed = &recon.status.managed;
     let (Some(namespace), Some(account_id), Some(provider)) = (
         managed.namespace.clone(),
-        pass.status.account_id.clone(),
-        pass.status.oidc_provider.clone(),
+        recon.status.account_id.clone(),
+        recon.status.oidc_provider.clone(),
     ) else {
         return;
     };
-    let partition = pass.ctx.aws.partition();
+    let partition = recon.ctx.aws.partition();
     let target = TrustTarget {
         partition,
         account_id: &account_id,
@@ -84,35 +81,35 @@ fn record_wanted_statements(pass: &mut Pass<'_>) {
         namespace: &namespace,
     };
     for family in [Family::ExecutionRoles, Family::ServiceAccounts] {
-        for stmt in trust::wanted(&pass.vc.spec, &target, family)
+        for stmt in trust::plan::wanted(&recon.vc.spec, &target, family)
             .into_iter()
             .flatten()
         {
-            trust::record(&mut pass.status.managed.trust_statements, &stmt.reference);
+            trust::plan::record(&mut recon.status.managed.trust_statements, &stmt.reference);
         }
     }
 }
 
 /// `Some` while SparkJobRuns in the namespace have not finished.
-async fn job_runs(pass: &mut Pass<'_>) -> Option<Outcome> {
-    let namespace = pass.status.managed.namespace.clone()?;
-    let api: Api<SparkJobRun> = Api::namespaced(pass.client(), &namespace);
+async fn job_runs(recon: &mut Reconciliation<'_>) -> Option<Outcome> {
+    let namespace = recon.status.managed.namespace.clone()?;
+    let api: Api<SparkJobRun> = Api::namespaced(recon.client(), &namespace);
     let runs = match api.list(&ListParams::default()).await {
         Ok(list) => list.items,
         Err(source) => {
             return Some(Error::ListSparkJobRuns { namespace, source }.outcome());
         }
     };
-    let policy = pass.vc.spec.running_jobs_on_delete;
-    let open = job_runs::holding(&runs, policy);
+    let policy = recon.vc.spec.running_jobs_on_delete;
+    let open = plan::holding(&runs, policy);
     if open.is_empty() {
         return None;
     }
     if policy == RunningJobsOnDelete::Cancel {
-        for run in job_runs::to_cancel(&open) {
+        for run in plan::to_cancel(&open) {
             let name = run.name_any();
-            match kube_io::delete(&api, &name).await {
-                Ok(true) => pass.changed(
+            match children::apply::delete(&api, &name).await {
+                Ok(true) => recon.changed(
                     "SparkJobRunCancelled",
                     format!("deleted SparkJobRun {namespace}/{name} (its finalizer cancels the EMR job run)"),
                 ),
@@ -132,15 +129,15 @@ async fn job_runs(pass: &mut Pass<'_>) -> Option<Outcome> {
     }
     Some(Outcome::waiting(
         "WaitingForJobRuns",
-        job_runs::waiting_message(&namespace, &open, policy),
+        plan::waiting_message(&namespace, &open, policy),
     ))
 }
 
-async fn delete_virtual_cluster(pass: &mut Pass<'_>) -> Result<(), Outcome> {
-    let emr = pass.ctx.aws.emr.clone();
-    let id = match pass.status.virtual_cluster_id.clone() {
+async fn delete_virtual_cluster(recon: &mut Reconciliation<'_>) -> Result<(), Outcome> {
+    let emr = recon.ctx.aws.emr.clone();
+    let id = match recon.status.virtual_cluster_id.clone() {
         Some(id) => id,
-        None => match created_but_unrecorded(pass).await? {
+        None => match created_but_unrecorded(recon).await? {
             Some(id) => id,
             None => return Ok(()),
         },
@@ -152,7 +149,7 @@ async fn delete_virtual_cluster(pass: &mut Pass<'_>) -> Result<(), Outcome> {
                 VirtualClusterState::Terminated | VirtualClusterState::Terminating
             ) =>
         {
-            pass.status.state = Some(info.state.as_str().to_owned());
+            recon.status.state = Some(info.state.as_str().to_owned());
             return Ok(());
         }
         Ok(_) => {}
@@ -161,8 +158,8 @@ async fn delete_virtual_cluster(pass: &mut Pass<'_>) -> Result<(), Outcome> {
     }
     match emr.delete_virtual_cluster(&id).await {
         Ok(()) => {
-            pass.status.state = Some(VirtualClusterState::Terminating.as_str().to_owned());
-            pass.changed(
+            recon.status.state = Some(VirtualClusterState::Terminating.as_str().to_owned());
+            recon.changed(
                 "VirtualClusterDeleted",
                 format!("deleted EMR virtual cluster {id}"),
             );
@@ -175,56 +172,56 @@ async fn delete_virtual_cluster(pass: &mut Pass<'_>) -> Result<(), Outcome> {
 
 /// A virtual cluster this object created whose id never reached the status (the operator
 /// stopped in between), found by the operator's uid tag.
-async fn created_but_unrecorded(pass: &Pass<'_>) -> Result<Option<String>, Outcome> {
-    if pass.status.managed.namespace.is_none() {
+async fn created_but_unrecorded(recon: &Reconciliation<'_>) -> Result<Option<String>, Outcome> {
+    if recon.status.managed.namespace.is_none() {
         return Ok(None);
     }
     let holding = [VirtualClusterState::Running, VirtualClusterState::Arrested];
-    let list = pass
+    let list = recon
         .ctx
         .aws
         .emr
-        .list_virtual_clusters(&pass.vc.spec.eks_cluster_name, &holding)
+        .list_virtual_clusters(&recon.vc.spec.eks_cluster_name, &holding)
         .await
         .map_err(|e| aws_outcome(&e))?;
     Ok(list
         .into_iter()
         .find(|c| {
-            c.namespace.as_deref() == Some(pass.namespace())
-                && c.tags.get(TAG_UID).map(String::as_str) == Some(pass.owner.uid.as_str())
+            c.namespace.as_deref() == Some(recon.namespace())
+                && c.tags.get(TAG_UID).map(String::as_str) == Some(recon.owner.uid.as_str())
         })
         .map(|c| c.id))
 }
 
-async fn aws_auth_entry(pass: &mut Pass<'_>) -> Result<(), Outcome> {
-    if !pass.status.managed.aws_auth_entry_added {
+async fn aws_auth_entry(recon: &mut Reconciliation<'_>) -> Result<(), Outcome> {
+    if !recon.status.managed.aws_auth_entry_added {
         return Ok(());
     }
-    let facts = match pass
+    let facts = match recon
         .status
         .account_id
         .clone()
-        .or_else(|| pass.vc.spec.account_id.clone())
+        .or_else(|| recon.vc.spec.account_id.clone())
     {
         Some(account_id) => ClusterFacts {
-            partition: pass.ctx.aws.partition(),
+            partition: recon.ctx.aws.partition(),
             account_id,
             oidc_provider: None,
         },
-        None => cluster::resolve(pass.ctx, &pass.vc.spec)
+        None => cluster_facts::resolve(recon.ctx, &recon.vc.spec)
             .await
             .map_err(|e| e.outcome())?,
     };
-    access_step::release(pass, &facts)
+    access::aws_auth::apply::release(recon, &facts)
         .await
         .map_err(|e| e.outcome())
 }
 
-async fn namespace(pass: &mut Pass<'_>) -> Result<(), Error> {
-    let Some(name) = pass.status.managed.namespace.clone() else {
+async fn namespace(recon: &mut Reconciliation<'_>) -> Result<(), Error> {
+    let Some(name) = recon.status.managed.namespace.clone() else {
         return Ok(());
     };
-    let api: Api<Namespace> = Api::all(pass.client());
+    let api: Api<Namespace> = Api::all(recon.client());
     let Some(ns) = api
         .get_opt(&name)
         .await
@@ -235,47 +232,47 @@ async fn namespace(pass: &mut Pass<'_>) -> Result<(), Error> {
     else {
         return Ok(());
     };
-    if !kube_io::is_ours(&ns, &pass.owner.name) {
+    if !children::apply::is_ours(&ns, &recon.owner.name) {
         return Ok(());
     }
-    if may_delete_namespace(pass.vc.spec.namespace.create, &pass.status.managed, &ns) {
+    if plan::may_delete_namespace(recon.vc.spec.namespace.create, &recon.status.managed, &ns) {
         if ns.meta().deletion_timestamp.is_none()
-            && kube_io::delete(&api, &name)
+            && children::apply::delete(&api, &name)
                 .await
                 .map_err(|source| Error::DeleteNamespace {
                     namespace: name.clone(),
                     source,
                 })?
         {
-            pass.changed(
+            recon.changed(
                 "NamespaceDeleted",
                 format!("deleted namespace {name}, which the operator created"),
             );
         }
         return Ok(());
     }
-    delete_children::<RoleBinding>(pass, &name, "RoleBinding").await?;
+    delete_children::<RoleBinding>(recon, &name, "RoleBinding").await?;
     // The operator lists no Roles (it holds only get/delete on emr-containers): an earlier
     // operator's Role is looked up by name.
-    access_step::retire_old_role(pass, &name).await?;
-    delete_children::<ServiceAccount>(pass, &name, "ServiceAccount").await?;
-    delete_children::<ResourceQuota>(pass, &name, "ResourceQuota").await?;
-    delete_children::<LimitRange>(pass, &name, "LimitRange").await?;
-    delete_children::<NetworkPolicy>(pass, &name, "NetworkPolicy").await?;
+    access::apply::retire_old_role(recon, &name).await?;
+    delete_children::<ServiceAccount>(recon, &name, "ServiceAccount").await?;
+    delete_children::<ResourceQuota>(recon, &name, "ResourceQuota").await?;
+    delete_children::<LimitRange>(recon, &name, "LimitRange").await?;
+    delete_children::<NetworkPolicy>(recon, &name, "NetworkPolicy").await?;
     // Applying the bare namespace as the operator's field manager drops exactly the labels and
     // annotations the operator set; the namespace itself stays, as it was adopted.
     let params = PatchParams::apply(FIELD_MANAGER).force();
     api.patch(
         &name,
         &params,
-        &Patch::Apply(&desired::released_namespace(&name)),
+        &Patch::Apply(&crate::virtual_cluster::steps::namespace::plan::released_namespace(&name)),
     )
     .await
     .map_err(|source| Error::ApplyNamespace {
         namespace: name.clone(),
         source,
     })?;
-    pass.changed(
+    recon.changed(
         "NamespaceReleased",
         format!(
             "removed the operator's objects, labels and annotations from adopted namespace {name}"
@@ -284,98 +281,30 @@ async fn namespace(pass: &mut Pass<'_>) -> Result<(), Error> {
     Ok(())
 }
 
-/// Whether deletion may delete the namespace: this object's status records that the operator
-/// created exactly this namespace (same UID; a record from before UIDs were kept is trusted), and
-/// the spec still says `create: true` (an adopted namespace, `create: false`, is never deleted).
-fn may_delete_namespace(create: bool, managed: &ManagedParts, ns: &Namespace) -> bool {
-    let same = match managed.namespace_uid.as_deref() {
-        Some(uid) => ns.metadata.uid.as_deref() == Some(uid),
-        None => true,
-    };
-    create && managed.namespace_created && same
-}
-
-/// A namespaced kind the VirtualCluster may own in its namespace (Role, ServiceAccount, ...).
-trait Child:
-    Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-    + Clone
-    + DeserializeOwned
-    + std::fmt::Debug
-{
-}
-
-impl<K> Child for K where
-    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + DeserializeOwned
-        + std::fmt::Debug
-{
-}
-
-/// The children of kind `K` this VirtualCluster owns in `namespace`, with the API to act on them.
-async fn list_children<K: Child>(
-    pass: &Pass<'_>,
-    namespace: &str,
-    kind: &'static str,
-) -> Result<(Api<K>, Vec<K>), Error> {
-    let api: Api<K> = Api::namespaced(pass.client(), namespace);
-    let ours = kube_io::list_ours(&api, &pass.owner.name)
-        .await
-        .map_err(|source| Error::ListChildren {
-            kind,
-            namespace: namespace.to_owned(),
-            source,
-        })?;
-    Ok((api, ours))
-}
-
-async fn delete_children<K: Child>(
-    pass: &mut Pass<'_>,
-    namespace: &str,
-    kind: &'static str,
-) -> Result<(), Error> {
-    let (api, ours) = list_children::<K>(pass, namespace, kind).await?;
-    for child in ours {
-        let name = child.name_any();
-        if kube_io::delete(&api, &name)
-            .await
-            .map_err(|source| Error::DeleteChild {
-                kind,
-                namespace: namespace.to_owned(),
-                name: name.clone(),
-                source,
-            })?
-        {
-            pass.changed(
-                &format!("{kind}Deleted"),
-                format!("deleted {kind} {namespace}/{name}"),
-            );
-        }
-    }
-    Ok(())
-}
-
 /// `Retain`: every child stays, without its owner reference and the operator's ownership
 /// labels, and so does the namespace, without the operator's markers.
-async fn orphan_children(pass: &mut Pass<'_>) -> Result<(), Error> {
-    let Some(namespace) = pass.status.managed.namespace.clone() else {
+async fn orphan_children(recon: &mut Reconciliation<'_>) -> Result<(), Error> {
+    let Some(namespace) = recon.status.managed.namespace.clone() else {
         return Ok(());
     };
-    release_namespace_markers(pass, &namespace).await?;
-    access_step::migrate_before_retain(pass, &namespace).await?;
-    orphan::<RoleBinding>(pass, &namespace, "RoleBinding").await?;
-    orphan::<ServiceAccount>(pass, &namespace, "ServiceAccount").await?;
-    orphan::<ResourceQuota>(pass, &namespace, "ResourceQuota").await?;
-    orphan::<LimitRange>(pass, &namespace, "LimitRange").await?;
-    orphan::<NetworkPolicy>(pass, &namespace, "NetworkPolicy").await?;
+    release_namespace_markers(recon, &namespace).await?;
+    access::apply::migrate_before_retain(recon, &namespace).await?;
+    orphan::<RoleBinding>(recon, &namespace, "RoleBinding").await?;
+    orphan::<ServiceAccount>(recon, &namespace, "ServiceAccount").await?;
+    orphan::<ResourceQuota>(recon, &namespace, "ResourceQuota").await?;
+    orphan::<LimitRange>(recon, &namespace, "LimitRange").await?;
+    orphan::<NetworkPolicy>(recon, &namespace, "NetworkPolicy").await?;
     Ok(())
 }
 
 /// Re-applies the namespace as the operator's field manager with the spec's own labels and
 /// annotations only: server-side apply drops the markers the operator set before (its label,
 /// managed-by, created-by) and leaves what the spec asked for and what others set.
-async fn release_namespace_markers(pass: &mut Pass<'_>, name: &str) -> Result<(), Error> {
-    let api: Api<Namespace> = Api::all(pass.client());
+async fn release_namespace_markers(
+    recon: &mut Reconciliation<'_>,
+    name: &str,
+) -> Result<(), Error> {
+    let api: Api<Namespace> = Api::all(recon.client());
     let Some(ns) = api
         .get_opt(name)
         .await
@@ -386,21 +315,24 @@ async fn release_namespace_markers(pass: &mut Pass<'_>, name: &str) -> Result<()
     else {
         return Ok(());
     };
-    if !kube_io::is_ours(&ns, &pass.owner.name) || ns.metadata.deletion_timestamp.is_some() {
+    if !children::apply::is_ours(&ns, &recon.owner.name) || ns.metadata.deletion_timestamp.is_some()
+    {
         return Ok(());
     }
     let params = PatchParams::apply(FIELD_MANAGER).force();
     api.patch(
         name,
         &params,
-        &Patch::Apply(&desired::retained_namespace(&pass.vc.spec)),
+        &Patch::Apply(
+            &crate::virtual_cluster::steps::namespace::plan::retained_namespace(&recon.vc.spec),
+        ),
     )
     .await
     .map_err(|source| Error::ApplyNamespace {
         namespace: name.to_owned(),
         source,
     })?;
-    pass.changed(
+    recon.changed(
         "NamespaceReleased",
         format!("removed the operator's ownership markers from namespace {name}, which stays"),
     );
@@ -408,14 +340,14 @@ async fn release_namespace_markers(pass: &mut Pass<'_>, name: &str) -> Result<()
 }
 
 async fn orphan<K: Child>(
-    pass: &mut Pass<'_>,
+    recon: &mut Reconciliation<'_>,
     namespace: &str,
     kind: &'static str,
 ) -> Result<(), Error> {
-    let (api, ours) = list_children::<K>(pass, namespace, kind).await?;
+    let (api, ours) = list_children::<K>(recon, namespace, kind).await?;
     for child in ours {
         let name = child.name_any();
-        kube_io::orphan(&api, &child, &pass.owner.uid)
+        children::apply::orphan(&api, &child, &recon.owner.uid)
             .await
             .map_err(|source| Error::OrphanChild {
                 kind,

@@ -1,9 +1,11 @@
-//! Which SparkJobRuns hold up the deletion of a VirtualCluster. Pure.
+//! Deletion's decisions: which SparkJobRuns hold it up, and whether the namespace may be deleted.
+//! Pure.
 
 use emr_api::SparkJobRun;
 use emr_api::condition;
 use emr_api::spark_job_run::condition_types::{FAILED, SUCCEEDED};
-use emr_api::virtual_cluster::RunningJobsOnDelete;
+use emr_api::virtual_cluster::{ManagedParts, RunningJobsOnDelete};
+use k8s_openapi::api::core::v1::Namespace;
 use kube::ResourceExt;
 
 /// A SparkJobRun is finished once it succeeded or failed.
@@ -85,6 +87,17 @@ pub fn waiting_message(
         unfinished.len(),
         names.join(", ")
     )
+}
+
+/// Whether deletion may delete the namespace: this object's status records that the operator
+/// created exactly this namespace (same UID; a record from before UIDs were kept is trusted), and
+/// the spec still says `create: true` (an adopted namespace, `create: false`, is never deleted).
+pub fn may_delete_namespace(create: bool, managed: &ManagedParts, ns: &Namespace) -> bool {
+    let same = match managed.namespace_uid.as_deref() {
+        Some(uid) => ns.metadata.uid.as_deref() == Some(uid),
+        None => true,
+    };
+    create && managed.namespace_created && same
 }
 
 #[cfg(test)]

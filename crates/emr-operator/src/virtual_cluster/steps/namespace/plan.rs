@@ -1,88 +1,24 @@
-//! What the Kubernetes side of a VirtualCluster should look like: the namespace's metadata, the
-//! `emr-containers` RoleBinding, IRSA service accounts and the guard rails. Pure: built
-//! from the spec, applied elsewhere.
+//! What the namespace step should write: the namespace's metadata (as converged, as kept by a
+//! `Retain` deletion, as released by a `Delete` one) and the guard rails in it. Pure: built from
+//! the spec, applied by [`super::apply`].
 
 use std::collections::BTreeMap;
 
-use emr_api::labels::{
-    ARGOCD_COMPARE_OPTIONS_ANNOTATION, ARGOCD_IGNORE_EXTRANEOUS, CREATED_BY_OPERATOR_ANNOTATION,
-    MANAGED_BY_LABEL, MANAGED_BY_VALUE, VIRTUAL_CLUSTER_LABEL,
-};
-use emr_api::virtual_cluster::{ContainerLimits, IrsaServiceAccount, ResourceQuotaSpec};
-use emr_api::{VirtualCluster, VirtualClusterSpec};
+use emr_api::VirtualClusterSpec;
+use emr_api::labels::{CREATED_BY_OPERATOR_ANNOTATION, VIRTUAL_CLUSTER_LABEL};
+use emr_api::virtual_cluster::{ContainerLimits, ManagedParts, ResourceQuotaSpec};
 use k8s_openapi::api::core::v1::{
     LimitRange, LimitRangeItem, LimitRangeSpec, Namespace, ResourceQuota,
-    ResourceQuotaSpec as KubeQuotaSpec, ServiceAccount,
+    ResourceQuotaSpec as KubeQuotaSpec,
 };
 use k8s_openapi::api::networking::v1::{
     NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicySpec,
 };
-use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
-use kube::Resource;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use kube::ResourceExt;
 
-use super::names::{
-    EMR_ROLE, EMR_USER, IRSA_ROLE_ANNOTATION, LIMIT_RANGE, NETWORK_POLICY, RBAC_GROUP,
-    RESOURCE_QUOTA,
-};
-
-/// The VirtualCluster as the owner of what it creates.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Owner {
-    pub name: String,
-    pub uid: String,
-}
-
-impl Owner {
-    /// `None` for an object the apiserver has not stored (no uid): nothing can point at it yet.
-    pub fn of(vc: &VirtualCluster) -> Option<Self> {
-        Some(Self {
-            name: vc.metadata.name.clone()?,
-            uid: vc.metadata.uid.clone()?,
-        })
-    }
-
-    fn reference(&self) -> OwnerReference {
-        OwnerReference {
-            api_version: VirtualCluster::api_version(&()).into_owned(),
-            kind: VirtualCluster::kind(&()).into_owned(),
-            name: self.name.clone(),
-            uid: self.uid.clone(),
-            controller: Some(true),
-            block_owner_deletion: Some(true),
-        }
-    }
-}
-
-/// The labels every object the operator makes for a VirtualCluster carries; the watch on
-/// children selects on [`VIRTUAL_CLUSTER_LABEL`] and maps it back to the owner.
-pub fn labels(owner: &Owner) -> BTreeMap<String, String> {
-    BTreeMap::from([
-        (VIRTUAL_CLUSTER_LABEL.to_owned(), owner.name.clone()),
-        (MANAGED_BY_LABEL.to_owned(), MANAGED_BY_VALUE.to_owned()),
-    ])
-}
-
-/// Argo CD must neither prune nor diff what the operator makes on the user's behalf.
-fn annotations() -> BTreeMap<String, String> {
-    BTreeMap::from([(
-        ARGOCD_COMPARE_OPTIONS_ANNOTATION.to_owned(),
-        ARGOCD_IGNORE_EXTRANEOUS.to_owned(),
-    )])
-}
-
-/// Metadata of a namespaced child: labels, Argo CD annotation and an owner reference (allowed
-/// from a namespaced object to a cluster-scoped owner).
-fn child_meta(owner: &Owner, namespace: &str, name: &str) -> ObjectMeta {
-    ObjectMeta {
-        name: Some(name.to_owned()),
-        namespace: Some(namespace.to_owned()),
-        labels: Some(labels(owner)),
-        annotations: Some(annotations()),
-        owner_references: Some(vec![owner.reference()]),
-        ..ObjectMeta::default()
-    }
-}
+use crate::virtual_cluster::children::{Owner, annotations, child_meta, labels};
+use crate::virtual_cluster::names::{LIMIT_RANGE, NETWORK_POLICY, RESOURCE_QUOTA};
 
 /// The namespace as the spec wants it. A namespace cannot be owned by a cluster-scoped object
 /// through garbage collection without risking its deletion, so it carries labels only; the
@@ -135,36 +71,6 @@ pub fn released_namespace(name: &str) -> Namespace {
     }
 }
 
-/// The RoleBinding giving EMR (the user `emr-containers`) the rules of `cluster_role` in this
-/// namespace only. Checked by `emr_role::check_binding` before it is written.
-pub fn emr_role_binding(owner: &Owner, namespace: &str, cluster_role: &str) -> RoleBinding {
-    RoleBinding {
-        metadata: child_meta(owner, namespace, EMR_ROLE),
-        role_ref: RoleRef {
-            api_group: RBAC_GROUP.to_owned(),
-            kind: "ClusterRole".to_owned(),
-            name: cluster_role.to_owned(),
-        },
-        subjects: Some(vec![Subject {
-            api_group: Some(RBAC_GROUP.to_owned()),
-            kind: "User".to_owned(),
-            name: EMR_USER.to_owned(),
-            namespace: None,
-        }]),
-    }
-}
-
-pub fn service_account(owner: &Owner, namespace: &str, sa: &IrsaServiceAccount) -> ServiceAccount {
-    let mut metadata = child_meta(owner, namespace, &sa.name);
-    if let Some(annotations) = metadata.annotations.as_mut() {
-        annotations.insert(IRSA_ROLE_ANNOTATION.to_owned(), sa.role_arn.clone());
-    }
-    ServiceAccount {
-        metadata,
-        ..ServiceAccount::default()
-    }
-}
-
 pub fn resource_quota(owner: &Owner, namespace: &str, quota: &ResourceQuotaSpec) -> ResourceQuota {
     ResourceQuota {
         metadata: child_meta(owner, namespace, RESOURCE_QUOTA),
@@ -214,9 +120,25 @@ pub fn network_policy(owner: &Owner, namespace: &str) -> NetworkPolicy {
     }
 }
 
+/// Who claims the namespace, by its label.
+pub fn claimant(ns: &Namespace) -> Option<&str> {
+    ns.labels().get(VIRTUAL_CLUSTER_LABEL).map(String::as_str)
+}
+
+/// Whether this object's status records that the operator created this very namespace: the
+/// same UID (a record from before UIDs were kept is trusted, and gets the UID now).
+pub fn recorded_as_created(managed: &ManagedParts, ns: &Namespace) -> bool {
+    managed.namespace_created
+        && match managed.namespace_uid.as_deref() {
+            Some(uid) => ns.metadata.uid.as_deref() == Some(uid),
+            None => true,
+        }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
     use serde_json::json;
 
     fn owner() -> Owner {
@@ -237,46 +159,6 @@ namespace:
 "#,
         )
         .unwrap()
-    }
-
-    #[test]
-    fn children_carry_labels_annotation_and_owner() {
-        let rb = serde_json::to_value(emr_role_binding(&owner(), "spark-a", "emr-rules")).unwrap();
-        assert_eq!(
-            rb["metadata"],
-            json!({
-                "name": "emr-containers",
-                "namespace": "spark-a",
-                "labels": {
-                    "emr-on-eks.dev/virtual-cluster": "team-a",
-                    "app.kubernetes.io/managed-by": "emr-on-eks-operator"
-                },
-                "annotations": {"argocd.argoproj.io/compare-options": "IgnoreExtraneous"},
-                "ownerReferences": [{
-                    "apiVersion": "emr-on-eks.dev/v1alpha1",
-                    "kind": "VirtualCluster",
-                    "name": "team-a",
-                    "uid": "0000-1111",
-                    "controller": true,
-                    "blockOwnerDeletion": true
-                }]
-            })
-        );
-        assert_eq!(rb["apiVersion"], "rbac.authorization.k8s.io/v1");
-        assert_eq!(rb["kind"], "RoleBinding");
-    }
-
-    #[test]
-    fn role_binding_binds_the_emr_user_to_the_cluster_role() {
-        let rb = serde_json::to_value(emr_role_binding(&owner(), "spark-a", "emr-rules")).unwrap();
-        assert_eq!(
-            rb["roleRef"],
-            json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "emr-rules"})
-        );
-        assert_eq!(
-            rb["subjects"],
-            json!([{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "emr-containers"}])
-        );
     }
 
     #[test]
@@ -309,25 +191,6 @@ namespace:
             .insert(VIRTUAL_CLUSTER_LABEL.into(), "someone-else".into());
         let ns = namespace(&owner(), &spec, false);
         assert_eq!(ns.metadata.labels.unwrap()[VIRTUAL_CLUSTER_LABEL], "team-a");
-    }
-
-    #[test]
-    fn service_account_is_annotated_with_its_role() {
-        let sa = IrsaServiceAccount {
-            name: "submitter".into(),
-            role_arn: "arn:aws:iam::123456789012:role/submit".into(),
-            manage_trust_policy: true,
-        };
-        let sa = service_account(&owner(), "spark-a", &sa);
-        let annotations = sa.metadata.annotations.unwrap();
-        assert_eq!(
-            annotations[IRSA_ROLE_ANNOTATION],
-            "arn:aws:iam::123456789012:role/submit"
-        );
-        assert_eq!(
-            annotations[ARGOCD_COMPARE_OPTIONS_ANNOTATION],
-            ARGOCD_IGNORE_EXTRANEOUS
-        );
     }
 
     #[test]

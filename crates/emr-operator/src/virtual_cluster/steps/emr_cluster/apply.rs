@@ -3,37 +3,37 @@
 
 use emr_aws::{VirtualClusterInfo, VirtualClusterState};
 
-use super::emr_cluster::{self, Verdict};
-use super::error::aws_outcome;
-use super::outcome::Outcome;
-use super::pass::Pass;
+use super::plan::{self, Verdict};
+use crate::virtual_cluster::error::aws_outcome;
+use crate::virtual_cluster::outcome::Outcome;
+use crate::virtual_cluster::reconciliation::Reconciliation;
 
-pub async fn converge(pass: &mut Pass<'_>) -> Outcome {
-    let eks = pass.vc.spec.eks_cluster_name.clone();
-    let namespace = pass.namespace().to_owned();
-    let emr = pass.ctx.aws.emr.clone();
+pub async fn converge(recon: &mut Reconciliation<'_>) -> Outcome {
+    let eks = recon.vc.spec.eks_cluster_name.clone();
+    let namespace = recon.namespace().to_owned();
+    let emr = recon.ctx.aws.emr.clone();
 
-    if let Some(id) = pass.status.virtual_cluster_id.clone() {
+    if let Some(id) = recon.status.virtual_cluster_id.clone() {
         match emr.describe_virtual_cluster(&id).await {
-            Ok(info) => match emr_cluster::judge(&info, &eks, &namespace) {
+            Ok(info) => match plan::judge(&info, &eks, &namespace) {
                 Verdict::Keep(outcome) => {
-                    mirror(pass, &info);
+                    mirror(recon, &info);
                     return outcome;
                 }
                 Verdict::Replace => {
-                    pass.changed(
+                    recon.changed(
                         "VirtualClusterTerminated",
                         format!("EMR virtual cluster {id} was terminated outside the operator; creating a new one"),
                     );
-                    forget(pass);
+                    forget(recon);
                 }
             },
             Err(e) if e.is_not_found() => {
-                pass.changed(
+                recon.changed(
                     "VirtualClusterGone",
                     format!("EMR virtual cluster {id} no longer exists; creating a new one"),
                 );
-                forget(pass);
+                forget(recon);
             }
             Err(e) => return aws_outcome(&e),
         }
@@ -45,7 +45,7 @@ pub async fn converge(pass: &mut Pass<'_>) -> Outcome {
         VirtualClusterState::Terminating,
     ];
     let existing = match emr.list_virtual_clusters(&eks, &holding).await {
-        Ok(list) => emr_cluster::holding_namespace(&list, &namespace).cloned(),
+        Ok(list) => plan::holding_namespace(&list, &namespace).cloned(),
         Err(e) => return aws_outcome(&e),
     };
     if let Some(info) = existing {
@@ -58,34 +58,35 @@ pub async fn converge(pass: &mut Pass<'_>) -> Outcome {
                 ),
             );
         }
-        pass.changed(
+        recon.changed(
             "VirtualClusterAdopted",
             format!(
                 "adopted EMR virtual cluster {} ({}), which already served namespace {namespace}",
                 info.id, info.state
             ),
         );
-        mirror(pass, &info);
-        return emr_cluster::state_outcome(&info);
+        mirror(recon, &info);
+        return plan::state_outcome(&info);
     }
 
-    let request = emr_cluster::create_request(
-        pass.vc,
-        &pass.owner.uid,
-        pass.status.virtual_cluster_creations,
+    let request = plan::create_request(
+        recon.vc,
+        &recon.owner.uid,
+        recon.status.virtual_cluster_creations,
     );
     let created = match emr.create_virtual_cluster(&request).await {
         Ok(created) => created,
         Err(e) => return aws_outcome(&e),
     };
-    pass.status.virtual_cluster_creations = pass.status.virtual_cluster_creations.saturating_add(1);
-    pass.status.virtual_cluster_id = Some(created.id.clone());
-    pass.status.arn = created.arn.clone();
+    recon.status.virtual_cluster_creations =
+        recon.status.virtual_cluster_creations.saturating_add(1);
+    recon.status.virtual_cluster_id = Some(created.id.clone());
+    recon.status.arn = created.arn.clone();
     match emr.describe_virtual_cluster(&created.id).await {
         Ok(info) if info.state == VirtualClusterState::Terminated => {
             // The token had been used before (a crash between create and status write, long
             // ago): EMR handed back a dead one. The next token is new.
-            forget(pass);
+            forget(recon);
             Outcome::waiting(
                 "Recreating",
                 format!(
@@ -95,18 +96,18 @@ pub async fn converge(pass: &mut Pass<'_>) -> Outcome {
             )
         }
         Ok(info) => {
-            pass.changed(
+            recon.changed(
                 "VirtualClusterCreated",
                 format!(
                     "created EMR virtual cluster {} for namespace {namespace} of EKS cluster {eks}",
                     info.id
                 ),
             );
-            mirror(pass, &info);
-            emr_cluster::state_outcome(&info)
+            mirror(recon, &info);
+            plan::state_outcome(&info)
         }
         Err(e) => {
-            pass.changed(
+            recon.changed(
                 "VirtualClusterCreated",
                 format!(
                     "created EMR virtual cluster {} for namespace {namespace} of EKS cluster {eks}",
@@ -118,16 +119,16 @@ pub async fn converge(pass: &mut Pass<'_>) -> Outcome {
     }
 }
 
-fn mirror(pass: &mut Pass<'_>, info: &VirtualClusterInfo) {
-    pass.status.virtual_cluster_id = Some(info.id.clone());
+fn mirror(recon: &mut Reconciliation<'_>, info: &VirtualClusterInfo) {
+    recon.status.virtual_cluster_id = Some(info.id.clone());
     if info.arn.is_some() {
-        pass.status.arn = info.arn.clone();
+        recon.status.arn = info.arn.clone();
     }
-    pass.status.state = Some(info.state.as_str().to_owned());
+    recon.status.state = Some(info.state.as_str().to_owned());
 }
 
-fn forget(pass: &mut Pass<'_>) {
-    pass.status.virtual_cluster_id = None;
-    pass.status.arn = None;
-    pass.status.state = None;
+fn forget(recon: &mut Reconciliation<'_>) {
+    recon.status.virtual_cluster_id = None;
+    recon.status.arn = None;
+    recon.status.state = None;
 }

@@ -149,6 +149,7 @@ pub fn would_empty_the_policy(updated: &Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
     use serde_json::json;
 
     const PROVIDER: &str = "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE0123";
