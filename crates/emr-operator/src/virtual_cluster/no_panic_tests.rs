@@ -145,7 +145,7 @@ proptest! {
         let _ = aws_auth::has_entry(map_roles.as_deref(), &role_arn);
         let _ = emr_cluster::holding_namespace(&infos, &namespace);
         for info in &infos {
-            let _ = emr_cluster::judge(info, &eks, &namespace);
+            let _ = emr_cluster::keep_or_replace(info, &eks, &namespace);
             let _ = emr_cluster::state_outcome(info);
         }
     }

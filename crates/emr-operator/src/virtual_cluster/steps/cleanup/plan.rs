@@ -110,7 +110,7 @@ mod tests {
         } else {
             ""
         };
-        serde_yaml::from_str(&format!(
+        serde_saphyr::from_str(&format!(
             r#"
 apiVersion: emr-on-eks.dev/v1alpha1
 kind: SparkJobRun

@@ -3,7 +3,7 @@
 
 use emr_aws::{VirtualClusterInfo, VirtualClusterState};
 
-use super::plan::{self, Verdict};
+use super::plan::{self, KeepOrReplace};
 use crate::virtual_cluster::error::aws_outcome;
 use crate::virtual_cluster::outcome::Outcome;
 use crate::virtual_cluster::reconciliation::Reconciliation;
@@ -15,12 +15,12 @@ pub async fn converge(recon: &mut Reconciliation<'_>) -> Outcome {
 
     if let Some(id) = recon.status.virtual_cluster_id.clone() {
         match emr.describe_virtual_cluster(&id).await {
-            Ok(info) => match plan::judge(&info, &eks, &namespace) {
-                Verdict::Keep(outcome) => {
+            Ok(info) => match plan::keep_or_replace(&info, &eks, &namespace) {
+                KeepOrReplace::Keep(outcome) => {
                     mirror(recon, &info);
                     return outcome;
                 }
-                Verdict::Replace => {
+                KeepOrReplace::Replace => {
                     recon.changed(
                         "VirtualClusterTerminated",
                         format!("EMR virtual cluster {id} was terminated outside the operator; creating a new one"),

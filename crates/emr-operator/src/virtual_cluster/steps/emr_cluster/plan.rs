@@ -57,24 +57,28 @@ pub fn holding_namespace<'a>(
         .min_by_key(|c| rank(&c.state))
 }
 
-/// What an observed virtual cluster means.
+/// What to do with the virtual cluster the status records.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Verdict {
+pub enum KeepOrReplace {
     /// Keep it; its state becomes the condition.
     Keep(Outcome),
     /// It is gone: make a new one.
     Replace,
 }
 
-/// Judges the virtual cluster recorded in the status against the spec it should serve.
-pub fn judge(info: &VirtualClusterInfo, eks_cluster_name: &str, namespace: &str) -> Verdict {
+/// Whether the virtual cluster recorded in the status still serves the spec, or a new one is due.
+pub fn keep_or_replace(
+    info: &VirtualClusterInfo,
+    eks_cluster_name: &str,
+    namespace: &str,
+) -> KeepOrReplace {
     if info.state == VirtualClusterState::Terminated {
-        return Verdict::Replace;
+        return KeepOrReplace::Replace;
     }
     let bound_ns = info.namespace.as_deref().unwrap_or_default();
     let bound_eks = info.eks_cluster_name.as_deref().unwrap_or_default();
     if bound_ns != namespace || bound_eks != eks_cluster_name {
-        return Verdict::Keep(Outcome::failed(
+        return KeepOrReplace::Keep(Outcome::failed(
             "VirtualClusterBoundElsewhere",
             format!(
                 "EMR virtual cluster {} serves namespace {bound_ns} of EKS cluster {bound_eks}, not {namespace} of {eks_cluster_name}; a virtual cluster cannot move: delete this VirtualCluster and create a new one",
@@ -82,7 +86,7 @@ pub fn judge(info: &VirtualClusterInfo, eks_cluster_name: &str, namespace: &str)
             ),
         ));
     }
-    Verdict::Keep(state_outcome(info))
+    KeepOrReplace::Keep(state_outcome(info))
 }
 
 /// The condition for a virtual cluster's state.
@@ -149,7 +153,7 @@ mod tests {
 
     #[test]
     fn request_carries_spec_and_identity_tags() {
-        let vc: VirtualCluster = serde_yaml::from_str(
+        let vc: VirtualCluster = serde_saphyr::from_str(
             r#"
 apiVersion: emr-on-eks.dev/v1alpha1
 kind: VirtualCluster
@@ -195,32 +199,35 @@ spec:
 
     #[test]
     fn states_become_conditions() {
-        let judged = |state| judge(&info("v", state, "spark-a"), "prod", "spark-a");
-        let Verdict::Keep(running) = judged(VirtualClusterState::Running) else {
+        let decided = |state| keep_or_replace(&info("v", state, "spark-a"), "prod", "spark-a");
+        let KeepOrReplace::Keep(running) = decided(VirtualClusterState::Running) else {
             panic!()
         };
         assert!(running.is_ready());
-        let Verdict::Keep(t) = judged(VirtualClusterState::Terminating) else {
+        let KeepOrReplace::Keep(t) = decided(VirtualClusterState::Terminating) else {
             panic!()
         };
         assert_eq!(
             (t.status, t.reason.as_str()),
             (ConditionStatus::False, "Terminating")
         );
-        let Verdict::Keep(a) = judged(VirtualClusterState::Arrested) else {
+        let KeepOrReplace::Keep(a) = decided(VirtualClusterState::Arrested) else {
             panic!()
         };
         assert_eq!(a.reason, "Arrested");
-        let Verdict::Keep(u) = judged(VirtualClusterState::Unknown("NEW".into())) else {
+        let KeepOrReplace::Keep(u) = decided(VirtualClusterState::Unknown("NEW".into())) else {
             panic!()
         };
         assert_eq!(u.status, ConditionStatus::Unknown);
-        assert_eq!(judged(VirtualClusterState::Terminated), Verdict::Replace);
+        assert_eq!(
+            decided(VirtualClusterState::Terminated),
+            KeepOrReplace::Replace
+        );
     }
 
     #[test]
     fn a_virtual_cluster_of_another_namespace_is_not_taken_for_ours() {
-        let Verdict::Keep(o) = judge(
+        let KeepOrReplace::Keep(o) = keep_or_replace(
             &info("v", VirtualClusterState::Running, "old"),
             "prod",
             "spark-a",

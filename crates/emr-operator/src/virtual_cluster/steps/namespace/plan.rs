@@ -149,7 +149,7 @@ mod tests {
     }
 
     fn spec() -> VirtualClusterSpec {
-        serde_yaml::from_str(
+        serde_saphyr::from_str(
             r#"
 eksClusterName: prod
 namespace:
@@ -209,7 +209,7 @@ namespace:
     #[test]
     fn limit_range_omits_empty_maps() {
         let limits: ContainerLimits =
-            serde_yaml::from_str("default: {cpu: '2'}\nmax: {memory: 8Gi}").unwrap();
+            serde_saphyr::from_str("default: {cpu: '2'}\nmax: {memory: 8Gi}").unwrap();
         let lr = serde_json::to_value(limit_range(&owner(), "spark-a", &limits)).unwrap();
         assert_eq!(
             lr["spec"],
@@ -219,7 +219,7 @@ namespace:
 
     #[test]
     fn quota_copies_hard_limits() {
-        let quota: ResourceQuotaSpec = serde_yaml::from_str("hard: {pods: '10'}").unwrap();
+        let quota: ResourceQuotaSpec = serde_saphyr::from_str("hard: {pods: '10'}").unwrap();
         let rq = serde_json::to_value(resource_quota(&owner(), "spark-a", &quota)).unwrap();
         assert_eq!(rq["spec"], json!({"hard": {"pods": "10"}}));
     }

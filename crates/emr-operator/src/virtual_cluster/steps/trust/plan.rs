@@ -164,7 +164,7 @@ mod tests {
     }
 
     fn spec() -> VirtualClusterSpec {
-        serde_yaml::from_str(
+        serde_saphyr::from_str(
             r#"
 eksClusterName: prod
 namespace: {name: spark}

@@ -57,7 +57,7 @@ fn chart_rules(file: &str) -> Vec<PolicyRule> {
         ),
         other => panic!("no chart file {CHART}{other}"),
     };
-    serde_yaml::from_str(text).unwrap()
+    serde_saphyr::from_str(text).unwrap()
 }
 
 #[test]
@@ -309,7 +309,7 @@ const ROLE_NAME: &str = "emr-on-eks-operator-emr-containers";
 fn admitted(object: Value) -> bool {
     // As the chart's template does: the placeholder becomes the ClusterRole's name.
     let spec: Value =
-        serde_yaml::from_str(&POLICY.replace("EMR_CONTAINERS_CLUSTER_ROLE", ROLE_NAME)).unwrap();
+        serde_saphyr::from_str(&POLICY.replace("EMR_CONTAINERS_CLUSTER_ROLE", ROLE_NAME)).unwrap();
     let kind = object["kind"].as_str().unwrap().to_owned();
     let evaluator = VapEvaluator::builder()
         .object(object)
