@@ -16,14 +16,13 @@ use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::Action;
 
-use super::children::Owner;
 use super::error::Error;
 use super::finalizer;
 use super::names::CONTROLLER;
 use super::outcome::{Outcome, Retry};
 use super::reconciliation::Reconciliation;
 use super::state::{State, key};
-use super::status::{self, StepOutcomes, carry, conditions};
+use super::status::{self, StepOutcomes, conditions};
 use super::steps::trust::plan::Family;
 use super::steps::{
     access, cleanup, cluster_facts, emr_cluster, namespace, service_accounts, trust,
@@ -146,12 +145,8 @@ async fn converge(
     carried: Option<&VirtualClusterStatus>,
 ) -> Result<Reconciled, Error> {
     let ctx = state.ctx.as_ref();
-    let owner = Owner::of(vc).ok_or(Error::MissingIdentity)?;
     let api: Api<VirtualCluster> = Api::all(ctx.client.clone());
-    let mut recon = Reconciliation::new(ctx, vc, owner);
-    if let Some(refused) = carried {
-        carry::carry(&mut recon.status, refused);
-    }
+    let mut recon = Reconciliation::new(ctx, vc, carried)?;
 
     let errors = invalid(vc);
     if !errors.is_empty() {
@@ -266,12 +261,8 @@ async fn delete(
         });
     }
     let ctx = state.ctx.as_ref();
-    let owner = Owner::of(vc).ok_or(Error::MissingIdentity)?;
     let api: Api<VirtualCluster> = Api::all(ctx.client.clone());
-    let mut recon = Reconciliation::new(ctx, vc, owner);
-    if let Some(refused) = carried {
-        carry::carry(&mut recon.status, refused);
-    }
+    let mut recon = Reconciliation::new(ctx, vc, carried)?;
     match cleanup::finish(&mut recon).await {
         None => {
             status::publish(ctx, vc, &recon.changes, &[]).await;

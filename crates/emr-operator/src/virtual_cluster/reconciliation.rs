@@ -4,6 +4,8 @@
 use emr_api::{VirtualCluster, VirtualClusterStatus};
 
 use super::children::Owner;
+use super::error::Error;
+use super::status::carry;
 use crate::Context;
 
 /// Something the operator changed, told to the user as a Normal Event.
@@ -25,15 +27,26 @@ pub struct Reconciliation<'a> {
 }
 
 impl<'a> Reconciliation<'a> {
-    pub fn new(ctx: &'a Context, vc: &'a VirtualCluster, owner: Owner) -> Self {
-        Self {
+    /// Starts from the object's status, with what a refused write of an earlier try recorded
+    /// (`carried`) added.
+    pub fn new(
+        ctx: &'a Context,
+        vc: &'a VirtualCluster,
+        carried: Option<&VirtualClusterStatus>,
+    ) -> Result<Self, Error> {
+        let owner = Owner::of(vc).ok_or(Error::MissingIdentity)?;
+        let mut status = vc.status.clone().unwrap_or_default();
+        if let Some(refused) = carried {
+            carry::carry(&mut status, refused);
+        }
+        Ok(Self {
             ctx,
             vc,
             owner,
-            status: vc.status.clone().unwrap_or_default(),
+            status,
             changes: Vec::new(),
             version: vc.metadata.resource_version.clone(),
-        }
+        })
     }
 
     pub fn client(&self) -> kube::Client {

@@ -29,6 +29,15 @@ impl Owner {
         })
     }
 
+    /// The owner the unit tests use.
+    #[cfg(test)]
+    pub fn team_a() -> Self {
+        Self {
+            name: "team-a".into(),
+            uid: "0000-1111".into(),
+        }
+    }
+
     fn reference(&self) -> OwnerReference {
         OwnerReference {
             api_version: VirtualCluster::api_version(&()).into_owned(),

@@ -141,13 +141,6 @@ mod tests {
 
     use serde_json::json;
 
-    fn owner() -> Owner {
-        Owner {
-            name: "team-a".into(),
-            uid: "0000-1111".into(),
-        }
-    }
-
     fn spec() -> VirtualClusterSpec {
         serde_saphyr::from_str(
             r#"
@@ -163,7 +156,7 @@ namespace:
 
     #[test]
     fn namespace_merges_spec_and_operator_metadata() {
-        let ns = serde_json::to_value(namespace(&owner(), &spec(), true)).unwrap();
+        let ns = serde_json::to_value(namespace(&Owner::team_a(), &spec(), true)).unwrap();
         assert_eq!(ns["metadata"]["labels"]["team"], "a");
         assert_eq!(
             ns["metadata"]["labels"]["emr-on-eks.dev/virtual-cluster"],
@@ -175,7 +168,7 @@ namespace:
             "true"
         );
         assert!(ns["metadata"].get("ownerReferences").is_none());
-        let adopted = serde_json::to_value(namespace(&owner(), &spec(), false)).unwrap();
+        let adopted = serde_json::to_value(namespace(&Owner::team_a(), &spec(), false)).unwrap();
         assert!(
             adopted["metadata"]["annotations"]
                 .get("emr-on-eks.dev/created-by-operator")
@@ -189,13 +182,13 @@ namespace:
         spec.namespace
             .labels
             .insert(VIRTUAL_CLUSTER_LABEL.into(), "someone-else".into());
-        let ns = namespace(&owner(), &spec, false);
+        let ns = namespace(&Owner::team_a(), &spec, false);
         assert_eq!(ns.metadata.labels.unwrap()[VIRTUAL_CLUSTER_LABEL], "team-a");
     }
 
     #[test]
     fn network_policy_admits_only_the_same_namespace() {
-        let np = serde_json::to_value(network_policy(&owner(), "spark-a")).unwrap();
+        let np = serde_json::to_value(network_policy(&Owner::team_a(), "spark-a")).unwrap();
         assert_eq!(
             np["spec"],
             json!({
@@ -210,7 +203,7 @@ namespace:
     fn limit_range_omits_empty_maps() {
         let limits: ContainerLimits =
             serde_saphyr::from_str("default: {cpu: '2'}\nmax: {memory: 8Gi}").unwrap();
-        let lr = serde_json::to_value(limit_range(&owner(), "spark-a", &limits)).unwrap();
+        let lr = serde_json::to_value(limit_range(&Owner::team_a(), "spark-a", &limits)).unwrap();
         assert_eq!(
             lr["spec"],
             json!({"limits": [{"type": "Container", "default": {"cpu": "2"}, "max": {"memory": "8Gi"}}]})
@@ -220,7 +213,7 @@ namespace:
     #[test]
     fn quota_copies_hard_limits() {
         let quota: ResourceQuotaSpec = serde_saphyr::from_str("hard: {pods: '10'}").unwrap();
-        let rq = serde_json::to_value(resource_quota(&owner(), "spark-a", &quota)).unwrap();
+        let rq = serde_json::to_value(resource_quota(&Owner::team_a(), "spark-a", &quota)).unwrap();
         assert_eq!(rq["spec"], json!({"hard": {"pods": "10"}}));
     }
 }

@@ -26,13 +26,6 @@ mod tests {
 
     use emr_api::labels::{ARGOCD_COMPARE_OPTIONS_ANNOTATION, ARGOCD_IGNORE_EXTRANEOUS};
 
-    fn owner() -> Owner {
-        Owner {
-            name: "team-a".into(),
-            uid: "0000-1111".into(),
-        }
-    }
-
     #[test]
     fn service_account_is_annotated_with_its_role() {
         let sa = IrsaServiceAccount {
@@ -40,7 +33,7 @@ mod tests {
             role_arn: "arn:aws:iam::123456789012:role/submit".into(),
             manage_trust_policy: true,
         };
-        let sa = service_account(&owner(), "spark-a", &sa);
+        let sa = service_account(&Owner::team_a(), "spark-a", &sa);
         let annotations = sa.metadata.annotations.unwrap();
         assert_eq!(
             annotations[IRSA_ROLE_ANNOTATION],

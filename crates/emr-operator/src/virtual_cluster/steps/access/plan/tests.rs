@@ -136,13 +136,6 @@ fn the_operator_holds_no_secret_pod_workload_or_role_rights() {
     }
 }
 
-fn owner() -> Owner {
-    Owner {
-        name: "team-a".into(),
-        uid: "0000-1111".into(),
-    }
-}
-
 fn binding(patch: impl FnOnce(&mut Value)) -> RoleBinding {
     let mut value = json!({
         "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
@@ -156,7 +149,8 @@ fn binding(patch: impl FnOnce(&mut Value)) -> RoleBinding {
 
 #[test]
 fn children_carry_labels_annotation_and_owner() {
-    let rb = serde_json::to_value(emr_role_binding(&owner(), "spark-a", "emr-rules")).unwrap();
+    let rb =
+        serde_json::to_value(emr_role_binding(&Owner::team_a(), "spark-a", "emr-rules")).unwrap();
     assert_eq!(
         rb["metadata"],
         json!({
@@ -183,7 +177,8 @@ fn children_carry_labels_annotation_and_owner() {
 
 #[test]
 fn role_binding_binds_the_emr_user_to_the_cluster_role() {
-    let rb = serde_json::to_value(emr_role_binding(&owner(), "spark-a", "emr-rules")).unwrap();
+    let rb =
+        serde_json::to_value(emr_role_binding(&Owner::team_a(), "spark-a", "emr-rules")).unwrap();
     assert_eq!(
         rb["roleRef"],
         json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "emr-rules"})
@@ -196,7 +191,7 @@ fn role_binding_binds_the_emr_user_to_the_cluster_role() {
 
 #[test]
 fn the_binding_the_operator_builds_passes_its_check() {
-    let built = emr_role_binding(&owner(), "spark-a", "emr-rules");
+    let built = emr_role_binding(&Owner::team_a(), "spark-a", "emr-rules");
     assert_eq!(check_binding(&built, Some("spark-a"), "emr-rules"), Ok(()));
     assert_eq!(
         check_binding(&binding(|_| {}), Some("spark-a"), "emr-rules"),
@@ -269,28 +264,31 @@ fn only_the_role_an_earlier_operator_made_counts_as_old() {
                          "emr-on-eks.dev/virtual-cluster": "team-a"});
     assert!(is_old_operator_role(
         &role(managed.clone(), Some("0000-1111")),
-        &owner()
+        &Owner::team_a()
     ));
     // Orphaned by a Retain deletion, labels kept: still the operator's.
-    assert!(is_old_operator_role(&role(managed, None), &owner()));
+    assert!(is_old_operator_role(&role(managed, None), &Owner::team_a()));
     let managed_only = json!({"app.kubernetes.io/managed-by": "emr-on-eks-operator"});
     assert!(is_old_operator_role(
         &role(managed_only.clone(), Some("0000-1111")),
-        &owner()
+        &Owner::team_a()
     ));
     // eksctl's or a person's Role; another VirtualCluster's; no managed-by label.
-    assert!(!is_old_operator_role(&role(json!({}), None), &owner()));
+    assert!(!is_old_operator_role(
+        &role(json!({}), None),
+        &Owner::team_a()
+    ));
     assert!(!is_old_operator_role(
         &role(managed_only, Some("9999")),
-        &owner()
+        &Owner::team_a()
     ));
     let other = json!({"app.kubernetes.io/managed-by": "emr-on-eks-operator",
                        "emr-on-eks.dev/virtual-cluster": "team-b"});
-    assert!(!is_old_operator_role(&role(other, None), &owner()));
+    assert!(!is_old_operator_role(&role(other, None), &Owner::team_a()));
     let forged = json!({"emr-on-eks.dev/virtual-cluster": "team-a"});
     assert!(!is_old_operator_role(
         &role(forged, Some("0000-1111")),
-        &owner()
+        &Owner::team_a()
     ));
 }
 
@@ -368,7 +366,8 @@ fn user(name: &str) -> Value {
 
 #[test]
 fn the_policy_admits_the_binding_the_operator_writes() {
-    let built = serde_json::to_value(emr_role_binding(&owner(), "spark-a", ROLE_NAME)).unwrap();
+    let built =
+        serde_json::to_value(emr_role_binding(&Owner::team_a(), "spark-a", ROLE_NAME)).unwrap();
     assert!(admitted(built));
     assert!(admitted(object(
         "RoleBinding",
