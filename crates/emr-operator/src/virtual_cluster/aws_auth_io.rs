@@ -12,7 +12,7 @@ use super::error::Error;
 use super::names::{
     AWS_AUTH_ENTRY_ADDED_ANNOTATION, AWS_AUTH_MAP_ROLES, AWS_AUTH_NAME, AWS_AUTH_NAMESPACE,
 };
-use crate::status::FIELD_MANAGER;
+use crate::kit::status::FIELD_MANAGER;
 
 /// What ensuring EMR's entry found or did.
 #[derive(Clone, Debug, PartialEq, Eq)]

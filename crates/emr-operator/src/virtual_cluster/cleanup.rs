@@ -30,7 +30,7 @@ use super::outcome::Outcome;
 use super::pass::Pass;
 use super::trust::{self, Family, TrustTarget};
 use super::trust_step;
-use crate::status::FIELD_MANAGER;
+use crate::kit::status::FIELD_MANAGER;
 
 /// Undoes what the policy says; `None` when everything is done and the finalizer may go,
 /// otherwise what deletion is waiting for or failed at.

@@ -7,7 +7,7 @@ use kube::ResourceExt;
 use kube::api::Api;
 
 use super::error::Error;
-use crate::finalizer;
+use crate::kit::finalizer;
 
 /// Adds the finalizer onto exactly this version of the object and returns the version written
 /// (`None` when it was there). A conflict means the pass works on a stale copy: it is reported as

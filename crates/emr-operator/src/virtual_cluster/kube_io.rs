@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use super::subset;
-use crate::status::FIELD_MANAGER;
+use crate::kit::status::FIELD_MANAGER;
 
 /// The labels by which the operator claims an object it made.
 const OWNERSHIP_LABELS: [&str; 2] = [VIRTUAL_CLUSTER_LABEL, MANAGED_BY_LABEL];

@@ -1,7 +1,7 @@
 //! Names of the things the VirtualCluster controller creates or edits, spelled once.
 
 /// The controller's name in metrics and logs.
-pub const CONTROLLER: &str = "virtualcluster";
+pub const CONTROLLER: &str = "VirtualCluster";
 
 /// The RoleBinding EMR's service-linked role acts through (eksctl's spelling), and the Role
 /// operators before 0.2 created under the same name.

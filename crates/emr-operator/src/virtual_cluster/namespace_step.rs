@@ -16,7 +16,7 @@ use super::names::{LIMIT_RANGE, NETWORK_POLICY, RESOURCE_QUOTA};
 use super::outcome::Outcome;
 use super::pass::Pass;
 use super::subset;
-use crate::status::FIELD_MANAGER;
+use crate::kit::status::FIELD_MANAGER;
 
 pub async fn converge(pass: &mut Pass<'_>) -> Outcome {
     match namespace(pass).await {

@@ -166,7 +166,7 @@ proptest! {
             failures,
             Duration::from_secs(durations.0),
             Duration::from_secs(durations.1),
-            |n| crate::backoff::jittered(n, Duration::from_secs(2), Duration::from_secs(300)),
+            |n| crate::kit::backoff::jittered(n, Duration::from_secs(2), Duration::from_secs(300)),
         );
         let unfinished = job_runs::unfinished(&runs);
         let _ = job_runs::to_cancel(&unfinished);

@@ -31,7 +31,7 @@ use super::trust::Family;
 use super::trust_step;
 use super::{access_step, namespace_step};
 use crate::Context;
-use crate::backoff;
+use crate::kit::backoff;
 
 /// How soon a step that waits on something moving by itself is looked at again.
 const POLL: Duration = Duration::from_secs(5);
@@ -128,7 +128,7 @@ impl State {
         let mut failures = locked(&self.failures);
         let streak = failures.entry(key(vc)).or_default();
         *streak = streak.saturating_add(1);
-        crate::panic_guard::backoff(*streak)
+        crate::kit::panic_guard::backoff(*streak)
     }
 }
 
@@ -423,9 +423,10 @@ async fn finish(
     let old: VirtualClusterStatus = vc.status.clone().unwrap_or_default();
     let notices = outcome::notices(&old.conditions, &pass.status.conditions);
     if vc.status.as_ref() != Some(&pass.status) {
-        match crate::status::apply(api, vc, pass.version.as_deref(), &pass.status).await {
+        let precondition = crate::kit::Precondition::from_version(pass.version.as_deref());
+        match crate::kit::status::apply(api, vc, precondition, &pass.status).await {
             Ok(_) => {}
-            Err(kube::Error::Api(status)) if status.is_conflict() || status.is_not_found() => {
+            Err(error) if error.is_stale() => {
                 // What this pass changed did happen; the redone pass finds it in place.
                 publish(pass.ctx, vc, &pass.changes, &[]).await;
                 return Err(Error::StaleObject {
@@ -433,7 +434,11 @@ async fn finish(
                     refused: Some(Box::new(pass.status)),
                 });
             }
-            Err(source) => return Err(Error::WriteStatus { source }),
+            Err(error) => {
+                return Err(Error::WriteStatus {
+                    source: error.into_kube(),
+                });
+            }
         }
     }
     publish(pass.ctx, vc, &pass.changes, &notices).await;
