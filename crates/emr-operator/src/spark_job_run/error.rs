@@ -104,7 +104,7 @@ impl Error {
             Error::ProveJobRun { .. } => "ProveJobRun",
             Error::DescribeJobTemplate { .. } => "DescribeJobTemplate",
             Error::TimedOut { .. } => "TimedOut",
-            Error::Panicked { .. } => crate::panic_guard::REASON,
+            Error::Panicked { .. } => crate::kit::panic_guard::REASON,
         }
     }
 
@@ -129,7 +129,7 @@ impl Error {
             | Error::AddFinalizer { source, .. }
             | Error::RemoveFinalizer { source, .. }
             | Error::ReadVirtualCluster { source, .. } => {
-                crate::backoff::apiserver_unavailable(source)
+                crate::kit::error::apiserver_unreachable(source)
             }
             Error::TimedOut { .. } => true,
             _ => false,

@@ -10,8 +10,8 @@ use kube::{Resource, ResourceExt};
 use serde_json::json;
 
 use crate::context::Context;
-use crate::panic_guard::{self, Panicked};
-use crate::status::FIELD_MANAGER;
+use crate::kit::panic_guard::{self, Panicked};
+use crate::kit::status::FIELD_MANAGER;
 
 /// The status after a panic: the job's own facts kept, the verdict conditions saying what happened.
 pub fn status_after(

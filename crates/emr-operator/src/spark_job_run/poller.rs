@@ -16,7 +16,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use tokio::sync::Notify;
 
 use super::tracker::{Cadence, JobKey, MissingPlan, Observation, PollRequest, Registry};
-use crate::backoff;
+use crate::kit::backoff;
 use crate::metrics::Metrics;
 
 /// Virtual clusters polled at once.

@@ -30,12 +30,12 @@ use super::serial::{self, Copy, Known, Serial};
 use super::target::{self, Resolution};
 use super::tracker::{self, JobKey, Observation};
 use super::transitions::{self, Note};
-use crate::backoff;
 use crate::context::Context;
 use crate::fair_queue::{Action, SharedQueue};
-use crate::finalizer;
-use crate::panic_guard;
-use crate::status::FIELD_MANAGER;
+use crate::kit::backoff;
+use crate::kit::finalizer;
+use crate::kit::panic_guard;
+use crate::kit::status::FIELD_MANAGER;
 
 /// The controller's name in metrics.
 pub const CONTROLLER: &str = "SparkJobRun";
@@ -1154,7 +1154,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_panicking_reconcile_is_an_error_retried_after_minutes() {
-        let caught = crate::panic_guard::catch(async {
+        let caught = crate::kit::panic_guard::catch(async {
             // The old deadline arithmetic on issue 10's reproducer.
             let seconds = std::hint::black_box(9_000_000_000_000_i64);
             Utc::now() + chrono::TimeDelta::seconds(seconds)

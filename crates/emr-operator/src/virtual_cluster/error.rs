@@ -177,7 +177,7 @@ impl Error {
             | Error::MissingIdentity
             | Error::UnsafeRoleBinding { .. }
             | Error::EmrClusterRoleMissing { .. } => "invalid",
-            Error::ReconcilePanicked { .. } => crate::panic_guard::REASON,
+            Error::ReconcilePanicked { .. } => crate::kit::panic_guard::REASON,
             _ => match self.kube_code() {
                 Some(403) => "kube_forbidden",
                 Some(409) => "kube_conflict",
@@ -223,7 +223,7 @@ impl Error {
                 Outcome::failed("UnsafeRoleBinding", self.to_string())
             }
             Error::ReconcilePanicked { .. } => {
-                Outcome::failed(crate::panic_guard::REASON, self.to_string())
+                Outcome::failed(crate::kit::panic_guard::REASON, self.to_string())
             }
             _ => match self.kube_code() {
                 Some(403) => Outcome::failed(

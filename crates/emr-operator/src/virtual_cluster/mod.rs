@@ -20,7 +20,6 @@
 mod children;
 mod controller;
 mod error;
-mod finalizer;
 mod names;
 #[cfg(test)]
 mod no_panic_tests;

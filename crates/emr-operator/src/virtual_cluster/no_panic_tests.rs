@@ -165,13 +165,13 @@ proptest! {
         parts.set("NamespaceReady", Outcome::failed("X", "y"));
         let ready = parts.ready("ready");
         let new = conditions::conditions(&old, &parts, &ready, generation);
-        let _ = conditions::notices(&old, &new);
+        let _ = conditions::events(&old, &new);
         let _ = outcome::requeue_after(
             retry,
             failures,
             Duration::from_secs(durations.0),
             Duration::from_secs(durations.1),
-            |n| crate::backoff::jittered(n, Duration::from_secs(2), Duration::from_secs(300)),
+            |n| crate::kit::backoff::jittered(n, Duration::from_secs(2), Duration::from_secs(300)),
         );
         let unfinished = job_runs::unfinished(&runs);
         let _ = job_runs::to_cancel(&unfinished);

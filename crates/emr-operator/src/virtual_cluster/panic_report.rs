@@ -19,8 +19,8 @@ use super::names::CONTROLLER;
 use super::reconcile::reconcile;
 use super::state::State;
 use crate::Context;
-use crate::panic_guard::{self, Panicked};
-use crate::status::FIELD_MANAGER;
+use crate::kit::panic_guard::{self, Panicked};
+use crate::kit::status::FIELD_MANAGER;
 
 /// [`reconcile`], with a panic turned into [`Error::ReconcilePanicked`] after it was reported.
 pub async fn guarded(vc: Arc<VirtualCluster>, state: Arc<State>) -> Result<Action, Error> {

@@ -7,7 +7,6 @@ use std::time::Instant;
 use emr_api::VirtualCluster;
 use emr_api::VirtualClusterStatus;
 use emr_api::check::{self, FieldError};
-use emr_api::labels::VIRTUAL_CLUSTER_FINALIZER;
 use emr_api::virtual_cluster::condition_types::{
     EMR_ACCESS_READY, NAMESPACE_READY, READY, SERVICE_ACCOUNTS_READY, TRUST_POLICIES_READY,
     VIRTUAL_CLUSTER_READY,
@@ -17,8 +16,7 @@ use kube::api::Api;
 use kube::runtime::controller::Action;
 
 use super::error::Error;
-use super::finalizer;
-use super::names::CONTROLLER;
+use super::names::{CONTROLLER, FINALIZER};
 use super::outcome::{Outcome, Retry};
 use super::reconciliation::Reconciliation;
 use super::state::{State, key};
@@ -60,6 +58,9 @@ pub async fn reconcile(vc: Arc<VirtualCluster>, state: Arc<State>) -> Result<Act
     }
     result.map(|done| done.action)
 }
+
+/// How many writes removing the finalizer may take, each after a fresh read.
+const FINALIZER_ATTEMPTS: usize = 3;
 
 /// How many times one reconcile redoes its pass after its status write was refused as stale.
 const STALE_ATTEMPTS: usize = 3;
@@ -162,7 +163,22 @@ async fn converge(
         let action = Action::requeue(ctx.config.resync_interval);
         return Ok(Reconciled::after(action, &outcome));
     }
-    if let Some(updated) = finalizer::add(&api, vc).await? {
+    // Before anything outside the object changes. On exactly the version read: a conflict
+    // means this pass works on a stale copy, redone on a fresh read (a status computed from the
+    // stale copy must not land on the newer version).
+    let added = FINALIZER.add(&api, vc).await.map_err(|error| {
+        if error.is_stale() {
+            Error::StaleObject {
+                name: vc.name_any(),
+                refused: None,
+            }
+        } else {
+            Error::AddFinalizer {
+                source: error.into_kube(),
+            }
+        }
+    })?;
+    if let Some(updated) = added {
         recon.version = updated.metadata.resource_version;
     }
 
@@ -250,11 +266,7 @@ async fn delete(
     state: &State,
     carried: Option<&VirtualClusterStatus>,
 ) -> Result<Reconciled, Error> {
-    if !vc
-        .finalizers()
-        .iter()
-        .any(|f| f == VIRTUAL_CLUSTER_FINALIZER)
-    {
+    if !FINALIZER.is_on(vc) {
         return Ok(Reconciled {
             action: Action::await_change(),
             failure: None,
@@ -265,8 +277,12 @@ async fn delete(
     let mut recon = Reconciliation::new(ctx, vc, carried)?;
     match cleanup::finish(&mut recon).await {
         None => {
-            status::publish(ctx, vc, &recon.changes, &[]).await;
-            finalizer::remove(&api, vc).await?;
+            status::publish(ctx, vc, recon.changes, Vec::new()).await;
+            // The cached copy is often a version behind (this operator's own status write).
+            FINALIZER
+                .remove_reading_afresh(&api, vc, FINALIZER_ATTEMPTS)
+                .await
+                .map_err(|source| Error::RemoveFinalizer { source })?;
             state.forget(&key(vc));
             Ok(Reconciled {
                 action: Action::await_change(),

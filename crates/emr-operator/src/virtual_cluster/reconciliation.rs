@@ -1,5 +1,5 @@
 //! One reconcile of one VirtualCluster: the object, the status being built, and the changes made
-//! so far (each becomes a Normal Event).
+//! so far (each a Normal [`Event`]).
 
 use emr_api::{VirtualCluster, VirtualClusterStatus};
 
@@ -7,20 +7,17 @@ use super::children::Owner;
 use super::error::Error;
 use super::status::carry;
 use crate::Context;
+use crate::kit::Event;
 
-/// Something the operator changed, told to the user as a Normal Event.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Change {
-    pub reason: String,
-    pub note: String,
-}
+/// The action every Event of this controller names.
+pub const ACTION: &str = "Reconcile";
 
 pub struct Reconciliation<'a> {
     pub ctx: &'a Context,
     pub vc: &'a VirtualCluster,
     pub owner: Owner,
     pub status: VirtualClusterStatus,
-    pub changes: Vec<Change>,
+    pub changes: Vec<Event>,
     /// The resourceVersion the status is written onto: the copy's, or the one this pass's own
     /// finalizer write produced.
     pub version: Option<String>,
@@ -59,9 +56,6 @@ impl<'a> Reconciliation<'a> {
     }
 
     pub fn changed(&mut self, reason: &str, note: impl Into<String>) {
-        self.changes.push(Change {
-            reason: reason.to_owned(),
-            note: note.into(),
-        });
+        self.changes.push(Event::normal(reason, ACTION, note));
     }
 }

@@ -10,7 +10,7 @@ use kube::ResourceExt;
 
 use super::outcome::{self, Retry};
 use crate::Context;
-use crate::backoff;
+use crate::kit::backoff;
 
 /// How soon a step that waits on something moving by itself is looked at again.
 const POLL: Duration = Duration::from_secs(5);
@@ -107,7 +107,7 @@ impl State {
         let mut failures = locked(&self.failures);
         let streak = failures.entry(key(vc)).or_default();
         *streak = streak.saturating_add(1);
-        crate::panic_guard::backoff(*streak)
+        crate::kit::panic_guard::backoff(*streak)
     }
 }
 

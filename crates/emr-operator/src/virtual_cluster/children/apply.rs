@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use super::plan::contains;
-use crate::status::FIELD_MANAGER;
+use crate::kit::FIELD_MANAGER;
 use crate::virtual_cluster::error::Error;
 use crate::virtual_cluster::reconciliation::Reconciliation;
 

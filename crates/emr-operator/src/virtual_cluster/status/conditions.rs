@@ -4,7 +4,9 @@
 use emr_api::condition::{self, Condition, ConditionStatus};
 use emr_api::virtual_cluster::condition_types::{PARTS, READY};
 
+use crate::kit::Event;
 use crate::virtual_cluster::outcome::{Outcome, Retry};
+use crate::virtual_cluster::reconciliation::ACTION;
 
 /// The outcome of every step, keyed by its condition type, in [`PARTS`] order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -109,18 +111,10 @@ pub fn conditions(
     out
 }
 
-/// An Event to publish about a change of conditions.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Notice {
-    pub warning: bool,
-    pub reason: String,
-    pub note: String,
-}
-
 /// Events for conditions that changed meaning: a Warning when a part turns (or stays, with a
 /// new reason) not-True, a Normal one when `Ready` turns True. A condition that says the same
 /// as before produces nothing, so a stuck object does not flood the Events.
-pub fn notices(old: &[Condition], new: &[Condition]) -> Vec<Notice> {
+pub fn events(old: &[Condition], new: &[Condition]) -> Vec<Event> {
     let mut out = Vec::new();
     let mut warned = false;
     for c in new {
@@ -131,28 +125,20 @@ pub fn notices(old: &[Condition], new: &[Condition]) -> Vec<Notice> {
         }
         if c.type_ == READY {
             if c.is_true() {
-                out.push(Notice {
-                    warning: false,
-                    reason: "Ready".into(),
-                    note: c.message.clone(),
-                });
+                out.push(Event::normal("Ready", ACTION, c.message.clone()));
             } else if !warned && !c.reason.starts_with("Waiting") && c.reason != "NotReconciled" {
-                out.push(Notice {
-                    warning: true,
-                    reason: c.reason.clone(),
-                    note: c.message.clone(),
-                });
+                out.push(Event::warning(c.reason.clone(), ACTION, c.message.clone()));
             }
             continue;
         }
         // Steps blocked on an earlier step would repeat that part's warning.
         if !c.is_true() && !c.reason.starts_with("Waiting") {
             warned = true;
-            out.push(Notice {
-                warning: true,
-                reason: c.reason.clone(),
-                note: format!("{}: {}", c.type_, c.message),
-            });
+            out.push(Event::warning(
+                c.reason.clone(),
+                ACTION,
+                format!("{}: {}", c.type_, c.message),
+            ));
         }
     }
     out
@@ -221,20 +207,13 @@ mod tests {
     }
 
     #[test]
-    fn notices_only_on_changes() {
+    fn events_only_on_changes() {
         let parts = all_ready();
         let ready = parts.ready("ok");
         let good = conditions(&[], &parts, &ready, Some(1));
-        let n = notices(&[], &good);
-        assert_eq!(
-            n,
-            vec![Notice {
-                warning: false,
-                reason: "Ready".into(),
-                note: "ok".into()
-            }]
-        );
-        assert!(notices(&good, &good).is_empty());
+        let n = events(&[], &good);
+        assert_eq!(n, vec![Event::normal("Ready", ACTION, "ok")]);
+        assert!(events(&good, &good).is_empty());
 
         let mut broken = parts.clone();
         broken.set(EMR_ACCESS_READY, Outcome::failed("Forbidden", "no rbac"));
@@ -243,10 +222,10 @@ mod tests {
             Outcome::blocked("ForEmrAccess", "waiting"),
         );
         let bad = conditions(&good, &broken, &broken.ready("ok"), Some(1));
-        let n = notices(&good, &bad);
+        let n = events(&good, &bad);
         assert_eq!(n.len(), 1, "{n:?}");
         assert!(n[0].warning);
         assert_eq!(n[0].reason, "Forbidden");
-        assert!(notices(&bad, &bad).is_empty(), "a stuck object stays quiet");
+        assert!(events(&bad, &bad).is_empty(), "a stuck object stays quiet");
     }
 }

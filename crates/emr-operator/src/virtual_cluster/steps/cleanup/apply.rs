@@ -20,7 +20,7 @@ use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::{Resource, ResourceExt};
 
 use super::plan;
-use crate::status::FIELD_MANAGER;
+use crate::kit::FIELD_MANAGER;
 use crate::virtual_cluster::children::{self, Child, delete_children, list_children};
 use crate::virtual_cluster::error::{Error, aws_outcome};
 use crate::virtual_cluster::outcome::Outcome;

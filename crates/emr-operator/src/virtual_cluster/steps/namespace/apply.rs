@@ -7,7 +7,7 @@ use kube::api::{Api, Patch, PatchParams};
 use kube::{Resource, ResourceExt};
 
 use super::plan;
-use crate::status::FIELD_MANAGER;
+use crate::kit::FIELD_MANAGER;
 use crate::virtual_cluster::children::{self, Applied, converge_child};
 use crate::virtual_cluster::error::Error;
 use crate::virtual_cluster::names::{LIMIT_RANGE, NETWORK_POLICY, RESOURCE_QUOTA};

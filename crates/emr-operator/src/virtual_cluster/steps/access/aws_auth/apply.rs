@@ -13,7 +13,7 @@ use kube::ResourceExt;
 use kube::api::{Api, ListParams, PostParams};
 
 use super::plan::{self, EnsurePlan};
-use crate::status::FIELD_MANAGER;
+use crate::kit::FIELD_MANAGER;
 use crate::virtual_cluster::error::Error;
 use crate::virtual_cluster::names::{
     AWS_AUTH_ENTRY_ADDED_ANNOTATION, AWS_AUTH_MAP_ROLES, AWS_AUTH_NAME, AWS_AUTH_NAMESPACE,

@@ -13,15 +13,10 @@ use std::time::Duration;
 
 use futures::FutureExt;
 
-use crate::backoff;
+use super::backoff::Backoff;
 
 /// The condition reason and metric label of a caught panic.
 pub const REASON: &str = "ReconcilePanicked";
-
-/// First delay after a panic: a bug does not fix itself in seconds, so retries are slow.
-const PANIC_BACKOFF_BASE: Duration = Duration::from_secs(60);
-/// Longest delay between retries of an object whose reconciles keep panicking.
-const PANIC_BACKOFF_CAP: Duration = Duration::from_secs(3600);
 
 /// What a caught panic said.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,13 +38,10 @@ pub async fn catch<F: Future>(reconcile: F) -> Result<F::Output, Panicked> {
         })
 }
 
-/// The delay before retrying an object after its `streak`-th panic in a row (1 for the first).
+/// The delay before retrying an object after its `streak`-th panic in a row (1 for the first):
+/// a bug does not fix itself in seconds, so retries are slow ([`Backoff::DEFAULT`]'s `panicked`).
 pub fn backoff(streak: u32) -> Duration {
-    backoff::jittered(
-        streak.saturating_sub(1),
-        PANIC_BACKOFF_BASE,
-        PANIC_BACKOFF_CAP,
-    )
+    Backoff::DEFAULT.panicked.delay(streak)
 }
 
 /// The panic message, which `panic!` makes a `&str` or a `String`.
@@ -132,7 +124,7 @@ mod tests {
         for streak in [0, 1, 2, 10, u32::MAX] {
             let delay = backoff(streak);
             assert!(
-                delay >= PANIC_BACKOFF_BASE / 2 && delay <= PANIC_BACKOFF_CAP,
+                delay >= Duration::from_secs(30) && delay <= Duration::from_secs(3600),
                 "{streak}: {delay:?}"
             );
         }

@@ -1,8 +1,51 @@
 //! Kubernetes Events about our objects. Publishing is best effort: a lost Event must never fail
 //! or repeat a reconcile, so failures are logged and dropped.
+//!
+//! A controller's pure code says what happened as [`Event`]s; [`EventPublisher`] publishes them.
 
 use kube::Resource;
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::events::{Event as KubeEvent, EventType, Recorder, Reporter};
+
+/// One Event to publish about an object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    /// A Warning (the user should look) rather than a Normal Event.
+    pub warning: bool,
+    /// UpperCamelCase, e.g. `JobRunRunning`.
+    pub reason: String,
+    /// What the operator did, e.g. `Submit`.
+    pub action: &'static str,
+    /// The sentence the user reads.
+    pub note: String,
+}
+
+impl Event {
+    /// Something changed as intended.
+    pub fn normal(
+        reason: impl Into<String>,
+        action: &'static str,
+        note: impl Into<String>,
+    ) -> Self {
+        Self {
+            warning: false,
+            reason: reason.into(),
+            action,
+            note: note.into(),
+        }
+    }
+
+    /// Something needs the user's attention.
+    pub fn warning(
+        reason: impl Into<String>,
+        action: &'static str,
+        note: impl Into<String>,
+    ) -> Self {
+        Self {
+            warning: true,
+            ..Self::normal(reason, action, note)
+        }
+    }
+}
 
 /// Publishes Events as the operator.
 #[derive(Clone)]
@@ -45,11 +88,27 @@ impl EventPublisher {
             .await;
     }
 
+    /// Publishes `events` about `obj`, in order.
+    pub async fn publish_all<K>(&self, obj: &K, events: impl IntoIterator<Item = Event>)
+    where
+        K: Resource<DynamicType = ()>,
+    {
+        for event in events {
+            let type_ = if event.warning {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            };
+            self.publish(obj, type_, &event.reason, event.action, event.note)
+                .await;
+        }
+    }
+
     async fn publish<K>(&self, obj: &K, type_: EventType, reason: &str, action: &str, note: String)
     where
         K: Resource<DynamicType = ()>,
     {
-        let event = Event {
+        let event = KubeEvent {
             type_,
             reason: reason.into(),
             // The Events API refuses notes over 1 kB.
@@ -83,10 +142,10 @@ impl ClusterScopedEvents {
 
     async fn publish(
         &self,
-        event: &Event,
+        event: &KubeEvent,
         regarding: k8s_openapi::api::core::v1::ObjectReference,
     ) -> Result<(), kube::Error> {
-        use k8s_openapi::api::events::v1::Event as KubeEvent;
+        use k8s_openapi::api::events::v1::Event as EventObject;
         use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
         let now = k8s_openapi::jiff::Timestamp::now();
         // `<object>.<hex time>`, as client-go names events (generateName cannot end in a dot).
@@ -95,7 +154,7 @@ impl ClusterScopedEvents {
             regarding.name.as_deref().unwrap_or("cluster"),
             now.as_nanosecond()
         );
-        let kube_event = KubeEvent {
+        let kube_event = EventObject {
             metadata: ObjectMeta {
                 name: Some(name),
                 namespace: Some(Self::NAMESPACE.into()),
@@ -117,9 +176,9 @@ impl ClusterScopedEvents {
                     .clone()
                     .unwrap_or_else(|| self.reporter.controller.clone()),
             ),
-            ..KubeEvent::default()
+            ..EventObject::default()
         };
-        kube::Api::<KubeEvent>::namespaced(self.client.clone(), Self::NAMESPACE)
+        kube::Api::<EventObject>::namespaced(self.client.clone(), Self::NAMESPACE)
             .create(&kube::api::PostParams::default(), &kube_event)
             .await
             .map(|_| ())
