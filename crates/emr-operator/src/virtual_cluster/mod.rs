@@ -20,6 +20,8 @@
 mod children;
 mod controller;
 mod error;
+#[cfg(test)]
+mod io_tests;
 mod names;
 #[cfg(test)]
 mod no_panic_tests;

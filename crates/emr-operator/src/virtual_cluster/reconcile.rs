@@ -147,7 +147,7 @@ async fn converge(
 ) -> Result<Reconciled, Error> {
     let ctx = state.ctx.as_ref();
     let api: Api<VirtualCluster> = Api::all(ctx.client.clone());
-    let mut recon = Reconciliation::new(ctx, vc, carried)?;
+    let mut recon = Reconciliation::new(ctx, vc, carried).ok_or(Error::MissingIdentity)?;
 
     let errors = invalid(vc);
     if !errors.is_empty() {
@@ -274,7 +274,7 @@ async fn delete(
     }
     let ctx = state.ctx.as_ref();
     let api: Api<VirtualCluster> = Api::all(ctx.client.clone());
-    let mut recon = Reconciliation::new(ctx, vc, carried)?;
+    let mut recon = Reconciliation::new(ctx, vc, carried).ok_or(Error::MissingIdentity)?;
     match cleanup::finish(&mut recon).await {
         None => {
             status::publish(ctx, vc, recon.changes, Vec::new()).await;

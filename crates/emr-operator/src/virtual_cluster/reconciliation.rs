@@ -4,7 +4,6 @@
 use emr_api::{VirtualCluster, VirtualClusterStatus};
 
 use super::children::Owner;
-use super::error::Error;
 use super::status::carry;
 use crate::Context;
 use crate::kit::Event;
@@ -25,18 +24,18 @@ pub struct Reconciliation<'a> {
 
 impl<'a> Reconciliation<'a> {
     /// Starts from the object's status, with what a refused write of an earlier try recorded
-    /// (`carried`) added.
+    /// (`carried`) added. `None` for an object without name or uid (never stored).
     pub fn new(
         ctx: &'a Context,
         vc: &'a VirtualCluster,
         carried: Option<&VirtualClusterStatus>,
-    ) -> Result<Self, Error> {
-        let owner = Owner::of(vc).ok_or(Error::MissingIdentity)?;
+    ) -> Option<Self> {
+        let owner = Owner::of(vc)?;
         let mut status = vc.status.clone().unwrap_or_default();
         if let Some(refused) = carried {
             carry::carry(&mut status, refused);
         }
-        Ok(Self {
+        Some(Self {
             ctx,
             vc,
             owner,
