@@ -168,10 +168,9 @@ proptest! {
         let _ = conditions::events(&old, &new);
         let _ = outcome::requeue_after(
             retry,
-            failures,
             Duration::from_secs(durations.0),
             Duration::from_secs(durations.1),
-            |n| crate::kit::backoff::jittered(n, Duration::from_secs(2), Duration::from_secs(300)),
+            || crate::kit::backoff::jittered(failures, Duration::from_secs(2), Duration::from_secs(300)),
         );
         let unfinished = job_runs::unfinished(&runs);
         let _ = job_runs::to_cancel(&unfinished);

@@ -74,21 +74,18 @@ impl Outcome {
     }
 }
 
-/// How long until the next look, and the failure count to remember for the one after.
+/// How long until the next look. `backoff` gives the delay after a failure (it counts the
+/// streak, so it is asked only then); whatever it says, the periodic resync comes no later.
 pub fn requeue_after(
     retry: Retry,
-    failures: u32,
     resync: Duration,
     poll: Duration,
-    backoff: impl Fn(u32) -> Duration,
-) -> (Duration, u32) {
+    backoff: impl FnOnce() -> Duration,
+) -> Duration {
     match retry {
-        Retry::Resync => (resync, 0),
-        Retry::Poll => (poll.min(resync), 0),
-        Retry::Backoff => (
-            backoff(failures).min(resync.max(poll)),
-            failures.saturating_add(1),
-        ),
+        Retry::Resync => resync,
+        Retry::Poll => poll.min(resync),
+        Retry::Backoff => backoff().min(resync.max(poll)),
     }
 }
 
@@ -100,22 +97,15 @@ mod tests {
     fn requeue_policy() {
         let resync = Duration::from_secs(300);
         let poll = Duration::from_secs(5);
-        let backoff = |n: u32| Duration::from_secs(1 << n.min(20));
+        let never = || -> Duration { panic!("asked for a backoff without a failure") };
+        assert_eq!(requeue_after(Retry::Resync, resync, poll, never), resync);
+        assert_eq!(requeue_after(Retry::Poll, resync, poll, never), poll);
+        let eight = || Duration::from_secs(8);
         assert_eq!(
-            requeue_after(Retry::Resync, 4, resync, poll, backoff),
-            (resync, 0)
+            requeue_after(Retry::Backoff, resync, poll, eight),
+            Duration::from_secs(8)
         );
-        assert_eq!(
-            requeue_after(Retry::Poll, 4, resync, poll, backoff),
-            (poll, 0)
-        );
-        assert_eq!(
-            requeue_after(Retry::Backoff, 3, resync, poll, backoff),
-            (Duration::from_secs(8), 4)
-        );
-        assert_eq!(
-            requeue_after(Retry::Backoff, 30, resync, poll, backoff).0,
-            resync
-        );
+        let long = || Duration::from_secs(1 << 20);
+        assert_eq!(requeue_after(Retry::Backoff, resync, poll, long), resync);
     }
 }

@@ -15,6 +15,8 @@ use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::Action;
 
+use crate::kit::{Category, ReconcileError};
+
 use super::error::Error;
 use super::names::{CONTROLLER, FINALIZER};
 use super::outcome::{Outcome, Retry};
@@ -54,10 +56,14 @@ pub async fn reconcile(vc: Arc<VirtualCluster>, state: Arc<State>) -> Result<Act
         .metrics
         .reconciled(CONTROLLER, started.elapsed(), failure.as_deref());
     if let Err(error) = &result {
-        tracing::warn!(virtualcluster = %vc.name_any(), %error, "reconcile failed");
+        tracing::warn!(%error, "reconcile failed");
     }
     result.map(|done| done.action)
 }
+
+/// The kind of trouble a step that failed is counted as: its reason is on the object already,
+/// the streak only needs it to grow.
+const STEP_FAILED: Category = Category::Other;
 
 /// How many writes removing the finalizer may take, each after a fresh read.
 const FINALIZER_ATTEMPTS: usize = 3;
@@ -247,7 +253,7 @@ async fn converge(
         vc.metadata.generation,
     );
     let retry = steps.retry();
-    let action = Action::requeue(state.next(&key(vc), retry));
+    let action = Action::requeue(state.next(&key(vc), retry, STEP_FAILED));
     // The metric names the first failing part, even when Ready's own reason is a wait.
     let failing = steps
         .iter()
@@ -305,7 +311,7 @@ async fn delete(
                 &outcome,
                 vc.metadata.generation,
             );
-            let action = Action::requeue(state.next(&key(vc), outcome.retry));
+            let action = Action::requeue(state.next(&key(vc), outcome.retry, STEP_FAILED));
             status::finish(&api, recon, &outcome).await?;
             Ok(Reconciled::after(action, &outcome))
         }

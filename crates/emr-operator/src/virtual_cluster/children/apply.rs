@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use super::plan::contains;
-use crate::kit::FIELD_MANAGER;
+use crate::kit::{self, FIELD_MANAGER};
 use crate::virtual_cluster::error::Error;
 use crate::virtual_cluster::reconciliation::Reconciliation;
 
@@ -85,7 +85,7 @@ where
 {
     match api.delete(name, &DeleteParams::background()).await {
         Ok(_) => Ok(true),
-        Err(kube::Error::Api(status)) if status.is_not_found() => Ok(false),
+        Err(e) if kit::error::is_not_found(&e) => Ok(false),
         Err(e) => Err(e),
     }
 }

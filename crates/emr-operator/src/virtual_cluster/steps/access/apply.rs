@@ -9,6 +9,7 @@ use kube::api::{Api, DeleteParams, Preconditions};
 use kube::{Resource, ResourceExt};
 
 use super::{aws_auth, plan};
+use crate::kit;
 use crate::virtual_cluster::children::converge_child;
 use crate::virtual_cluster::error::Error;
 use crate::virtual_cluster::names::EMR_ROLE;
@@ -80,7 +81,7 @@ async fn require_cluster_role(recon: &Reconciliation<'_>, name: &str) -> Result<
         Ok(None) => Err(Error::EmrClusterRoleMissing {
             name: name.to_owned(),
         }),
-        Err(kube::Error::Api(status)) if status.code == 403 => {
+        Err(e) if kit::error::is_forbidden(&e) => {
             tracing::debug!(
                 clusterrole = name,
                 "may not read EMR's ClusterRole; not checked"
@@ -216,7 +217,7 @@ where
     };
     match api.delete(&obj.name_any(), &params).await {
         Ok(_) => Ok(true),
-        Err(kube::Error::Api(status)) if status.is_not_found() => Ok(false),
+        Err(e) if kit::error::is_not_found(&e) => Ok(false),
         Err(e) => Err(e),
     }
 }
