@@ -15,7 +15,9 @@
 //! built, the changes made); each step lives in `steps/<step>/` with its pure `plan.rs` beside
 //! its I/O `apply.rs`; [`children`] is what every object the operator makes in the namespace
 //! shares; [`status`] turns outcomes into conditions and writes them; [`state`] is what the
-//! controller remembers between reconciles.
+//! controller remembers between reconciles. Status writes, the finalizer, error categories,
+//! failure streaks, Events and the reconcile span come from the shared [`crate::kit`];
+//! `io_tests` runs whole reconciles against the kit's mock apiserver and a scripted AWS.
 
 mod children;
 mod controller;

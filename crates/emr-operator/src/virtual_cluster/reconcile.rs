@@ -4,18 +4,15 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use emr_api::VirtualCluster;
-use emr_api::VirtualClusterStatus;
 use emr_api::check::{self, FieldError};
 use emr_api::virtual_cluster::condition_types::{
     EMR_ACCESS_READY, NAMESPACE_READY, READY, SERVICE_ACCOUNTS_READY, TRUST_POLICIES_READY,
     VIRTUAL_CLUSTER_READY,
 };
+use emr_api::{VirtualCluster, VirtualClusterStatus};
 use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::Action;
-
-use crate::kit::{Category, ReconcileError};
 
 use super::error::Error;
 use super::names::{CONTROLLER, FINALIZER};
@@ -27,6 +24,7 @@ use super::steps::trust::plan::Family;
 use super::steps::{
     access, cleanup, cluster_facts, emr_cluster, namespace, service_accounts, trust,
 };
+use crate::kit::{Category, ReconcileError};
 
 /// What a reconcile decided: when to look again, and the reason of a failing step (for the
 /// reconcile-error metric: step failures are conditions, not errors of the reconcile).
@@ -48,7 +46,7 @@ pub async fn reconcile(vc: Arc<VirtualCluster>, state: Arc<State>) -> Result<Act
     let started = Instant::now();
     let result = pass_until_recorded(&vc, &state).await;
     let failure = match &result {
-        Ok(done) => done.failure.clone(),
+        Ok(reconciled) => reconciled.failure.clone(),
         Err(error) => Some(error.metric_label().to_owned()),
     };
     state
@@ -58,7 +56,7 @@ pub async fn reconcile(vc: Arc<VirtualCluster>, state: Arc<State>) -> Result<Act
     if let Err(error) = &result {
         tracing::warn!(%error, "reconcile failed");
     }
-    result.map(|done| done.action)
+    result.map(|reconciled| reconciled.action)
 }
 
 /// The kind of trouble a step that failed is counted as: its reason is on the object already,

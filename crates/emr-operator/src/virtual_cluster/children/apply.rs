@@ -264,3 +264,24 @@ pub async fn delete_children<K: Child>(
     }
     Ok(())
 }
+
+/// Lets go of the owner's children of kind `K` in `namespace` (see [`orphan`]).
+pub async fn orphan_children<K: Child>(
+    recon: &mut Reconciliation<'_>,
+    namespace: &str,
+    kind: &'static str,
+) -> Result<(), Error> {
+    let (api, ours) = list_children::<K>(recon, namespace, kind).await?;
+    for child in ours {
+        let name = child.name_any();
+        orphan(&api, &child, &recon.owner.uid)
+            .await
+            .map_err(|source| Error::OrphanChild {
+                kind,
+                namespace: namespace.to_owned(),
+                name,
+                source,
+            })?;
+    }
+    Ok(())
+}

@@ -6,6 +6,6 @@ pub mod apply;
 pub mod plan;
 
 pub use apply::{
-    Applied, Child, contains_object, converge_child, delete_children, list_children, report,
+    Applied, contains_object, converge_child, delete_children, orphan_children, report,
 };
 pub use plan::{Owner, annotations, child_meta, labels};

@@ -21,7 +21,7 @@ use kube::{Resource, ResourceExt};
 
 use super::plan;
 use crate::kit::FIELD_MANAGER;
-use crate::virtual_cluster::children::{self, Child, delete_children, list_children};
+use crate::virtual_cluster::children::{self, delete_children};
 use crate::virtual_cluster::error::{Error, aws_outcome};
 use crate::virtual_cluster::outcome::Outcome;
 use crate::virtual_cluster::reconciliation::Reconciliation;
@@ -289,11 +289,11 @@ async fn orphan_children(recon: &mut Reconciliation<'_>) -> Result<(), Error> {
     };
     release_namespace_markers(recon, &namespace).await?;
     access::apply::migrate_before_retain(recon, &namespace).await?;
-    orphan::<RoleBinding>(recon, &namespace, "RoleBinding").await?;
-    orphan::<ServiceAccount>(recon, &namespace, "ServiceAccount").await?;
-    orphan::<ResourceQuota>(recon, &namespace, "ResourceQuota").await?;
-    orphan::<LimitRange>(recon, &namespace, "LimitRange").await?;
-    orphan::<NetworkPolicy>(recon, &namespace, "NetworkPolicy").await?;
+    children::orphan_children::<RoleBinding>(recon, &namespace, "RoleBinding").await?;
+    children::orphan_children::<ServiceAccount>(recon, &namespace, "ServiceAccount").await?;
+    children::orphan_children::<ResourceQuota>(recon, &namespace, "ResourceQuota").await?;
+    children::orphan_children::<LimitRange>(recon, &namespace, "LimitRange").await?;
+    children::orphan_children::<NetworkPolicy>(recon, &namespace, "NetworkPolicy").await?;
     Ok(())
 }
 
@@ -336,25 +336,5 @@ async fn release_namespace_markers(
         "NamespaceReleased",
         format!("removed the operator's ownership markers from namespace {name}, which stays"),
     );
-    Ok(())
-}
-
-async fn orphan<K: Child>(
-    recon: &mut Reconciliation<'_>,
-    namespace: &str,
-    kind: &'static str,
-) -> Result<(), Error> {
-    let (api, ours) = list_children::<K>(recon, namespace, kind).await?;
-    for child in ours {
-        let name = child.name_any();
-        children::apply::orphan(&api, &child, &recon.owner.uid)
-            .await
-            .map_err(|source| Error::OrphanChild {
-                kind,
-                namespace: namespace.to_owned(),
-                name,
-                source,
-            })?;
-    }
     Ok(())
 }
