@@ -12,6 +12,8 @@
 
 mod prove;
 mod submit;
+#[cfg(test)]
+mod tests;
 mod write;
 
 use std::time::Duration;
