@@ -284,7 +284,7 @@ fn aws_calls(text: &str, service: &str, operation: &str) -> f64 {
 fn reconciles(text: &str) -> f64 {
     metric(
         text,
-        "emr_operator_reconciles_total{controller=\"virtualcluster\"}",
+        "emr_operator_reconciles_total{controller=\"VirtualCluster\"}",
     )
 }
 

@@ -21,8 +21,8 @@ mod time;
 pub mod trust_policy;
 pub mod virtual_cluster;
 
-#[cfg(test)]
-mod test_server;
+#[cfg(any(test, feature = "test-server"))]
+pub mod test_server;
 
 use std::sync::Arc;
 

@@ -1,5 +1,8 @@
 //! A scripted HTTP server on 127.0.0.1, so tests exercise the real SDK clients end to end:
 //! serialization of what we send, parsing and error classification of what AWS answers.
+//! Built for this crate's tests and, with the `test-server` feature, for the operator's.
+// Test support: a broken loopback socket or lock ends the test that uses it.
+#![allow(clippy::expect_used)]
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -14,14 +17,14 @@ use aws_types::SdkConfig;
 use aws_types::region::Region;
 
 #[derive(Clone, Debug)]
-pub(crate) struct Reply {
+pub struct Reply {
     status: u16,
     headers: Vec<(String, String)>,
     body: String,
 }
 
 impl Reply {
-    pub(crate) fn json(status: u16, body: serde_json::Value) -> Self {
+    pub fn json(status: u16, body: serde_json::Value) -> Self {
         Reply {
             status,
             headers: vec![("content-type".into(), "application/json".into())],
@@ -30,7 +33,7 @@ impl Reply {
     }
 
     /// A restJson1 error (emr-containers, EKS): the code travels in `x-amzn-ErrorType`.
-    pub(crate) fn json_error(status: u16, code: &str, message: &str) -> Self {
+    pub fn json_error(status: u16, code: &str, message: &str) -> Self {
         Reply {
             status,
             headers: vec![
@@ -43,7 +46,7 @@ impl Reply {
     }
 
     /// An awsQuery answer (IAM, STS), with the request id header those services send.
-    pub(crate) fn xml(status: u16, body: &str) -> Self {
+    pub fn xml(status: u16, body: &str) -> Self {
         Reply {
             status,
             headers: vec![
@@ -56,19 +59,19 @@ impl Reply {
 }
 
 #[derive(Clone, Debug)]
-pub(crate) struct Recorded {
-    pub(crate) method: String,
-    pub(crate) path: String,
-    pub(crate) body: String,
+pub struct Recorded {
+    pub method: String,
+    pub path: String,
+    pub body: String,
 }
 
 impl Recorded {
-    pub(crate) fn json(&self) -> serde_json::Value {
+    pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
     }
 
     /// The decoded value of one field of a form-encoded (awsQuery) body.
-    pub(crate) fn form_field(&self, name: &str) -> Option<String> {
+    pub fn form_field(&self, name: &str) -> Option<String> {
         self.body.split('&').find_map(|pair| {
             let (key, value) = pair.split_once('=')?;
             (key == name).then(|| {
@@ -80,14 +83,14 @@ impl Recorded {
     }
 }
 
-pub(crate) struct TestServer {
-    pub(crate) url: String,
+pub struct TestServer {
+    pub url: String,
     recorded: Arc<Mutex<Vec<Recorded>>>,
 }
 
 impl TestServer {
     /// Answers requests with `replies` in order, then with 500s.
-    pub(crate) fn start(replies: Vec<Reply>) -> Self {
+    pub fn start(replies: Vec<Reply>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
         let url = format!("http://{}", listener.local_addr().expect("local addr"));
         let replies = Arc::new(Mutex::new(VecDeque::from(replies)));
@@ -104,12 +107,12 @@ impl TestServer {
         TestServer { url, recorded }
     }
 
-    pub(crate) fn requests(&self) -> Vec<Recorded> {
+    pub fn requests(&self) -> Vec<Recorded> {
         self.recorded.lock().expect("not poisoned").clone()
     }
 
     /// SDK configuration pointing at this server, isolated from the host's environment.
-    pub(crate) async fn sdk_config(&self, max_attempts: u32) -> SdkConfig {
+    pub async fn sdk_config(&self, max_attempts: u32) -> SdkConfig {
         aws_config::defaults(BehaviorVersion::latest())
             .empty_test_environment()
             .test_credentials()

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use emr_aws::Aws;
 
 use crate::config::OperatorConfig;
-use crate::events::EventPublisher;
+use crate::kit::events::EventPublisher;
 use crate::metrics::Metrics;
 
 /// Shared by all reconciles of all controllers.

@@ -2,22 +2,18 @@
 //! (`emr-aws`); each keeps its decisions (what should exist, which state comes next) in pure
 //! modules apart from the code that talks to the apiserver and AWS.
 
-pub mod backoff;
 pub mod config;
 pub mod context;
-pub mod events;
 pub mod fair_queue;
-pub mod finalizer;
 #[cfg(test)]
 mod hostile_values;
+pub mod kit;
 pub mod kube_client;
 pub mod leader;
 pub mod metrics;
-pub mod panic_guard;
 pub mod run;
 pub mod server;
 pub mod spark_job_run;
-pub mod status;
 pub mod virtual_cluster;
 
 pub use config::OperatorConfig;

@@ -1,5 +1,10 @@
 //! Prometheus metrics of the operator, served on `/metrics`. Also the AWS call observer, so every
 //! AWS request is counted by operation and outcome without the AWS layer knowing Prometheus.
+//!
+//! One naming scheme for the reconcile families: the `controller` label is the kind
+//! (`SparkJobRun`, `VirtualCluster`) and the `error` label is UpperCamelCase, like condition
+//! reasons (`StartJobRun`, `AwsThrottled`). [`Metrics::reconciled`] enforces it, whatever case a
+//! controller passes.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -374,10 +379,12 @@ impl Metrics {
             .observe(elapsed.as_secs_f64());
     }
 
-    /// A reconcile of `controller` took `elapsed`; `error` names the failure, if any.
+    /// A reconcile of `controller` (the kind) took `elapsed`; `error` names the failure, if any.
+    /// Both labels are written in UpperCamelCase.
     pub fn reconciled(&self, controller: &str, elapsed: Duration, error: Option<&str>) {
+        let controller = upper_camel(controller);
         let label = ControllerLabel {
-            controller: controller.into(),
+            controller: controller.clone(),
         };
         self.reconciles.get_or_create(&label).inc();
         self.reconcile_duration
@@ -386,8 +393,8 @@ impl Metrics {
         if let Some(error) = error {
             self.reconcile_errors
                 .get_or_create(&ErrorLabels {
-                    controller: controller.into(),
-                    error: error.into(),
+                    controller,
+                    error: upper_camel(error),
                 })
                 .inc();
         }
@@ -416,9 +423,41 @@ impl CallObserver for Metrics {
     }
 }
 
+/// `label` in UpperCamelCase: `aws_throttled` becomes `AwsThrottled`, `StartJobRun` stays.
+fn upper_camel(label: &str) -> String {
+    label
+        .split(['_', '-', ' '])
+        .flat_map(|word| {
+            let mut chars = word.chars();
+            chars
+                .next()
+                .map(|first| first.to_ascii_uppercase())
+                .into_iter()
+                .chain(chars)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reconcile_labels_follow_one_case() {
+        assert_eq!(upper_camel("aws_throttled"), "AwsThrottled");
+        assert_eq!(upper_camel("kube_conflict"), "KubeConflict");
+        assert_eq!(upper_camel("StartJobRun"), "StartJobRun");
+        assert_eq!(upper_camel("ReconcilePanicked"), "ReconcilePanicked");
+        let m = Metrics::new();
+        m.reconciled("VirtualCluster", Duration::ZERO, Some("aws_access_denied"));
+        let text = m.encode();
+        assert!(
+            text.contains(
+                r#"emr_operator_reconcile_errors_total{controller="VirtualCluster",error="AwsAccessDenied"} 1"#
+            ),
+            "{text}"
+        );
+    }
 
     #[test]
     fn exposes_calls_and_job_states() {

@@ -161,7 +161,7 @@ pub async fn run(config: OperatorConfig) -> Result<(), RunError> {
         let both = async {
             tokio::join!(
                 crate::virtual_cluster::run(ctx.clone(), shutdown.wait()),
-                crate::spark_job_run::run(ctx.clone(), shutdown.wait()),
+                crate::spark_job_run::run(ctx.clone(), shutdown.clone()),
             );
         };
         // kube-runtime does not notice a shutdown that arrives before its caches are filled, and

@@ -1,8 +1,9 @@
-//! Why a SparkJobRun reconcile failed; each variant names the action and the object.
+//! Why a SparkJobRun reconcile failed; each variant names the action and the object, and says
+//! what kind of trouble it is ([`ReconcileError`]), which picks the retry.
 
 use emr_aws::AwsError;
 
-use super::request::RequestError;
+use crate::kit::{Category, ReconcileError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -40,12 +41,6 @@ pub enum Error {
         name: String,
         #[source]
         source: kube::Error,
-    },
-    #[error("building the StartJobRun request of SparkJobRun {object}: {source}")]
-    BuildRequest {
-        object: String,
-        #[source]
-        source: RequestError,
     },
     #[error("starting attempt {attempt} of SparkJobRun {object}: {source}")]
     StartJobRun {
@@ -87,9 +82,27 @@ pub enum Error {
     Panicked { object: String, message: String },
 }
 
-impl Error {
-    /// A short label for the reconcile-errors metric.
-    pub fn metric_label(&self) -> &'static str {
+impl ReconcileError for Error {
+    fn category(&self) -> Category {
+        match self {
+            Error::Panicked { .. } => Category::Panicked,
+            Error::StaleObject { .. } => Category::Conflict,
+            // A call that never answered, most likely the apiserver's (AWS calls time out).
+            Error::TimedOut { .. } => Category::ApiserverUnreachable,
+            Error::ReadJob { source, .. }
+            | Error::WriteStatus { source, .. }
+            | Error::AddFinalizer { source, .. }
+            | Error::RemoveFinalizer { source, .. }
+            | Error::ReadVirtualCluster { source, .. } => Category::of_kube(source),
+            Error::StartJobRun { source, .. }
+            | Error::FindJobRun { source, .. }
+            | Error::CancelJobRun { source, .. }
+            | Error::ProveJobRun { source, .. }
+            | Error::DescribeJobTemplate { source, .. } => Category::of_aws(source),
+        }
+    }
+
+    fn metric_label(&self) -> &'static str {
         match self {
             Error::ReadJob { .. } => "ReadJob",
             Error::WriteStatus { .. } => "WriteStatus",
@@ -97,54 +110,72 @@ impl Error {
             Error::AddFinalizer { .. } => "AddFinalizer",
             Error::RemoveFinalizer { .. } => "RemoveFinalizer",
             Error::ReadVirtualCluster { .. } => "ReadVirtualCluster",
-            Error::BuildRequest { .. } => "BuildRequest",
             Error::StartJobRun { .. } => "StartJobRun",
             Error::FindJobRun { .. } => "FindJobRun",
             Error::CancelJobRun { .. } => "CancelJobRun",
             Error::ProveJobRun { .. } => "ProveJobRun",
             Error::DescribeJobTemplate { .. } => "DescribeJobTemplate",
             Error::TimedOut { .. } => "TimedOut",
-            Error::Panicked { .. } => crate::panic_guard::REASON,
+            Error::Panicked { .. } => crate::kit::panic_guard::REASON,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use emr_aws::{AwsFault, FaultKind};
+
+    use super::*;
+
+    fn aws(kind: FaultKind) -> AwsError {
+        AwsError::CancelJobRun {
+            virtual_cluster_id: "vc".into(),
+            job_run_id: "jr".into(),
+            cause: AwsFault {
+                kind,
+                code: Some("X".into()),
+                message: "m".into(),
+                request_id: None,
+                http_status: None,
+            },
         }
     }
 
-    /// Whether AWS throttled the call (worth a longer pause than other errors).
-    pub fn is_throttled(&self) -> bool {
-        match self {
-            Error::StartJobRun { source, .. }
-            | Error::FindJobRun { source, .. }
-            | Error::CancelJobRun { source, .. }
-            | Error::ProveJobRun { source, .. }
-            | Error::DescribeJobTemplate { source, .. } => source.is_throttled(),
-            _ => false,
-        }
-    }
-
-    /// The apiserver could not answer (restarting, a dropped connection), or a reconcile gave up
-    /// waiting for an answer: trouble that clears by itself.
-    pub fn is_apiserver_unavailable(&self) -> bool {
-        match self {
-            Error::ReadJob { source, .. }
-            | Error::WriteStatus { source, .. }
-            | Error::AddFinalizer { source, .. }
-            | Error::RemoveFinalizer { source, .. }
-            | Error::ReadVirtualCluster { source, .. } => {
-                crate::backoff::apiserver_unavailable(source)
-            }
-            Error::TimedOut { .. } => true,
-            _ => false,
-        }
-    }
-
-    /// AWS trouble that clears by itself: throttling, an outage, a timeout.
-    pub fn is_transient_aws(&self) -> bool {
-        match self {
-            Error::StartJobRun { source, .. }
-            | Error::FindJobRun { source, .. }
-            | Error::CancelJobRun { source, .. }
-            | Error::ProveJobRun { source, .. }
-            | Error::DescribeJobTemplate { source, .. } => source.is_retryable(),
-            _ => false,
-        }
+    #[test]
+    fn each_kind_of_trouble_has_its_category() {
+        let cancel = |kind| Error::CancelJobRun {
+            object: "ns/j".into(),
+            source: aws(kind),
+        };
+        assert_eq!(cancel(FaultKind::Throttled).category(), Category::Throttled);
+        assert_eq!(
+            cancel(FaultKind::Unavailable).category(),
+            Category::TransientAws
+        );
+        assert_eq!(cancel(FaultKind::AccessDenied).category(), Category::Other);
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        let write = |source| Error::WriteStatus {
+            object: "ns/j".into(),
+            source,
+        };
+        assert_eq!(
+            write(kube::Error::Service(Box::new(refused))).category(),
+            Category::ApiserverUnreachable
+        );
+        let invalid = kube::Error::Api(Box::new(kube::core::Status {
+            code: 422,
+            ..Default::default()
+        }));
+        assert_eq!(write(invalid).category(), Category::Other);
+        let stale = Error::StaleObject {
+            object: "ns/j".into(),
+        };
+        assert_eq!(stale.category(), Category::Conflict);
+        let timed_out = Error::TimedOut {
+            object: "ns/j".into(),
+            seconds: 120,
+        };
+        assert_eq!(timed_out.category(), Category::ApiserverUnreachable);
+        assert_eq!(timed_out.metric_label(), "TimedOut");
     }
 }

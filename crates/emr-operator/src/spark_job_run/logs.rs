@@ -45,7 +45,7 @@ mod tests {
     use super::*;
 
     fn spec(monitoring: &str) -> SparkJobRunSpec {
-        serde_yaml::from_str(&format!(
+        serde_saphyr::from_str(&format!(
             r#"
 virtualCluster: {{name: vc}}
 executionRoleArn: arn:aws:iam::123456789012:role/r

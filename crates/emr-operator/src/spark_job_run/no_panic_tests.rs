@@ -13,7 +13,7 @@ use proptest::prelude::*;
 use super::decide::{self, Facts};
 use super::ownership::{self, Evidence};
 use super::target::{self, Resolution};
-use super::tracker::{Cadence, JobKey, Observation, Registry};
+use super::tracker::{Cadence, JobKey, Observation, Tracker};
 use super::{logs, panic_report, request, text, transitions};
 use crate::hostile_values::*;
 
@@ -211,7 +211,7 @@ proptest! {
             young_poll_interval: std::time::Duration::from_millis(intervals.1),
             young_job_age: std::time::Duration::MAX,
         };
-        let mut r = Registry::new(cadence);
+        let mut r = Tracker::new(cadence);
         let key = |id: &str| JobKey { virtual_cluster_id: "vc".into(), job_run_id: id.into() };
         for (i, info) in answers.iter().enumerate() {
             let id = if i % 2 == 0 { info.id.clone() } else { format!("other-{i}") };

@@ -39,10 +39,10 @@ pub enum Evidence<'a> {
 
 /// Whether a job run is this object's.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Verdict {
-    Owned,
+pub enum RunOwnership {
+    Ours,
     /// Not this object's; the message says why.
-    NotOwned(String),
+    NotOurs(String),
     /// No evidence yet.
     Unknown,
 }
@@ -78,29 +78,29 @@ pub fn check_virtual_cluster(claimed: &str, owned: Option<&str>) -> Result<(), S
 }
 
 /// Judges the job run `key` (its virtual cluster already proven) on `evidence`.
-pub fn check_run(uid: &str, key: &JobKey, evidence: Evidence<'_>) -> Verdict {
+pub fn check_run(uid: &str, key: &JobKey, evidence: Evidence<'_>) -> RunOwnership {
     match evidence {
-        Evidence::TrackedByThis => Verdict::Owned,
-        Evidence::TrackedByOther => Verdict::NotOwned(format!(
+        Evidence::TrackedByThis => RunOwnership::Ours,
+        Evidence::TrackedByOther => RunOwnership::NotOurs(format!(
             "status named job run {}, which another SparkJobRun started",
             key.job_run_id
         )),
         // EMR reports every run's token (StartJobRun requires one); without it, no verdict.
-        Evidence::Seen(info) if info.client_token.is_none() => Verdict::Unknown,
+        Evidence::Seen(info) if info.client_token.is_none() => RunOwnership::Unknown,
         Evidence::Seen(info) => {
             if info.virtual_cluster_id == key.virtual_cluster_id
                 && token_is_ours(uid, info.client_token.as_deref())
             {
-                Verdict::Owned
+                RunOwnership::Ours
             } else {
-                Verdict::NotOwned(format!(
+                RunOwnership::NotOurs(format!(
                     "status named job run {}, which this SparkJobRun did not start (its client \
                      token is not this object's)",
                     key.job_run_id
                 ))
             }
         }
-        Evidence::Nothing => Verdict::Unknown,
+        Evidence::Nothing => RunOwnership::Unknown,
     }
 }
 
@@ -208,28 +208,34 @@ mod tests {
     #[test]
     fn a_run_is_ours_by_the_trackers_word_or_its_token() {
         let k = key("vc-b", "jr");
-        assert_eq!(check_run(UID, &k, Evidence::TrackedByThis), Verdict::Owned);
+        assert_eq!(
+            check_run(UID, &k, Evidence::TrackedByThis),
+            RunOwnership::Ours
+        );
         assert!(matches!(
             check_run(UID, &k, Evidence::TrackedByOther),
-            Verdict::NotOwned(_)
+            RunOwnership::NotOurs(_)
         ));
-        assert_eq!(check_run(UID, &k, Evidence::Nothing), Verdict::Unknown);
+        assert_eq!(check_run(UID, &k, Evidence::Nothing), RunOwnership::Unknown);
         let ours = run("vc-b", Some(&client_token(UID, 2)));
-        assert_eq!(check_run(UID, &k, Evidence::Seen(&ours)), Verdict::Owned);
+        assert_eq!(
+            check_run(UID, &k, Evidence::Seen(&ours)),
+            RunOwnership::Ours
+        );
         let theirs = run("vc-b", Some(&client_token(OTHER, 2)));
         assert!(matches!(
             check_run(UID, &k, Evidence::Seen(&theirs)),
-            Verdict::NotOwned(_)
+            RunOwnership::NotOurs(_)
         ));
         let tokenless = run("vc-b", None);
         assert_eq!(
             check_run(UID, &k, Evidence::Seen(&tokenless)),
-            Verdict::Unknown
+            RunOwnership::Unknown
         );
         let elsewhere = run("vc-a", Some(&client_token(UID, 2)));
         assert!(matches!(
             check_run(UID, &k, Evidence::Seen(&elsewhere)),
-            Verdict::NotOwned(_)
+            RunOwnership::NotOurs(_)
         ));
     }
 

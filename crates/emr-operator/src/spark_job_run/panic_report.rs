@@ -5,13 +5,12 @@
 use emr_api::SparkJobRun;
 use emr_api::condition::{self, Condition, ConditionStatus};
 use emr_api::spark_job_run::{SparkJobRunStatus, condition_types as types, reasons};
-use kube::api::{Api, Patch, PatchParams};
-use kube::{Resource, ResourceExt};
-use serde_json::json;
+use kube::ResourceExt;
+use kube::api::Api;
 
 use crate::context::Context;
-use crate::panic_guard::{self, Panicked};
-use crate::status::FIELD_MANAGER;
+use crate::kit::panic_guard::{self, Panicked};
+use crate::kit::status::{self, Precondition};
 
 /// The status after a panic: the job's own facts kept, the verdict conditions saying what happened.
 pub fn status_after(
@@ -47,15 +46,8 @@ pub async fn report(ctx: &Context, job: &SparkJobRun, panicked: &Panicked) {
         job.metadata.generation,
         &message,
     );
-    let body = json!({
-        "apiVersion": SparkJobRun::api_version(&()),
-        "kind": SparkJobRun::kind(&()),
-        "metadata": {"name": name, "resourceVersion": job.resource_version()},
-        "status": status,
-    });
     let api: Api<SparkJobRun> = Api::namespaced(ctx.client.clone(), &namespace);
-    let params = PatchParams::apply(FIELD_MANAGER).force();
-    if let Err(error) = api.patch_status(&name, &params, &Patch::Apply(&body)).await {
+    if let Err(error) = status::apply(&api, job, Precondition::of(job), &status).await {
         tracing::warn!(%error, object = %format!("{namespace}/{name}"), "could not record the panic in status");
     }
     ctx.events

@@ -15,8 +15,8 @@ use futures::channel::mpsc::UnboundedSender;
 use kube::runtime::reflector::{ObjectRef, Store};
 use tokio::sync::Notify;
 
-use super::tracker::{Cadence, JobKey, MissingPlan, Observation, PollRequest, Registry};
-use crate::backoff;
+use super::tracker::{Cadence, JobKey, MissingPlan, Observation, PollRequest, Tracker};
+use crate::kit::backoff;
 use crate::metrics::Metrics;
 
 /// Virtual clusters polled at once.
@@ -32,29 +32,29 @@ const MAX_POLL_BACKOFF: Duration = Duration::from_secs(300);
 /// How long a final observation waits for its object's reconcile before it is dropped.
 const OBSERVATION_TTL: TimeDelta = TimeDelta::hours(1);
 
-/// The registry shared by the poller and the reconciles.
-pub struct Tracker {
-    registry: Mutex<Registry>,
+/// The [`Tracker`] shared by the poller and the reconciles, with a wake-up for the poller.
+pub struct SharedTracker {
+    tracker: Mutex<Tracker>,
     wake: Notify,
 }
 
-impl Tracker {
+impl SharedTracker {
     pub fn new(cadence: Cadence) -> Self {
         Self {
-            registry: Mutex::new(Registry::new(cadence)),
+            tracker: Mutex::new(Tracker::new(cadence)),
             wake: Notify::new(),
         }
     }
 
-    /// Runs `f` on the registry. A panic elsewhere cannot leave it half-updated in a way that
+    /// Runs `f` on the tracker. A panic elsewhere cannot leave it half-updated in a way that
     /// matters (every entry is self-contained), so a poisoned lock is used as it is.
-    pub fn with<R>(&self, f: impl FnOnce(&mut Registry) -> R) -> R {
-        let mut registry = self.registry.lock().unwrap_or_else(PoisonError::into_inner);
-        f(&mut registry)
+    pub fn with<R>(&self, f: impl FnOnce(&mut Tracker) -> R) -> R {
+        let mut tracker = self.tracker.lock().unwrap_or_else(PoisonError::into_inner);
+        f(&mut tracker)
     }
 
-    /// Like [`Tracker::with`], then wakes the poller to reconsider its schedule.
-    pub fn change<R>(&self, f: impl FnOnce(&mut Registry) -> R) -> R {
+    /// Like [`SharedTracker::with`], then wakes the poller to reconsider its schedule.
+    pub fn change<R>(&self, f: impl FnOnce(&mut Tracker) -> R) -> R {
         let result = self.with(f);
         self.wake.notify_one();
         result
@@ -93,7 +93,7 @@ impl Triggers {
 
 /// The polling task.
 pub struct Poller {
-    pub tracker: Arc<Tracker>,
+    pub tracker: Arc<SharedTracker>,
     pub aws: Aws,
     pub metrics: Arc<Metrics>,
     pub cadence: Cadence,

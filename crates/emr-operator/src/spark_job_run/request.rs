@@ -238,7 +238,7 @@ mod tests {
     const UID: &str = "6f1c2a4e-1b7d-4c55-9a43-0d4e2b1f9c21";
 
     fn job(namespace: &str, name: &str, spec: &str) -> SparkJobRun {
-        let mut job = SparkJobRun::new(name, serde_yaml::from_str(spec).unwrap());
+        let mut job = SparkJobRun::new(name, serde_saphyr::from_str(spec).unwrap());
         job.metadata.namespace = Some(namespace.into());
         job.metadata.uid = Some(UID.into());
         job

@@ -7,7 +7,7 @@
 //! the other queue may take the object up first, holding the copy from before the write, and
 //! repeat a side effect such as CancelJobRun. And while the watch is down (an apiserver restart),
 //! the cache does not catch up at all: a reconcile retried on it after a refused write would be
-//! refused again until the watch returns (`make bench`'s apiserver-restart scenario showed 30 s).
+//! refused again until the watch returns.
 //! So a reconcile reads the object afresh whenever this process knows better than its cache.
 
 use std::collections::HashMap;
@@ -18,15 +18,15 @@ use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
 use tokio::sync::OwnedMutexGuard;
 
-type Slot = Arc<tokio::sync::Mutex<Option<Known>>>;
+type Slot = Arc<tokio::sync::Mutex<Option<BeyondCache>>>;
 
-/// Held for the length of one reconcile: what this process knows beyond the watch cache (`None`
+/// SerialGuard for the length of one reconcile: what this process knows beyond the watch cache (`None`
 /// once the cache has caught up).
-pub type Held = OwnedMutexGuard<Option<Known>>;
+pub type SerialGuard = OwnedMutexGuard<Option<BeyondCache>>;
 
 /// What this process knows of an object that its watch cache may not show yet.
 #[derive(Debug, Clone)]
-pub enum Known {
+pub enum BeyondCache {
     /// The newest copy it has read or written.
     Version(Box<SparkJobRun>),
     /// The apiserver refused a write made from the cache's copy as out of date, and no newer copy
@@ -36,7 +36,7 @@ pub enum Known {
 
 /// Which copy a reconcile should decide on.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Copy {
+pub enum WhichCopy {
     /// The cache's copy is current (or nothing newer is known): use it.
     Cached,
     /// The operator knows better (a version the cache has not shown yet, or a refused write):
@@ -46,13 +46,15 @@ pub enum Copy {
 
 /// Whether the cached copy can be trusted, given what this process knows beyond it.
 /// Resource versions are compared only for equality, as the API conventions allow.
-pub fn copy_to_use(cached: &SparkJobRun, known: Option<&Known>) -> Copy {
+pub fn copy_to_use(cached: &SparkJobRun, known: Option<&BeyondCache>) -> WhichCopy {
     match known {
-        Some(Known::Stale) => Copy::ReadFresh,
-        Some(Known::Version(newest)) if newest.resource_version() != cached.resource_version() => {
-            Copy::ReadFresh
+        Some(BeyondCache::Stale) => WhichCopy::ReadFresh,
+        Some(BeyondCache::Version(newest))
+            if newest.resource_version() != cached.resource_version() =>
+        {
+            WhichCopy::ReadFresh
         }
-        _ => Copy::Cached,
+        _ => WhichCopy::Cached,
     }
 }
 
@@ -67,13 +69,13 @@ pub struct Ending<'a> {
 }
 
 /// What to remember after a reconcile that started from the cache's copy `cached`.
-pub fn remember(cached: &SparkJobRun, ending: Ending<'_>) -> Option<Known> {
+pub fn remember(cached: &SparkJobRun, ending: Ending<'_>) -> Option<BeyondCache> {
     if ending.gone {
         None
     } else if ending.refused {
-        Some(Known::Stale)
+        Some(BeyondCache::Stale)
     } else if ending.last.resource_version() != cached.resource_version() {
-        Some(Known::Version(Box::new(ending.last.clone())))
+        Some(BeyondCache::Version(Box::new(ending.last.clone())))
     } else {
         None
     }
@@ -86,7 +88,7 @@ pub struct Serial {
 
 impl Serial {
     /// Waits until no other reconcile of `object` runs, then holds its slot.
-    pub async fn lock(&self, object: &ObjectRef<SparkJobRun>) -> Held {
+    pub async fn lock(&self, object: &ObjectRef<SparkJobRun>) -> SerialGuard {
         let slot = self.slots().entry(object.clone()).or_default().clone();
         slot.lock_owned().await
     }
@@ -134,7 +136,7 @@ mod tests {
     fn job(version: &str) -> SparkJobRun {
         let mut job = SparkJobRun::new(
             "j",
-            serde_yaml::from_str(
+            serde_saphyr::from_str(
                 "{virtualCluster: {name: vc}, executionRoleArn: arn:aws:iam::123456789012:role/r, releaseLabel: emr-7.2.0-latest}",
             )
             .unwrap(),
@@ -144,8 +146,8 @@ mod tests {
         job
     }
 
-    fn version(v: &str) -> Known {
-        Known::Version(Box::new(job(v)))
+    fn version(v: &str) -> BeyondCache {
+        BeyondCache::Version(Box::new(job(v)))
     }
 
     fn ending(last: &SparkJobRun, gone: bool, refused: bool) -> Ending<'_> {
@@ -158,13 +160,25 @@ mod tests {
 
     #[test]
     fn the_cache_is_trusted_unless_a_different_version_is_known() {
-        assert_eq!(copy_to_use(&job("5"), None), Copy::Cached);
-        assert_eq!(copy_to_use(&job("5"), Some(&version("5"))), Copy::Cached);
+        assert_eq!(copy_to_use(&job("5"), None), WhichCopy::Cached);
+        assert_eq!(
+            copy_to_use(&job("5"), Some(&version("5"))),
+            WhichCopy::Cached
+        );
         // Older or newer than ours: resource versions are opaque, so read either way.
-        assert_eq!(copy_to_use(&job("5"), Some(&version("7"))), Copy::ReadFresh);
-        assert_eq!(copy_to_use(&job("9"), Some(&version("7"))), Copy::ReadFresh);
+        assert_eq!(
+            copy_to_use(&job("5"), Some(&version("7"))),
+            WhichCopy::ReadFresh
+        );
+        assert_eq!(
+            copy_to_use(&job("9"), Some(&version("7"))),
+            WhichCopy::ReadFresh
+        );
         // After a refused write, whatever the cache shows.
-        assert_eq!(copy_to_use(&job("5"), Some(&Known::Stale)), Copy::ReadFresh);
+        assert_eq!(
+            copy_to_use(&job("5"), Some(&BeyondCache::Stale)),
+            WhichCopy::ReadFresh
+        );
     }
 
     #[test]
@@ -172,13 +186,13 @@ mod tests {
         assert!(remember(&job("5"), ending(&job("5"), false, false)).is_none());
         assert!(matches!(
             remember(&job("5"), ending(&job("6"), false, false)),
-            Some(Known::Version(j)) if j.metadata.resource_version.as_deref() == Some("6")
+            Some(BeyondCache::Version(j)) if j.metadata.resource_version.as_deref() == Some("6")
         ));
         assert!(remember(&job("5"), ending(&job("6"), true, false)).is_none());
         // A refused write: the cache's copy is out of date even if nothing newer was read.
         assert!(matches!(
             remember(&job("5"), ending(&job("5"), false, true)),
-            Some(Known::Stale)
+            Some(BeyondCache::Stale)
         ));
     }
 
@@ -206,7 +220,7 @@ mod tests {
         drop(held);
         let seen = waiter.await.unwrap();
         assert!(
-            matches!(seen, Some(Known::Version(j)) if j.metadata.resource_version.as_deref() == Some("6"))
+            matches!(seen, Some(BeyondCache::Version(j)) if j.metadata.resource_version.as_deref() == Some("6"))
         );
 
         // `a` still remembers version 6, so its slot stays; cleared, it goes.

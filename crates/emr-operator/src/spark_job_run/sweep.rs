@@ -10,7 +10,7 @@ use std::time::Duration;
 use emr_api::SparkJobRun;
 use kube::runtime::reflector::{ObjectRef, Store};
 
-use super::reconcile::State;
+use super::state::State;
 use crate::metrics::Metrics;
 
 /// How often the maps are compared with the caches: cheap (one lookup per entry), and soon

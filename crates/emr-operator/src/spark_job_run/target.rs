@@ -125,7 +125,7 @@ mod tests {
     const ROLE: &str = "arn:aws:iam::123456789012:role/emr-job-role";
 
     fn spec(vc: &str) -> SparkJobRunSpec {
-        serde_yaml::from_str(&format!(
+        serde_saphyr::from_str(&format!(
             r#"
 virtualCluster: {vc}
 executionRoleArn: {ROLE}
@@ -139,7 +139,7 @@ jobDriver: {{sparkSubmitJobDriver: {{entryPoint: "local:///x.py"}}}}
     fn vc(ready: bool) -> VirtualCluster {
         let mut vc = VirtualCluster::new(
             "analytics",
-            serde_yaml::from_str(&format!(
+            serde_saphyr::from_str(&format!(
                 "{{eksClusterName: c, namespace: {{name: team-a}}, executionRoles: [{{arn: {ROLE}}}]}}"
             ))
             .unwrap(),

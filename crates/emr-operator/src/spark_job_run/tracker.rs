@@ -102,7 +102,7 @@ struct Schedule {
 
 /// The poller's state. Every method takes `now`, so tests control time.
 #[derive(Debug)]
-pub struct Registry {
+pub struct Tracker {
     cadence: Cadence,
     runs: BTreeMap<JobKey, Tracked>,
     observed: HashMap<JobKey, Observed>,
@@ -128,7 +128,7 @@ pub fn created_after(oldest: DateTime<Utc>) -> DateTime<Utc> {
         .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
-impl Registry {
+impl Tracker {
     pub fn new(cadence: Cadence) -> Self {
         Self {
             cadence,
@@ -492,7 +492,7 @@ mod tests {
 
     #[test]
     fn a_new_run_is_polled_at_the_young_cadence() {
-        let mut r = Registry::new(cadence());
+        let mut r = Tracker::new(cadence());
         r.track(key("vc1", "a"), obj("a"), t0(), t0());
         assert!(r.due(t0()).is_empty());
         assert_eq!(r.next_poll_at(), Some(t0() + secs(5)));
@@ -508,7 +508,7 @@ mod tests {
 
     #[test]
     fn one_poll_per_virtual_cluster_however_many_runs() {
-        let mut r = Registry::new(cadence());
+        let mut r = Tracker::new(cadence());
         for i in 0..50 {
             r.track(
                 key("vc1", &format!("a{i}")),
@@ -534,7 +534,7 @@ mod tests {
 
     #[test]
     fn changes_trigger_only_their_object_and_unchanged_runs_stay_quiet() {
-        let mut r = Registry::new(cadence());
+        let mut r = Tracker::new(cadence());
         r.track(key("vc1", "a"), obj("a"), t0(), t0());
         r.track(key("vc1", "b"), obj("b"), t0(), t0());
         let now = t0() + secs(5);
@@ -565,7 +565,7 @@ mod tests {
 
     #[test]
     fn cadence_slows_once_runs_are_old() {
-        let mut r = Registry::new(cadence());
+        let mut r = Tracker::new(cadence());
         r.track(key("vc1", "a"), obj("a"), t0(), t0());
         let young = t0() + secs(60);
         r.record_active(
@@ -584,7 +584,7 @@ mod tests {
 
     #[test]
     fn runs_missing_from_the_active_list_are_fetched_once_then_cost_nothing() {
-        let mut r = Registry::new(cadence());
+        let mut r = Tracker::new(cadence());
         r.track(key("vc1", "a"), obj("a"), t0(), t0());
         let now = t0() + secs(10);
         let (_, missing) = r.record_active("vc1", &[], now);
@@ -614,7 +614,7 @@ mod tests {
 
     #[test]
     fn many_finished_runs_are_fetched_with_one_list() {
-        let mut r = Registry::new(cadence());
+        let mut r = Tracker::new(cadence());
         for (i, id) in ["a", "b", "c"].iter().enumerate() {
             r.track(key("vc1", id), obj(id), t0() + secs(i as i64), t0());
         }
@@ -642,7 +642,7 @@ mod tests {
 
     #[test]
     fn failures_back_off_and_success_resets() {
-        let mut r = Registry::new(cadence());
+        let mut r = Tracker::new(cadence());
         r.track(key("vc1", "a"), obj("a"), t0(), t0());
         let now = t0() + secs(5);
         r.record_failure("vc1", Duration::from_secs(20), now);
@@ -659,7 +659,7 @@ mod tests {
 
     #[test]
     fn poll_soon_and_cancel_bookkeeping() {
-        let mut r = Registry::new(cadence());
+        let mut r = Tracker::new(cadence());
         r.track(key("vc1", "a"), obj("a"), t0(), t0());
         r.record_active(
             "vc1",
@@ -677,7 +677,7 @@ mod tests {
 
     #[test]
     fn uncollected_observations_are_pruned() {
-        let mut r = Registry::new(cadence());
+        let mut r = Tracker::new(cadence());
         r.track(key("vc1", "a"), obj("a"), t0(), t0());
         r.record_described(&key("vc1", "a"), Observation::NotFound, t0());
         r.prune(t0() + secs(60), TimeDelta::hours(1));
@@ -688,7 +688,7 @@ mod tests {
 
     #[test]
     fn who_tracked_a_run_is_known_until_it_is_forgotten() {
-        let mut r = Registry::new(cadence());
+        let mut r = Tracker::new(cadence());
         assert_eq!(r.tracked_by(&key("vc1", "a")), None);
         r.track(key("vc1", "a"), obj("a"), t0(), t0());
         assert_eq!(r.tracked_by(&key("vc1", "a")), Some(&obj("a")));
@@ -703,7 +703,7 @@ mod tests {
 
     #[test]
     fn a_gone_virtual_cluster_lists_its_runs_for_describing() {
-        let mut r = Registry::new(cadence());
+        let mut r = Tracker::new(cadence());
         r.track(key("vc1", "a"), obj("a"), t0(), t0());
         r.track(key("vc2", "b"), obj("b"), t0(), t0());
         assert_eq!(r.tracked_in("vc1"), vec![key("vc1", "a")]);
@@ -711,7 +711,7 @@ mod tests {
 
     #[test]
     fn deleted_objects_leave_nothing_behind() {
-        let mut r = Registry::new(cadence());
+        let mut r = Tracker::new(cadence());
         r.track(key("vc1", "a"), obj("a"), t0(), t0());
         r.track(key("vc1", "b"), obj("b"), t0(), t0());
         r.track(key("vc2", "c"), obj("c"), t0(), t0());
@@ -735,7 +735,7 @@ mod tests {
             young_poll_interval: Duration::MAX,
             young_job_age: Duration::MAX,
         };
-        let mut r = Registry::new(huge);
+        let mut r = Tracker::new(huge);
         let (min, max) = (DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC);
         r.track(key("vc1", "a"), obj("a"), min, max);
         r.track(key("vc1", "b"), obj("b"), max, min);

@@ -4,46 +4,9 @@
 use emr_api::condition::{self, Condition, ConditionStatus};
 use emr_api::spark_job_run::{SparkJobRunStatus, condition_types as types, reasons};
 
+use super::decide::deadline_marked;
 use super::text;
-
-/// One Event to publish.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Note {
-    pub warning: bool,
-    /// CamelCase, e.g. `JobRunRunning`.
-    pub reason: String,
-    /// What the operator did, e.g. `Submit`.
-    pub action: &'static str,
-    pub message: String,
-}
-
-impl Note {
-    pub fn normal(
-        reason: impl Into<String>,
-        action: &'static str,
-        message: impl Into<String>,
-    ) -> Self {
-        Self {
-            warning: false,
-            reason: reason.into(),
-            action,
-            message: message.into(),
-        }
-    }
-
-    pub fn warning(
-        reason: impl Into<String>,
-        action: &'static str,
-        message: impl Into<String>,
-    ) -> Self {
-        Self {
-            warning: true,
-            reason: reason.into(),
-            action,
-            message: message.into(),
-        }
-    }
-}
+use crate::kit::Event;
 
 fn cond<'a>(status: &'a SparkJobRunStatus, type_: &str) -> Option<&'a Condition> {
     condition::find(&status.conditions, type_)
@@ -53,22 +16,13 @@ fn message(status: &SparkJobRunStatus) -> String {
     status.message.clone().unwrap_or_default()
 }
 
-fn deadline_marked(status: &SparkJobRunStatus) -> bool {
-    status
-        .attempts
-        .iter()
-        .rev()
-        .find(|a| a.attempt == status.attempt)
-        .is_some_and(|a| a.reason.as_deref() == Some(reasons::DEADLINE_EXCEEDED))
-}
-
 /// The Events for the change from `old` to `new`.
-pub fn between(old: &SparkJobRunStatus, new: &SparkJobRunStatus) -> Vec<Note> {
+pub fn between(old: &SparkJobRunStatus, new: &SparkJobRunStatus) -> Vec<Event> {
     let mut notes = Vec::new();
 
     if new.attempt > old.attempt && old.attempt > 0 && old.submitted_spec_fingerprint.is_some() {
         if new.resubmissions > old.resubmissions {
-            notes.push(Note::normal(
+            notes.push(Event::normal(
                 "Resubmitting",
                 "Submit",
                 format!(
@@ -77,7 +31,7 @@ pub fn between(old: &SparkJobRunStatus, new: &SparkJobRunStatus) -> Vec<Note> {
                 ),
             ));
         } else if new.submitted_rerun != old.submitted_rerun {
-            notes.push(Note::normal(
+            notes.push(Event::normal(
                 "Rerun",
                 "Submit",
                 format!(
@@ -90,22 +44,22 @@ pub fn between(old: &SparkJobRunStatus, new: &SparkJobRunStatus) -> Vec<Note> {
     }
 
     if new.job_run_id.is_some() && new.job_run_id != old.job_run_id {
-        notes.push(Note::normal("JobRunStarted", "Submit", message(new)));
+        notes.push(Event::normal("JobRunStarted", "Submit", message(new)));
     }
 
     let state_changed = new.state.is_some() && new.state != old.state;
     if let Some(state) = new.state.as_deref().filter(|_| state_changed) {
         let reason = format!("JobRun{}", text::camel_case(state));
         let note = if matches!(state, "FAILED" | "CANCELLED") {
-            Note::warning(reason, "Track", message(new))
+            Event::warning(reason, "Track", message(new))
         } else {
-            Note::normal(reason, "Track", message(new))
+            Event::normal(reason, "Track", message(new))
         };
         notes.push(note);
     }
 
     if !deadline_marked(old) && deadline_marked(new) && !state_changed {
-        notes.push(Note::warning(
+        notes.push(Event::warning(
             reasons::DEADLINE_EXCEEDED,
             "Cancel",
             message(new),
@@ -118,7 +72,7 @@ pub fn between(old: &SparkJobRunStatus, new: &SparkJobRunStatus) -> Vec<Note> {
     {
         let before = cond(old, types::FAILED).filter(|c| c.is_true());
         if before.is_none_or(|b| b.reason != failed.reason || b.message != failed.message) {
-            notes.push(Note::warning(
+            notes.push(Event::warning(
                 failed.reason.clone(),
                 "Reconcile",
                 failed.message.clone(),
@@ -133,9 +87,9 @@ pub fn between(old: &SparkJobRunStatus, new: &SparkJobRunStatus) -> Vec<Note> {
         let before = cond(old, types::SUBMITTED).filter(|c| c.status == ConditionStatus::False);
         if before.is_none_or(|b| b.reason != waiting.reason) {
             let note = if waiting.reason == reasons::ACCESS_DENIED {
-                Note::warning(waiting.reason.clone(), "Submit", waiting.message.clone())
+                Event::warning(waiting.reason.clone(), "Submit", waiting.message.clone())
             } else {
-                Note::normal(waiting.reason.clone(), "Submit", waiting.message.clone())
+                Event::normal(waiting.reason.clone(), "Submit", waiting.message.clone())
             };
             notes.push(note);
         }
@@ -144,7 +98,7 @@ pub fn between(old: &SparkJobRunStatus, new: &SparkJobRunStatus) -> Vec<Note> {
     if let Some(refusal) = cond(new, types::SPEC_CHANGE_REFUSED) {
         let before = cond(old, types::SPEC_CHANGE_REFUSED);
         if before.is_none_or(|b| b.message != refusal.message) {
-            notes.push(Note::warning(
+            notes.push(Event::warning(
                 refusal.reason.clone(),
                 "Validate",
                 refusal.message.clone(),
@@ -161,7 +115,7 @@ mod tests {
 
     use super::*;
 
-    fn reasons_of(notes: &[Note]) -> Vec<&str> {
+    fn reasons_of(notes: &[Event]) -> Vec<&str> {
         notes.iter().map(|n| n.reason.as_str()).collect()
     }
 
@@ -202,7 +156,7 @@ mod tests {
         after.message = Some("job run jr1 started".into());
         let notes = between(&before, &after);
         assert_eq!(reasons_of(&notes), ["JobRunStarted"]);
-        assert_eq!(notes[0].message, "job run jr1 started");
+        assert_eq!(notes[0].note, "job run jr1 started");
     }
 
     #[test]

@@ -20,9 +20,10 @@ use kube::{Resource, ResourceExt};
 use super::error::Error;
 use super::names::{AWS_AUTH_NAME, AWS_AUTH_NAMESPACE};
 use super::panic_report;
-use super::reconcile::State;
+use super::state::State;
 use super::sweep;
 use crate::Context;
+use crate::kit::{Category, ReconcileError};
 
 /// Runs the controller until `shutdown` completes.
 pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
@@ -145,11 +146,12 @@ fn aws_auth_users(store: &Store<VirtualCluster>) -> Vec<ObjectRef<VirtualCluster
         .collect()
 }
 
+/// The requeue after a failed reconcile, by the kind of trouble it met.
 fn error_policy(vc: Arc<VirtualCluster>, error: &Error, state: Arc<State>) -> Action {
-    if matches!(error, Error::ReconcilePanicked { .. }) {
-        return Action::requeue(state.after_panic(&vc));
+    match error.category() {
+        Category::Panicked => Action::requeue(state.after_panic(&vc)),
+        category => Action::requeue(state.after_error(&vc, category)),
     }
-    Action::requeue(state.after_error(&vc))
 }
 
 #[cfg(test)]

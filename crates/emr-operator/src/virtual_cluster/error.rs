@@ -4,8 +4,9 @@
 use emr_aws::AwsError;
 use emr_aws::trust_policy::RoleArnError;
 
-use super::aws_auth::MapRolesError;
 use super::outcome::Outcome;
+use super::steps::access::aws_auth::plan::MapRolesError;
+use crate::kit::{self, Category, ReconcileError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -73,7 +74,7 @@ pub enum Error {
     #[error("refusing to write RoleBinding {namespace}/emr-containers: {problem}")]
     UnsafeRoleBinding {
         namespace: String,
-        problem: super::emr_role::BindingProblem,
+        problem: super::steps::access::plan::BindingProblem,
     },
     #[error("reading kube-system/aws-auth failed: {source}")]
     GetAwsAuth { source: kube::Error },
@@ -152,38 +153,8 @@ impl Error {
     }
 
     /// The HTTP status the apiserver answered with, if it answered.
-    pub fn kube_code(&self) -> Option<u16> {
-        match self.kube_source() {
-            Some(kube::Error::Api(status)) => Some(status.code),
-            _ => None,
-        }
-    }
-
-    /// A short label for the reconcile-error metric.
-    pub fn metric_label(&self) -> &'static str {
-        match self {
-            Error::Aws(e) if e.is_throttled() => "aws_throttled",
-            Error::Aws(e) if e.is_access_denied() => "aws_access_denied",
-            Error::Aws(_) => "aws",
-            Error::RemoveTrustStatement { source, .. } if source.is_throttled() => "aws_throttled",
-            Error::RemoveTrustStatement { source, .. } if source.is_access_denied() => {
-                "aws_access_denied"
-            }
-            Error::RemoveTrustStatement { .. } => "aws",
-            Error::StaleObject { .. } => "kube_conflict",
-            Error::ReadMapRoles(_) => "aws_auth_yaml",
-            Error::NoOidcIssuer { .. }
-            | Error::ParseRoleArn { .. }
-            | Error::MissingIdentity
-            | Error::UnsafeRoleBinding { .. }
-            | Error::EmrClusterRoleMissing { .. } => "invalid",
-            Error::ReconcilePanicked { .. } => crate::panic_guard::REASON,
-            _ => match self.kube_code() {
-                Some(403) => "kube_forbidden",
-                Some(409) => "kube_conflict",
-                _ => "kube",
-            },
-        }
+    fn kube_code(&self) -> Option<u16> {
+        self.kube_source().and_then(kit::error::kube_code)
     }
 
     /// How the failure shows on the object: a condition reason a user can search for and a
@@ -223,7 +194,7 @@ impl Error {
                 Outcome::failed("UnsafeRoleBinding", self.to_string())
             }
             Error::ReconcilePanicked { .. } => {
-                Outcome::failed(crate::panic_guard::REASON, self.to_string())
+                Outcome::failed(crate::kit::panic_guard::REASON, self.to_string())
             }
             _ => match self.kube_code() {
                 Some(403) => Outcome::failed(
@@ -235,6 +206,55 @@ impl Error {
                 // Someone else wrote in between: read again and retry soon.
                 Some(409) => Outcome::waiting("Conflict", self.to_string()),
                 _ => Outcome::failed("KubernetesApiError", self.to_string()),
+            },
+        }
+    }
+}
+
+impl ReconcileError for Error {
+    fn category(&self) -> Category {
+        match self {
+            Error::Aws(source) | Error::RemoveTrustStatement { source, .. } => {
+                Category::of_aws(source)
+            }
+            Error::StaleObject { .. } => Category::Conflict,
+            Error::ReadMapRoles(_)
+            | Error::NoOidcIssuer { .. }
+            | Error::ParseRoleArn { .. }
+            | Error::MissingIdentity
+            | Error::UnsafeRoleBinding { .. }
+            | Error::EmrClusterRoleMissing { .. } => Category::TerminalInput,
+            Error::ReconcilePanicked { .. } => Category::Panicked,
+            _ => self
+                .kube_source()
+                .map_or(Category::Other, Category::of_kube),
+        }
+    }
+
+    /// The labels this controller always had, in the kit's UpperCamelCase.
+    fn metric_label(&self) -> &'static str {
+        match self {
+            Error::Aws(e) | Error::RemoveTrustStatement { source: e, .. } if e.is_throttled() => {
+                "AwsThrottled"
+            }
+            Error::Aws(e) | Error::RemoveTrustStatement { source: e, .. }
+                if e.is_access_denied() =>
+            {
+                "AwsAccessDenied"
+            }
+            Error::Aws(_) | Error::RemoveTrustStatement { .. } => "Aws",
+            Error::StaleObject { .. } => "KubeConflict",
+            Error::ReadMapRoles(_) => "AwsAuthYaml",
+            Error::NoOidcIssuer { .. }
+            | Error::ParseRoleArn { .. }
+            | Error::MissingIdentity
+            | Error::UnsafeRoleBinding { .. }
+            | Error::EmrClusterRoleMissing { .. } => "Invalid",
+            Error::ReconcilePanicked { .. } => kit::panic_guard::REASON,
+            _ => match self.kube_code() {
+                Some(403) => "KubeForbidden",
+                Some(409) => "KubeConflict",
+                _ => "Kube",
             },
         }
     }
@@ -300,10 +320,10 @@ mod tests {
     fn throttling_backs_off() {
         let o = Error::Aws(aws(FaultKind::Throttled)).outcome();
         assert_eq!(o.reason, "AwsThrottled");
-        assert_eq!(o.retry, super::super::outcome::Retry::Backoff);
+        assert_eq!(o.retry, crate::virtual_cluster::outcome::Retry::Backoff);
         assert_eq!(
             Error::Aws(aws(FaultKind::Throttled)).metric_label(),
-            "aws_throttled"
+            "AwsThrottled"
         );
     }
 
@@ -329,7 +349,7 @@ mod tests {
         let o = Error::UpdateAwsAuth { source: kube(409) }.outcome();
         assert_eq!(
             (o.reason.as_str(), o.retry),
-            ("Conflict", super::super::outcome::Retry::Poll)
+            ("Conflict", crate::virtual_cluster::outcome::Retry::Poll)
         );
     }
 
@@ -354,7 +374,8 @@ mod tests {
             o.message
         );
         assert!(o.message.contains("Retain"), "{}", o.message);
-        assert_eq!(e.metric_label(), "aws_access_denied");
+        assert_eq!(e.metric_label(), "AwsAccessDenied");
+        assert_eq!(e.category(), Category::Other);
         let throttled = Error::RemoveTrustStatement {
             role_arn: "arn:aws:iam::123456789012:role/r".into(),
             namespace: "spark".into(),

@@ -1,46 +1,40 @@
 //! The VirtualCluster controller: one `kubectl apply` in place of the seed walkthroughs' fifteen
-//! hand-run steps. For each VirtualCluster it converges, in order and idempotently:
+//! hand-run steps. For each VirtualCluster it converges, in order and idempotently, the
+//! [`steps`]:
 //!
 //! 1. the namespace (created, or adopted) and its guard rails (`NamespaceReady`);
-//! 2. EMR's access: Role and RoleBinding `emr-containers`, and the aws-auth entry (`EmrAccessReady`);
+//! 2. EMR's access: the RoleBinding `emr-containers` and the aws-auth entry (`EmrAccessReady`);
 //! 3. the execution roles' trust statements (`TrustPoliciesReady`);
 //! 4. IRSA service accounts and their roles' trust (`ServiceAccountsReady`);
 //! 5. the EMR virtual cluster (`VirtualClusterReady`);
 //!
-//! and rolls them up into `Ready`. Deletion is behind a finalizer (see [`cleanup`]).
+//! and rolls them up into `Ready`. Deletion is behind a finalizer ([`steps::cleanup`]).
 //!
-//! Pure decisions live in `desired`, `emr_role`, `aws_auth`, `trust`, `emr_cluster`,
-//! `job_runs`, `outcome` and `subset`; the `*_step`, `*_io`, `cleanup` and `reconcile` modules
-//! talk to the apiserver and AWS.
+//! Layout: [`controller`] wires the watches; [`reconcile`] runs one reconcile (the steps in
+//! order, or the cleanup) on a [`reconciliation::Reconciliation`] (the object, the status being
+//! built, the changes made); each step lives in `steps/<step>/` with its pure `plan.rs` beside
+//! its I/O `apply.rs`; [`children`] is what every object the operator makes in the namespace
+//! shares; [`status`] turns outcomes into conditions and writes them; [`state`] is what the
+//! controller remembers between reconciles. Status writes, the finalizer, error categories,
+//! failure streaks, Events and the reconcile span come from the shared [`crate::kit`];
+//! `io_tests` runs whole reconciles against the kit's mock apiserver and a scripted AWS.
 
-mod access_step;
-mod aws_auth;
-mod aws_auth_io;
-mod cleanup;
-mod cluster;
+mod children;
 mod controller;
-mod desired;
-mod emr_cluster;
-mod emr_role;
-mod emr_step;
 mod error;
-mod finalizer;
-mod job_runs;
-mod kube_io;
+#[cfg(test)]
+mod io_tests;
 mod names;
-mod namespace_step;
 #[cfg(test)]
 mod no_panic_tests;
 mod outcome;
 mod panic_report;
-mod pass;
 mod reconcile;
-mod records;
-mod service_account_step;
-mod subset;
+mod reconciliation;
+mod state;
+mod status;
+mod steps;
 mod sweep;
-mod trust;
-mod trust_step;
 
 pub use controller::run;
 pub use error::Error;

@@ -1,7 +1,15 @@
 //! Names of the things the VirtualCluster controller creates or edits, spelled once.
 
+use emr_api::labels::VIRTUAL_CLUSTER_FINALIZER;
+
+use crate::kit::finalizer::Finalizer;
+
 /// The controller's name in metrics and logs.
-pub const CONTROLLER: &str = "virtualcluster";
+pub const CONTROLLER: &str = "VirtualCluster";
+
+/// Added before the operator changes anything outside the object, removed once deletion has
+/// undone what the policy says.
+pub const FINALIZER: Finalizer = Finalizer(VIRTUAL_CLUSTER_FINALIZER);
 
 /// The RoleBinding EMR's service-linked role acts through (eksctl's spelling), and the Role
 /// operators before 0.2 created under the same name.

@@ -10,10 +10,15 @@ use proptest::option;
 use proptest::prelude::*;
 use serde_json::Value;
 
-use super::desired::{self, Owner};
-use super::outcome::{self, Outcome, Parts, Retry};
-use super::trust::{self, Family, TrustTarget};
-use super::{aws_auth, emr_cluster, job_runs, subset};
+use super::children::{self, Owner};
+use super::outcome::{self, Outcome, Retry};
+use super::status::conditions::{self, StepOutcomes};
+use super::steps::access::aws_auth::plan as aws_auth;
+use super::steps::cleanup::plan as job_runs;
+use super::steps::emr_cluster::plan as emr_cluster;
+use super::steps::namespace::plan as namespace;
+use super::steps::service_accounts::plan as service_accounts;
+use super::steps::trust::plan::{self as trust, Family, TrustTarget};
 use crate::hostile_values::*;
 
 fn virtual_cluster_info() -> impl Strategy<Value = VirtualClusterInfo> {
@@ -80,23 +85,23 @@ proptest! {
         let owner = Owner { name: owner.0, uid: owner.1 };
         let spec = &vc.spec;
         let ns = spec.namespace.name.as_str();
-        let _ = desired::labels(&owner);
-        let _ = desired::namespace(&owner, spec, created);
-        let _ = desired::released_namespace(ns);
-        let _ = desired::retained_namespace(spec);
-        let _ = desired::emr_role_binding(&owner, ns, "emr-on-eks-operator-emr-containers");
+        let _ = children::labels(&owner);
+        let _ = namespace::namespace(&owner, spec, created);
+        let _ = namespace::released_namespace(ns);
+        let _ = namespace::retained_namespace(spec);
+        let _ = super::steps::access::plan::emr_role_binding(&owner, ns, "emr-on-eks-operator-emr-containers");
         for sa in &spec.service_accounts {
-            let _ = desired::service_account(&owner, ns, sa);
+            let _ = service_accounts::service_account(&owner, ns, sa);
         }
         if let Some(rails) = &spec.guard_rails {
             if let Some(quota) = &rails.resource_quota {
-                let _ = desired::resource_quota(&owner, ns, quota);
+                let _ = namespace::resource_quota(&owner, ns, quota);
             }
             if let Some(limits) = &rails.limit_range {
-                let _ = desired::limit_range(&owner, ns, limits);
+                let _ = namespace::limit_range(&owner, ns, limits);
             }
         }
-        let _ = desired::network_policy(&owner, ns);
+        let _ = namespace::network_policy(&owner, ns);
         let target = TrustTarget {
             partition: &partition,
             account_id: spec.account_id.as_deref().unwrap_or_default(),
@@ -140,7 +145,7 @@ proptest! {
         let _ = aws_auth::has_entry(map_roles.as_deref(), &role_arn);
         let _ = emr_cluster::holding_namespace(&infos, &namespace);
         for info in &infos {
-            let _ = emr_cluster::judge(info, &eks, &namespace);
+            let _ = emr_cluster::keep_or_replace(info, &eks, &namespace);
             let _ = emr_cluster::state_outcome(info);
         }
     }
@@ -156,23 +161,22 @@ proptest! {
         actual in json(),
         desired_value in json(),
     ) {
-        let mut parts = Parts::default();
+        let mut parts = StepOutcomes::default();
         parts.set("NamespaceReady", Outcome::failed("X", "y"));
         let ready = parts.ready("ready");
-        let new = outcome::conditions(&old, &parts, &ready, generation);
-        let _ = outcome::notices(&old, &new);
+        let new = conditions::conditions(&old, &parts, &ready, generation);
+        let _ = conditions::events(&old, &new);
         let _ = outcome::requeue_after(
             retry,
-            failures,
             Duration::from_secs(durations.0),
             Duration::from_secs(durations.1),
-            |n| crate::backoff::jittered(n, Duration::from_secs(2), Duration::from_secs(300)),
+            || crate::kit::backoff::jittered(failures, Duration::from_secs(2), Duration::from_secs(300)),
         );
         let unfinished = job_runs::unfinished(&runs);
         let _ = job_runs::to_cancel(&unfinished);
         for policy in [Default::default(), emr_api::virtual_cluster::RunningJobsOnDelete::Cancel] {
             let _ = job_runs::waiting_message("ns", &unfinished, policy);
         }
-        let _ = subset::contains(&actual, &desired_value);
+        let _ = children::plan::contains(&actual, &desired_value);
     }
 }

@@ -1,10 +1,9 @@
-//! Each step's result as a condition, the `Ready` roll-up, the one-line message, the Events
-//! worth sending for a change of conditions, and when to look at the object again. Pure.
+//! What one step found ([`Outcome`]: its condition's status, reason and message) and when it
+//! wants the object looked at again ([`Retry`], [`requeue_after`]). Pure.
 
 use std::time::Duration;
 
-use emr_api::condition::{self, Condition, ConditionStatus};
-use emr_api::virtual_cluster::condition_types::{PARTS, READY};
+use emr_api::condition::ConditionStatus;
 
 /// When the step wants the object looked at again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -75,287 +74,38 @@ impl Outcome {
     }
 }
 
-/// The outcome of every part, in [`PARTS`] order.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Parts(Vec<(&'static str, Outcome)>);
-
-impl Parts {
-    pub fn set(&mut self, type_: &'static str, outcome: Outcome) {
-        match self.0.iter_mut().find(|(t, _)| *t == type_) {
-            Some(slot) => slot.1 = outcome,
-            None => self.0.push((type_, outcome)),
-        }
-        self.0
-            .sort_by_key(|(t, _)| PARTS.iter().position(|p| p == t).unwrap_or(PARTS.len()));
-    }
-
-    pub fn get(&self, type_: &str) -> Option<&Outcome> {
-        self.0.iter().find(|(t, _)| *t == type_).map(|(_, o)| o)
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = &(&'static str, Outcome)> {
-        self.0.iter()
-    }
-
-    /// `Ready`: True when every part is; otherwise the first part (in convergence order) that
-    /// is not, with its reason, so the roll-up says what to look at first.
-    pub fn ready(&self, ready_message: &str) -> Outcome {
-        let missing = PARTS.iter().find(|p| self.get(p).is_none());
-        if let Some(part) = missing {
-            return Outcome::unknown(
-                "NotReconciled",
-                format!("{part} has not been determined yet"),
-            );
-        }
-        match self.0.iter().find(|(_, o)| !o.is_ready()) {
-            None => Outcome::ready("Ready", ready_message),
-            Some((type_, o)) => Outcome {
-                status: if o.status == ConditionStatus::Unknown {
-                    ConditionStatus::Unknown
-                } else {
-                    ConditionStatus::False
-                },
-                reason: o.reason.clone(),
-                message: format!("{type_}: {}", o.message),
-                retry: o.retry,
-            },
-        }
-    }
-
-    /// The most urgent retry any part asks for.
-    pub fn retry(&self) -> Retry {
-        self.0
-            .iter()
-            .map(|(_, o)| o.retry)
-            .max()
-            .unwrap_or(Retry::Resync)
-    }
-}
-
-/// Writes `outcome` as the condition `type_`, keeping its transition time when the status did
-/// not change.
-pub fn set_condition(
-    conditions: &mut Vec<Condition>,
-    type_: &str,
-    outcome: &Outcome,
-    generation: Option<i64>,
-) {
-    condition::set(
-        conditions,
-        Condition::new(
-            type_,
-            outcome.status,
-            &outcome.reason,
-            &outcome.message,
-            generation,
-        ),
-    );
-}
-
-/// Every part's condition and `Ready`, parts first in convergence order.
-pub fn conditions(
-    old: &[Condition],
-    parts: &Parts,
-    ready: &Outcome,
-    generation: Option<i64>,
-) -> Vec<Condition> {
-    let mut out = old.to_vec();
-    for (type_, outcome) in parts.iter() {
-        set_condition(&mut out, type_, outcome, generation);
-    }
-    set_condition(&mut out, READY, ready, generation);
-    let order = |c: &Condition| {
-        PARTS
-            .iter()
-            .position(|p| *p == c.type_)
-            .unwrap_or(if c.type_ == READY {
-                PARTS.len()
-            } else {
-                PARTS.len() + 1
-            })
-    };
-    out.sort_by_key(order);
-    out
-}
-
-/// An Event to publish about a change of conditions.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Notice {
-    pub warning: bool,
-    pub reason: String,
-    pub note: String,
-}
-
-/// Events for conditions that changed meaning: a Warning when a part turns (or stays, with a
-/// new reason) not-True, a Normal one when `Ready` turns True. A condition that says the same
-/// as before produces nothing, so a stuck object does not flood the Events.
-pub fn notices(old: &[Condition], new: &[Condition]) -> Vec<Notice> {
-    let mut out = Vec::new();
-    let mut warned = false;
-    for c in new {
-        let before = condition::find(old, &c.type_);
-        let changed = before.is_none_or(|b| b.status != c.status || b.reason != c.reason);
-        if !changed {
-            continue;
-        }
-        if c.type_ == READY {
-            if c.is_true() {
-                out.push(Notice {
-                    warning: false,
-                    reason: "Ready".into(),
-                    note: c.message.clone(),
-                });
-            } else if !warned && !c.reason.starts_with("Waiting") && c.reason != "NotReconciled" {
-                out.push(Notice {
-                    warning: true,
-                    reason: c.reason.clone(),
-                    note: c.message.clone(),
-                });
-            }
-            continue;
-        }
-        // Parts blocked on an earlier part would repeat that part's warning.
-        if !c.is_true() && !c.reason.starts_with("Waiting") {
-            warned = true;
-            out.push(Notice {
-                warning: true,
-                reason: c.reason.clone(),
-                note: format!("{}: {}", c.type_, c.message),
-            });
-        }
-    }
-    out
-}
-
-/// How long until the next look, and the failure count to remember for the one after.
+/// How long until the next look. `backoff` gives the delay after a failure (it counts the
+/// streak, so it is asked only then); whatever it says, the periodic resync comes no later.
 pub fn requeue_after(
     retry: Retry,
-    failures: u32,
     resync: Duration,
     poll: Duration,
-    backoff: impl Fn(u32) -> Duration,
-) -> (Duration, u32) {
+    backoff: impl FnOnce() -> Duration,
+) -> Duration {
     match retry {
-        Retry::Resync => (resync, 0),
-        Retry::Poll => (poll.min(resync), 0),
-        Retry::Backoff => (
-            backoff(failures).min(resync.max(poll)),
-            failures.saturating_add(1),
-        ),
+        Retry::Resync => resync,
+        Retry::Poll => poll.min(resync),
+        Retry::Backoff => backoff().min(resync.max(poll)),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use emr_api::virtual_cluster::condition_types::*;
-
-    fn all_ready() -> Parts {
-        let mut parts = Parts::default();
-        for p in PARTS.iter().rev() {
-            parts.set(p, Outcome::ready("Ok", format!("{p} fine")));
-        }
-        parts
-    }
-
-    #[test]
-    fn parts_keep_convergence_order() {
-        let parts = all_ready();
-        let order: Vec<_> = parts.iter().map(|(t, _)| *t).collect();
-        assert_eq!(order, PARTS);
-    }
-
-    #[test]
-    fn ready_rolls_up_the_first_failing_part() {
-        let mut parts = all_ready();
-        assert_eq!(parts.ready("all good"), Outcome::ready("Ready", "all good"));
-        parts.set(
-            VIRTUAL_CLUSTER_READY,
-            Outcome::waiting("Terminating", "vc going"),
-        );
-        parts.set(
-            TRUST_POLICIES_READY,
-            Outcome::failed("AccessDenied", "no iam"),
-        );
-        let ready = parts.ready("x");
-        assert_eq!(ready.status, ConditionStatus::False);
-        assert_eq!(ready.reason, "AccessDenied");
-        assert_eq!(ready.message, "TrustPoliciesReady: no iam");
-        assert_eq!(parts.retry(), Retry::Backoff);
-    }
-
-    #[test]
-    fn a_missing_part_makes_ready_unknown() {
-        let mut parts = Parts::default();
-        parts.set(NAMESPACE_READY, Outcome::ready("Ok", "fine"));
-        assert_eq!(parts.ready("x").status, ConditionStatus::Unknown);
-    }
-
-    #[test]
-    fn conditions_are_ordered_and_keep_transition_times() {
-        let parts = all_ready();
-        let ready = parts.ready("ok");
-        let first = conditions(&[], &parts, &ready, Some(1));
-        let types: Vec<_> = first.iter().map(|c| c.type_.as_str()).collect();
-        assert_eq!(types, [&PARTS[..], &[READY]].concat());
-        let mut old = first.clone();
-        for c in &mut old {
-            c.last_transition_time = serde_json::from_str("\"2020-01-01T00:00:00Z\"").unwrap();
-        }
-        let again = conditions(&old, &parts, &ready, Some(1));
-        assert_eq!(again, old, "re-confirming changes nothing");
-    }
-
-    #[test]
-    fn notices_only_on_changes() {
-        let parts = all_ready();
-        let ready = parts.ready("ok");
-        let good = conditions(&[], &parts, &ready, Some(1));
-        let n = notices(&[], &good);
-        assert_eq!(
-            n,
-            vec![Notice {
-                warning: false,
-                reason: "Ready".into(),
-                note: "ok".into()
-            }]
-        );
-        assert!(notices(&good, &good).is_empty());
-
-        let mut broken = parts.clone();
-        broken.set(EMR_ACCESS_READY, Outcome::failed("Forbidden", "no rbac"));
-        broken.set(
-            VIRTUAL_CLUSTER_READY,
-            Outcome::blocked("ForEmrAccess", "waiting"),
-        );
-        let bad = conditions(&good, &broken, &broken.ready("ok"), Some(1));
-        let n = notices(&good, &bad);
-        assert_eq!(n.len(), 1, "{n:?}");
-        assert!(n[0].warning);
-        assert_eq!(n[0].reason, "Forbidden");
-        assert!(notices(&bad, &bad).is_empty(), "a stuck object stays quiet");
-    }
 
     #[test]
     fn requeue_policy() {
         let resync = Duration::from_secs(300);
         let poll = Duration::from_secs(5);
-        let backoff = |n: u32| Duration::from_secs(1 << n.min(20));
+        let never = || -> Duration { panic!("asked for a backoff without a failure") };
+        assert_eq!(requeue_after(Retry::Resync, resync, poll, never), resync);
+        assert_eq!(requeue_after(Retry::Poll, resync, poll, never), poll);
+        let eight = || Duration::from_secs(8);
         assert_eq!(
-            requeue_after(Retry::Resync, 4, resync, poll, backoff),
-            (resync, 0)
+            requeue_after(Retry::Backoff, resync, poll, eight),
+            Duration::from_secs(8)
         );
-        assert_eq!(
-            requeue_after(Retry::Poll, 4, resync, poll, backoff),
-            (poll, 0)
-        );
-        assert_eq!(
-            requeue_after(Retry::Backoff, 3, resync, poll, backoff),
-            (Duration::from_secs(8), 4)
-        );
-        assert_eq!(
-            requeue_after(Retry::Backoff, 30, resync, poll, backoff).0,
-            resync
-        );
+        let long = || Duration::from_secs(1 << 20);
+        assert_eq!(requeue_after(Retry::Backoff, resync, poll, long), resync);
     }
 }

@@ -9,35 +9,44 @@ use std::time::Instant;
 use emr_api::VirtualCluster;
 use emr_api::condition::{self, Condition, ConditionStatus};
 use emr_api::virtual_cluster::condition_types::READY;
-use kube::api::{Api, Patch, PatchParams};
+use kube::ResourceExt;
+use kube::api::Api;
 use kube::runtime::controller::Action;
-use kube::{Resource, ResourceExt};
-use serde_json::json;
+use tracing::Instrument;
 
 use super::error::Error;
 use super::names::CONTROLLER;
-use super::reconcile::{State, reconcile};
+use super::reconcile::reconcile;
+use super::reconciliation::ACTION;
+use super::state::State;
 use crate::Context;
-use crate::panic_guard::{self, Panicked};
-use crate::status::FIELD_MANAGER;
+use crate::kit::panic_guard::{self, Panicked};
+use crate::kit::{self, Event, Precondition};
 
-/// [`reconcile`], with a panic turned into [`Error::ReconcilePanicked`] after it was reported.
+/// [`reconcile`] in the kit's reconcile span (controller and object on every log line), with a
+/// panic turned into [`Error::ReconcilePanicked`] after it was reported.
 pub async fn guarded(vc: Arc<VirtualCluster>, state: Arc<State>) -> Result<Action, Error> {
-    let started = Instant::now();
-    match panic_guard::catch(reconcile(vc.clone(), state.clone())).await {
-        Ok(result) => result,
-        Err(panicked) => {
-            state
-                .ctx
-                .metrics
-                .reconciled(CONTROLLER, started.elapsed(), Some(panic_guard::REASON));
-            report(&state.ctx, &vc, &panicked).await;
-            Err(Error::ReconcilePanicked {
-                name: vc.name_any(),
-                message: panicked.message,
-            })
+    let span = kit::span::reconcile(CONTROLLER, &vc.name_any(), None);
+    async move {
+        let started = Instant::now();
+        match panic_guard::catch(reconcile(vc.clone(), state.clone())).await {
+            Ok(result) => result,
+            Err(panicked) => {
+                state.ctx.metrics.reconciled(
+                    CONTROLLER,
+                    started.elapsed(),
+                    Some(panic_guard::REASON),
+                );
+                report(&state.ctx, &vc, &panicked).await;
+                Err(Error::ReconcilePanicked {
+                    name: vc.name_any(),
+                    message: panicked.message,
+                })
+            }
         }
     }
+    .instrument(span)
+    .await
 }
 
 /// The conditions after a panic: `Ready=False`, reason `ReconcilePanicked`.
@@ -64,25 +73,17 @@ fn conditions_after(
 /// resourceVersion so that nothing newer, such as `status.managed`, is overwritten) and
 /// publishes a Warning Event.
 async fn report(ctx: &Context, vc: &VirtualCluster, panicked: &Panicked) {
-    let name = vc.name_any();
-    tracing::error!(virtualcluster = %name, panic = %panicked.message, "reconcile panicked");
+    tracing::error!(panic = %panicked.message, "reconcile panicked");
     let message = panic_guard::condition_message("VirtualCluster", panicked);
     let mut status = vc.status.clone().unwrap_or_default();
     status.conditions = conditions_after(&status.conditions, vc.metadata.generation, &message);
     status.message = Some(message.clone());
-    let body = json!({
-        "apiVersion": VirtualCluster::api_version(&()),
-        "kind": VirtualCluster::kind(&()),
-        "metadata": {"name": name, "resourceVersion": vc.resource_version()},
-        "status": status,
-    });
     let api: Api<VirtualCluster> = Api::all(ctx.client.clone());
-    let params = PatchParams::apply(FIELD_MANAGER).force();
-    if let Err(error) = api.patch_status(&name, &params, &Patch::Apply(&body)).await {
-        tracing::warn!(%error, virtualcluster = %name, "could not record the panic in status");
+    if let Err(error) = kit::status::apply(&api, vc, Precondition::of(vc), &status).await {
+        tracing::warn!(%error, "could not record the panic in status");
     }
     ctx.events
-        .warning(vc, panic_guard::REASON, "Reconcile", message)
+        .publish_all(vc, [Event::warning(panic_guard::REASON, ACTION, message)])
         .await;
 }
 

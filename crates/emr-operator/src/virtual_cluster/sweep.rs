@@ -9,7 +9,7 @@ use std::time::Duration;
 use emr_api::VirtualCluster;
 use kube::runtime::reflector::Store;
 
-use super::reconcile::{State, key};
+use super::state::{State, key};
 
 /// How often the streaks are compared with the cache.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(5);

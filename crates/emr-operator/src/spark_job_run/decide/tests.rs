@@ -15,7 +15,7 @@ fn secs(s: i64) -> TimeDelta {
 }
 
 fn spec(extra: &str) -> SparkJobRunSpec {
-    serde_yaml::from_str(&format!(
+    serde_saphyr::from_str(&format!(
         r#"
 virtualCluster: {{name: analytics}}
 executionRoleArn: {ROLE}
@@ -791,7 +791,7 @@ fn deleting_a_job_that_never_ran_lets_go_at_once() {
         w.decide().effect,
         Effect::Release {
             forget: None,
-            note: None
+            event: None,
         }
     );
     w.has_finalizer = false;
@@ -819,7 +819,7 @@ fn deleting_a_running_job_cancels_it_and_waits_for_emr() {
         w.step().effect,
         Effect::Release {
             forget: Some(key("jr1")),
-            note: None
+            event: None,
         }
     );
     w.observed = Some(Observation::NotFound);
@@ -827,7 +827,7 @@ fn deleting_a_running_job_cancels_it_and_waits_for_emr() {
         w.step().effect,
         Effect::Release {
             forget: Some(key("jr1")),
-            note: None
+            event: None,
         }
     );
 }
@@ -840,14 +840,14 @@ fn deletion_gives_up_after_a_while() {
     w.now = t0() + DELETION_GIVE_UP;
     let Effect::Release {
         forget,
-        note: Some(note),
+        event: Some(event),
     } = w.decide().effect
     else {
         panic!()
     };
     assert_eq!(forget, Some(key("jr1")));
-    assert!(note.warning);
-    assert!(note.message.contains("jr1"));
+    assert!(event.warning);
+    assert!(event.note.contains("jr1"));
 }
 
 #[test]
@@ -878,7 +878,7 @@ fn finished_jobs_let_go_on_deletion() {
         w.decide().effect,
         Effect::Release {
             forget: Some(key("jr1")),
-            note: None
+            event: None,
         }
     );
 }

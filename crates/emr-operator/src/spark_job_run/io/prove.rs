@@ -1,0 +1,126 @@
+//! Status is a record, not an authority: what it names (virtual cluster, job run) is proven to
+//! be this object's before anything acts on it (see [`ownership`](super::super::ownership)).
+
+use emr_api::spark_job_run::reasons;
+use kube::ResourceExt;
+use kube::runtime::reflector::ObjectRef;
+
+use super::Reconcile;
+use crate::kit::Event;
+use crate::spark_job_run::decide::{self, Phase};
+use crate::spark_job_run::error::Error;
+use crate::spark_job_run::ownership::{self, Evidence, RunOwnership};
+use crate::spark_job_run::tracker::{JobKey, Observation};
+
+impl Reconcile<'_> {
+    /// Status is a record, not an authority: proves that the virtual cluster and job run it
+    /// names are this object's before anything acts on them, and discards them otherwise (see
+    /// [`ownership`]). Only a recorded attempt or an active run name anything AWS is called on.
+    pub(super) async fn prove_status(&mut self) -> Result<(), Error> {
+        let status = self.status();
+        if !matches!(decide::phase(&status), Phase::Submitting | Phase::Active)
+            || (self.job.metadata.deletion_timestamp.is_some() && !self.has_finalizer())
+        {
+            return Ok(());
+        }
+        let Some(claimed) = status.virtual_cluster_id.clone() else {
+            return Ok(());
+        };
+        let uid = self.job.uid().unwrap_or_default();
+        let key = decide::current_run(&status);
+        // What the poller knows settles it without a call in the usual case.
+        if let Some(key) = &key {
+            let this = ObjectRef::from_obj(&self.job);
+            let verdict = self.state.tracker.with(|r| {
+                let evidence = match (r.tracked_by(key), r.observation(key)) {
+                    (Some(o), _) if *o == this && o.extra.uid.as_deref() == Some(uid.as_str()) => {
+                        Evidence::TrackedByThis
+                    }
+                    (Some(_), _) => Evidence::TrackedByOther,
+                    (None, Some(Observation::Seen(info))) => Evidence::Seen(info),
+                    (None, _) => Evidence::Nothing,
+                };
+                ownership::check_run(&uid, key, evidence)
+            });
+            match verdict {
+                RunOwnership::Ours => return Ok(()),
+                RunOwnership::NotOurs(why) => return self.disown(&why).await,
+                RunOwnership::Unknown => {}
+            }
+        }
+        let owned = self.lookup().await?.owned_virtual_cluster_id.clone();
+        if let Err(why) = ownership::check_virtual_cluster(&claimed, owned.as_deref()) {
+            return self.disown(&why).await;
+        }
+        let Some(key) = key else {
+            return Ok(());
+        };
+        // The virtual cluster is this object's own: asking EMR about the run there is safe.
+        match self
+            .ctx()
+            .aws
+            .emr
+            .describe_job_run(&key.virtual_cluster_id, &key.job_run_id)
+            .await
+        {
+            // A run EMR reports without a token is taken as this object's: it is in the
+            // object's own virtual cluster, the boundary between tenants.
+            Ok(info) => match ownership::check_run(&uid, &key, Evidence::Seen(&info)) {
+                RunOwnership::NotOurs(why) => self.disown(&why).await,
+                RunOwnership::Ours | RunOwnership::Unknown => Ok(()),
+            },
+            Err(error) if error.is_not_found() => {
+                let why = format!(
+                    "status named job run {}, which virtual cluster {} does not have",
+                    key.job_run_id, key.virtual_cluster_id
+                );
+                self.disown(&why).await
+            }
+            Err(source) => Err(Error::ProveJobRun {
+                object: self.object.clone(),
+                source,
+            }),
+        }
+    }
+
+    /// Replaces what status named but could not prove with the spec's own virtual cluster and
+    /// no job run, with a condition and a Warning Event.
+    pub(super) async fn disown(&mut self, why: &str) -> Result<(), Error> {
+        let owned = self.lookup().await?.owned_virtual_cluster_id.clone();
+        tracing::warn!(object = %self.object, "status not trusted: {why}");
+        let status = ownership::disowned(
+            &self.status(),
+            self.job.metadata.generation,
+            owned.as_deref(),
+            why,
+        );
+        let message = status.message.clone().unwrap_or_default();
+        self.write_replacing(status).await?;
+        self.publish(vec![Event::warning(
+            reasons::FORGED_STATUS,
+            "Reconcile",
+            message,
+        )])
+        .await;
+        Ok(())
+    }
+
+    /// Drops what the poller knows of `key`, unless it is another object's: a status naming
+    /// someone else's run must not stop its polling.
+    pub(super) fn forget(&self, key: &JobKey) {
+        let this = ObjectRef::from_obj(&self.job);
+        let uid = self.job.uid().unwrap_or_default();
+        self.state.tracker.with(|r| {
+            let ours = match (r.tracked_by(key), r.observation(key)) {
+                (Some(o), _) => *o == this && o.extra.uid.as_deref() == Some(uid.as_str()),
+                (None, Some(Observation::Seen(info))) => {
+                    ownership::token_is_ours(&uid, info.client_token.as_deref())
+                }
+                (None, _) => true,
+            };
+            if ours {
+                r.forget(key);
+            }
+        });
+    }
+}

@@ -1,0 +1,239 @@
+//! The order and content of a reconcile's calls, without a cluster: the apiserver is the kit's
+//! mock (each request checked and answered by the test), AWS the AWS layer's scripted server.
+//! Because a reconcile waits on each call, what AWS has received while the test holds an
+//! apiserver request is exactly what the reconcile sent before it.
+
+use std::sync::Arc;
+
+use clap::Parser;
+use emr_api::SparkJobRun;
+use emr_api::labels::SPARK_JOB_RUN_FINALIZER;
+use emr_aws::test_server::{Reply, TestServer};
+use emr_aws::{Aws, AwsClients, NoopObserver};
+use serde_json::{Value, json};
+
+use crate::OperatorConfig;
+use crate::context::Context;
+use crate::fair_queue::Action;
+use crate::kit::testing::{Call, MockApiServer, written};
+use crate::metrics::Metrics;
+use crate::spark_job_run::error::Error;
+use crate::spark_job_run::poller::SharedTracker;
+use crate::spark_job_run::reconcile::{error_policy, reconcile};
+use crate::spark_job_run::request::client_token;
+use crate::spark_job_run::state::State;
+use crate::spark_job_run::tracker::Cadence;
+
+const UID: &str = "0b5c6a52-5a3e-4c59-9a4e-1f2f0d3c4b5a";
+const ROLE: &str = "arn:aws:iam::123456789012:role/emr-job-role";
+const JOB: &str = "/apis/emr-on-eks.dev/v1alpha1/namespaces/team-a/sparkjobruns/pi";
+const VC: &str = "/apis/emr-on-eks.dev/v1alpha1/virtualclusters/analytics";
+
+#[derive(Parser)]
+struct Args {
+    #[command(flatten)]
+    config: OperatorConfig,
+}
+
+/// The controller's state around a mock apiserver and a scripted AWS.
+async fn state(aws_replies: Vec<Reply>) -> (Arc<State>, MockApiServer, TestServer) {
+    let (client, server) = MockApiServer::start();
+    let aws_server = TestServer::start(aws_replies);
+    let sdk = aws_server.sdk_config(1).await;
+    let aws = Aws::new(&AwsClients::from_sdk_config(&sdk), Arc::new(NoopObserver));
+    let config = Args::try_parse_from(["test"]).unwrap().config;
+    let cadence = Cadence {
+        poll_interval: config.poll_interval,
+        young_poll_interval: config.young_poll_interval,
+        young_job_age: config.young_job_age,
+    };
+    let ctx = Arc::new(Context::new(
+        client,
+        aws,
+        config,
+        Arc::new(Metrics::new()),
+        None,
+    ));
+    let tracker = Arc::new(SharedTracker::new(cadence));
+    (Arc::new(State::new(ctx, tracker)), server, aws_server)
+}
+
+/// A new SparkJobRun, as the watch cache holds it.
+fn job() -> Value {
+    json!({
+        "apiVersion": "emr-on-eks.dev/v1alpha1", "kind": "SparkJobRun",
+        "metadata": {
+            "name": "pi", "namespace": "team-a", "uid": UID, "resourceVersion": "1",
+            "generation": 1, "creationTimestamp": "2026-01-01T00:00:00Z",
+        },
+        "spec": {
+            "virtualCluster": {"name": "analytics"},
+            "executionRoleArn": ROLE,
+            "releaseLabel": "emr-7.2.0-latest",
+            "jobDriver": {"sparkSubmitJobDriver": {"entryPoint": "local:///usr/lib/spark/examples/src/main/python/pi.py"}},
+        },
+    })
+}
+
+/// A Ready VirtualCluster for namespace team-a, allowing [`ROLE`].
+fn virtual_cluster() -> Value {
+    json!({
+        "apiVersion": "emr-on-eks.dev/v1alpha1", "kind": "VirtualCluster",
+        "metadata": {"name": "analytics", "uid": "vc-uid", "resourceVersion": "7"},
+        "spec": {"eksClusterName": "c", "namespace": {"name": "team-a"}, "executionRoles": [{"arn": ROLE}]},
+        "status": {
+            "virtualClusterId": "vc123",
+            "conditions": [{"type": "Ready", "status": "True", "reason": "Ready", "message": "ready",
+                            "lastTransitionTime": "2026-01-01T00:00:00Z"}],
+        },
+    })
+}
+
+fn cached(object: &Value) -> Arc<SparkJobRun> {
+    Arc::new(serde_json::from_value(object.clone()).unwrap())
+}
+
+fn start_job_run_calls(aws: &TestServer) -> usize {
+    aws.requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/jobruns"))
+        .count()
+}
+
+/// Answers the object's status writes by applying them, until the reconcile ends.
+async fn answer_status_writes(
+    server: &mut MockApiServer,
+    object: &mut Value,
+    reconciling: tokio::task::JoinHandle<Result<Action, Error>>,
+    mut on_write: impl FnMut(&Call),
+) -> Result<Action, Error> {
+    let mut reconciling = reconciling;
+    loop {
+        tokio::select! {
+            done = &mut reconciling => return done.unwrap(),
+            call = server.next() => {
+                if call.is("PATCH", &format!("{JOB}/status")) {
+                    on_write(&call);
+                    *object = written(object, &json!({"status": call.body["status"].clone()}));
+                    call.ok(object);
+                } else if call.is("GET", VC) {
+                    call.ok(&virtual_cluster());
+                } else {
+                    panic!("unexpected request: {call:?}");
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_finalizer_and_the_attempt_are_written_before_start_job_run() {
+    let (state, mut server, aws) = state(vec![Reply::json(
+        200,
+        json!({"id": "jr-1", "name": "pi", "arn": "arn:jr-1", "virtualClusterId": "vc123"}),
+    )])
+    .await;
+    let mut object = job();
+    let reconciling = tokio::spawn(reconcile(cached(&object), state.clone()));
+
+    server.expect("GET", VC).await.ok(&virtual_cluster());
+
+    let finalizer = server.expect("PATCH", JOB).await;
+    assert_eq!(
+        finalizer.body["metadata"]["finalizers"],
+        json!([SPARK_JOB_RUN_FINALIZER])
+    );
+    assert_eq!(finalizer.body["metadata"]["resourceVersion"], "1");
+    assert!(aws.requests().is_empty(), "AWS called before the finalizer");
+    object = written(&object, &finalizer.body);
+    finalizer.ok(&object);
+
+    let recorded = server.expect("PATCH", &format!("{JOB}/status")).await;
+    assert_eq!(recorded.body["status"]["attempt"], 1);
+    assert_eq!(recorded.body["status"]["jobRunId"], Value::Null);
+    // Written onto the version the finalizer write returned, not the cached one.
+    assert_eq!(recorded.body["metadata"]["resourceVersion"], "2");
+    assert!(
+        aws.requests().is_empty(),
+        "StartJobRun sent before its attempt was in status"
+    );
+    object = written(&object, &json!({"status": recorded.body["status"].clone()}));
+    recorded.ok(&object);
+
+    let mut started = Vec::new();
+    let result = answer_status_writes(&mut server, &mut object, reconciling, |call| {
+        started.push(call.body["status"]["jobRunId"].clone());
+    })
+    .await;
+    assert!(result.is_ok(), "{result:?}");
+    assert_eq!(started, [json!("jr-1")]);
+    let requests = aws.requests();
+    assert_eq!(start_job_run_calls(&aws), 1, "{requests:?}");
+    assert_eq!(requests[0].path, "/virtualclusters/vc123/jobruns");
+    assert_eq!(requests[0].json()["clientToken"], client_token(UID, 1));
+    assert_eq!(
+        server.event_reasons(),
+        ["JobRunStarted"],
+        "one Event for the start"
+    );
+}
+
+#[tokio::test]
+async fn a_conflict_on_the_status_write_reads_afresh_and_never_starts_twice() {
+    let token = client_token(UID, 1);
+    let (state, mut server, aws) = state(vec![Reply::json(
+        200,
+        json!({"jobRuns": [{"id": "jr-1", "virtualClusterId": "vc123", "arn": "arn:jr-1",
+                            "state": "SUBMITTED", "clientToken": token,
+                            "createdAt": "2026-01-01T00:00:05Z"}]}),
+    )])
+    .await;
+    let stale = job();
+    let reconciling = tokio::spawn(reconcile(cached(&stale), state.clone()));
+
+    server.expect("GET", VC).await.ok(&virtual_cluster());
+    let finalizer = server.expect("PATCH", JOB).await;
+    let mut object = written(&stale, &finalizer.body);
+    finalizer.ok(&object);
+    // The attempt's write is refused: another write landed first (here: this very attempt, whose
+    // answer was lost, as after a dropped connection).
+    let refused = server.expect("PATCH", &format!("{JOB}/status")).await;
+    let recorded = refused.body["status"].clone();
+    assert_eq!(recorded["attempt"], 1);
+    refused.fail(409, "Conflict");
+    let error = reconciling.await.unwrap().unwrap_err();
+    assert!(matches!(error, Error::StaleObject { .. }), "{error:?}");
+    assert!(
+        aws.requests().is_empty(),
+        "AWS called after a refused write"
+    );
+    assert_eq!(
+        error_policy(cached(&stale), &error, state.clone()),
+        Action::requeue(std::time::Duration::from_secs(1))
+    );
+    object = written(&object, &json!({"status": recorded}));
+
+    // The retry starts from the same stale cached copy, and reads the object first.
+    let reconciling = tokio::spawn(reconcile(cached(&stale), state.clone()));
+    let fresh = server.expect("GET", JOB).await;
+    fresh.ok(&object);
+    let mut job_run_ids = Vec::new();
+    let result = answer_status_writes(&mut server, &mut object, reconciling, |call| {
+        job_run_ids.push(call.body["status"]["jobRunId"].clone());
+    })
+    .await;
+    assert!(result.is_ok(), "{result:?}");
+    // The recorded attempt's run is found by its client token and adopted, not started again.
+    assert_eq!(job_run_ids.last(), Some(&json!("jr-1")));
+    assert_eq!(start_job_run_calls(&aws), 0, "{:?}", aws.requests());
+    assert!(
+        aws.requests()
+            .iter()
+            .all(|r| r.method == "GET" && r.path.starts_with("/virtualclusters/vc123/jobruns")),
+        "{:?}",
+        aws.requests()
+    );
+    server
+        .expect_no_more(std::time::Duration::from_millis(200))
+        .await;
+}
