@@ -153,4 +153,41 @@ mod tests {
         assert_eq!(removed, list(&["a", "b"]));
         assert_eq!(without(&removed, OURS), None);
     }
+
+    #[tokio::test]
+    async fn removal_reads_afresh_after_a_conflict_and_keeps_other_finalizers() {
+        use k8s_openapi::api::core::v1::ConfigMap;
+
+        use crate::kit::testing::{MockApiServer, written};
+
+        let (client, mut server) = MockApiServer::start();
+        let api: Api<ConfigMap> = Api::namespaced(client, "ns");
+        let cached = json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "c", "namespace": "ns", "resourceVersion": "1",
+                         "finalizers": [OURS]},
+        });
+        let object: ConfigMap = serde_json::from_value(cached.clone()).unwrap();
+        let removing = tokio::spawn(async move {
+            Finalizer(OURS)
+                .remove_reading_afresh(&api, &object, 3)
+                .await
+        });
+        let first = server.expect("PATCH", "/configmaps/c").await;
+        assert_eq!(first.body["metadata"]["resourceVersion"], "1");
+        assert_eq!(first.body["metadata"]["finalizers"], json!([]));
+        first.fail(409, "Conflict");
+        // Meanwhile another controller added its finalizer: the fresh read brings it.
+        let fresh = written(
+            &cached,
+            &json!({"metadata": {"finalizers": ["other/one", OURS]}}),
+        );
+        server.expect("GET", "/configmaps/c").await.ok(&fresh);
+        let second = server.expect("PATCH", "/configmaps/c").await;
+        assert_eq!(second.body["metadata"]["resourceVersion"], "2");
+        assert_eq!(second.body["metadata"]["finalizers"], json!(["other/one"]));
+        let released = written(&fresh, &second.body);
+        second.ok(&released);
+        removing.await.unwrap().unwrap();
+    }
 }
