@@ -381,6 +381,11 @@ impl<K: Clone + Eq + Hash> FairQueue<K> {
         if self.timers.len() <= live.saturating_mul(2).saturating_add(1024) {
             return;
         }
+        self.rebuild_timers();
+    }
+
+    /// Keeps only the timers of objects still waiting for them.
+    fn rebuild_timers(&mut self) {
         let timers = std::mem::take(&mut self.timers);
         self.timers = timers
             .into_iter()
@@ -413,7 +418,11 @@ impl<K: Clone + Eq + Hash> FairQueue<K> {
                 }
             }
         }
-        self.compact_timers();
+        // Now, not when dropped timers pile up: memory follows the objects that exist.
+        let live = self.objects.values().filter(|e| e.due.is_some()).count();
+        if self.timers.len() > live {
+            self.rebuild_timers();
+        }
     }
 
     /// Objects ready to run and the oldest wait, per tenant with work.

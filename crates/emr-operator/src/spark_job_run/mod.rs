@@ -87,16 +87,14 @@ pub async fn run(ctx: Arc<Context>, shutdown: Shutdown) {
         stores.push(store);
         let changes =
             reflector::reflector(writer, watcher(api, ctx.watcher_config()).default_backoff())
-                .applied_objects()
-                .filter_map(|object| async move {
-                    match object {
-                        Ok(job) => Some((ObjectRef::from_obj(&job), Lane::Changes)),
-                        Err(error) => {
-                            tracing::warn!(%error, "SparkJobRun watch");
-                            None
-                        }
-                    }
-                });
+                .scan(Vec::new(), |listed, event| {
+                    futures::future::ready(Some(stream::iter(
+                        triggered(listed, event)
+                            .into_iter()
+                            .map(|job| (job, Lane::Changes)),
+                    )))
+                })
+                .flatten();
         triggers.push(changes.boxed());
     }
 
@@ -200,6 +198,33 @@ pub async fn run(ctx: Arc<Context>, shutdown: Shutdown) {
     tracing::info!("SparkJobRun controller stopped");
 }
 
+/// The objects a watch event asks to reconcile. The store holds the objects of a (re-)list only
+/// from its `InitDone` on, so they are asked for then: a reconcile asked for earlier would find
+/// nothing in the store and be dropped (after a watch expired and the list was redone, objects
+/// created meanwhile were never reconciled).
+fn triggered(
+    listed: &mut Vec<ObjectRef<SparkJobRun>>,
+    event: Result<watcher::Event<SparkJobRun>, watcher::Error>,
+) -> Vec<ObjectRef<SparkJobRun>> {
+    match event {
+        Ok(watcher::Event::Apply(job)) => vec![ObjectRef::from_obj(&job)],
+        Ok(watcher::Event::Init) => {
+            listed.clear();
+            Vec::new()
+        }
+        Ok(watcher::Event::InitApply(job)) => {
+            listed.push(ObjectRef::from_obj(&job));
+            Vec::new()
+        }
+        Ok(watcher::Event::InitDone) => std::mem::take(listed),
+        Ok(watcher::Event::Delete(_)) => Vec::new(),
+        Err(error) => {
+            tracing::warn!(%error, "SparkJobRun watch");
+            Vec::new()
+        }
+    }
+}
+
 /// Each tenant (namespace) with a VirtualCluster: its share and the VirtualCluster's name.
 /// Two VirtualClusters naming one namespace cannot both own it; the first by name counts.
 fn tenants(vcs: &Store<VirtualCluster>) -> HashMap<String, TenantInfo> {
@@ -259,6 +284,32 @@ mod tests {
         job.metadata.namespace = Some("ns".into());
         job.status = status;
         job
+    }
+
+    #[test]
+    fn a_listed_object_is_asked_for_once_the_store_holds_it() {
+        let mut listed = Vec::new();
+        let (a, b, c) = (
+            job("a", "vc", None),
+            job("b", "vc", None),
+            job("c", "vc", None),
+        );
+        let r = |name: &str| ObjectRef::<SparkJobRun>::new(name).within("ns");
+        assert!(triggered(&mut listed, Ok(watcher::Event::Init)).is_empty());
+        assert!(triggered(&mut listed, Ok(watcher::Event::InitApply(a))).is_empty());
+        assert!(triggered(&mut listed, Ok(watcher::Event::InitApply(b))).is_empty());
+        assert_eq!(
+            triggered(&mut listed, Ok(watcher::Event::InitDone)),
+            [r("a"), r("b")]
+        );
+        assert_eq!(
+            triggered(&mut listed, Ok(watcher::Event::Apply(c.clone()))),
+            [r("c")]
+        );
+        assert!(triggered(&mut listed, Ok(watcher::Event::Delete(c))).is_empty());
+        // A list redone after an error starts afresh.
+        assert!(triggered(&mut listed, Ok(watcher::Event::Init)).is_empty());
+        assert!(triggered(&mut listed, Ok(watcher::Event::InitDone)).is_empty());
     }
 
     #[test]

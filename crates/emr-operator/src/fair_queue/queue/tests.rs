@@ -258,6 +258,7 @@ fn deleted_objects_are_forgotten_with_their_requeues() {
     push(&mut q, "b/0", Lane::Polled, now);
     q.retain(|k| k == "a/2");
     assert_eq!(q.len(), 1);
+    assert_eq!(q.timers_len(), 0, "the deleted object's requeue is dropped");
     assert_eq!(q.load(now).len(), 1);
     assert_eq!(q.pop(Lane::Changes, now).unwrap().key, "a/2");
     assert!(q.pop(Lane::Polled, now).is_none());
