@@ -11,8 +11,9 @@
 //! - [`tracker`]: the pure bookkeeping of the poller: one ListJobRuns per virtual cluster per
 //!   tick, whatever the number of jobs; [`poller`] does its I/O.
 //! - [`reconcile`] (the edge of one reconcile and the error policy), [`state`] (what reconciles
-//!   share) and `io` (the effects); [`serial`] keeps the two queues (new objects, and what the
-//!   poller saw change) from acting on one object at once.
+//!   share) and `io` (the effects); [`serial`] keeps the newest copy of each object this
+//!   process wrote, beyond the watch cache. The fair queue ([`crate::fair_queue`]) serves the
+//!   objects, per tenant, in two lanes (changes, and what the poller saw change).
 //!
 //! Status writes, the finalizer, error categories, backoff and Events go through
 //! [`kit`](crate::kit), as in every controller.

@@ -1,13 +1,12 @@
-//! One reconcile at a time per object across the controller's two queues (new objects and what
-//! the poller saw change), and what this process knows of each object beyond its watch cache: the
-//! newest copy it has read or written, or that the cache's copy was refused as out of date.
+//! What this process knows of each object beyond its watch cache: the newest copy it has read or
+//! written, or that the cache's copy was refused as out of date. (The fair queue already runs one
+//! reconcile per object at a time; the lock here is a second guard that costs nothing.)
 //!
-//! The watch cache lags behind the operator's own writes. Within one queue that is harmless (the
-//! next reconcile of an object is triggered by the very watch event that brings the write), but
-//! the other queue may take the object up first, holding the copy from before the write, and
-//! repeat a side effect such as CancelJobRun. And while the watch is down (an apiserver restart),
-//! the cache does not catch up at all: a reconcile retried on it after a refused write would be
-//! refused again until the watch returns.
+//! The watch cache lags behind the operator's own writes. A reconcile triggered by the very watch
+//! event that brings a write sees it, but one triggered otherwise (the poller's lane, a requeue)
+//! may hold the copy from before the write and repeat a side effect such as CancelJobRun. And
+//! while the watch is down (an apiserver restart), the cache does not catch up at all: a
+//! reconcile retried on it after a refused write would be refused again until the watch returns.
 //! So a reconcile reads the object afresh whenever this process knows better than its cache.
 
 use std::collections::HashMap;
@@ -20,7 +19,7 @@ use tokio::sync::OwnedMutexGuard;
 
 type Slot = Arc<tokio::sync::Mutex<Option<BeyondCache>>>;
 
-/// SerialGuard for the length of one reconcile: what this process knows beyond the watch cache (`None`
+/// Held for the length of one reconcile: what this process knows beyond the watch cache (`None`
 /// once the cache has caught up).
 pub type SerialGuard = OwnedMutexGuard<Option<BeyondCache>>;
 
