@@ -435,6 +435,22 @@ impl Bed {
         }
     }
 
+    /// Waits (up to 90 s) until the operator has made the VirtualCluster `name` Ready.
+    pub async fn virtual_cluster_ready(&self, name: &str) -> emr_api::VirtualCluster {
+        wait_for(
+            &Api::<emr_api::VirtualCluster>::all(self.client.clone()),
+            name,
+            Duration::from_secs(90),
+            "VirtualCluster Ready",
+            |vc| {
+                vc.status
+                    .as_ref()
+                    .is_some_and(|s| emr_api::condition::is_true(&s.conditions, "Ready"))
+            },
+        )
+        .await
+    }
+
     /// The raw trust policy document of a role, exactly as IAM returns it (decoded).
     pub async fn trust_policy(&self, role_name: &str) -> Value {
         self.aws

@@ -8,9 +8,9 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use emr_api::SparkJobRun;
 use emr_api::condition::{self, ConditionStatus};
 use emr_api::spark_job_run::condition_types as types;
-use emr_api::{SparkJobRun, VirtualCluster};
 use emr_operator_tests::{Bed, Operator, TEST_LABEL, bed, wait_for};
 use futures::StreamExt;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
@@ -48,19 +48,7 @@ spec:
 "#
     ))
     .await;
-    let api: Api<VirtualCluster> = Api::all(bed.client.clone());
-    wait_for(
-        &api,
-        &name,
-        Duration::from_secs(90),
-        "VirtualCluster Ready",
-        |vc| {
-            vc.status
-                .as_ref()
-                .is_some_and(|s| condition::is_true(&s.conditions, "Ready"))
-        },
-    )
-    .await;
+    bed.virtual_cluster_ready(&name).await;
     Vc {
         name,
         namespace,

@@ -8,8 +8,7 @@ use std::path::PathBuf;
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
-use emr_api::condition;
-use emr_api::{SparkJobRun, VirtualCluster};
+use emr_api::SparkJobRun;
 use emr_operator_tests::{Bed, TEST_LABEL, bed, repo_root, wait_for};
 use kube::api::Api;
 use serde_json::{Value, json};
@@ -107,18 +106,7 @@ spec:
 "#
     ))
     .await;
-    let vc = wait_for(
-        &Api::<VirtualCluster>::all(bed.client.clone()),
-        &vc_name,
-        Duration::from_secs(90),
-        "VirtualCluster Ready",
-        |vc| {
-            vc.status
-                .as_ref()
-                .is_some_and(|s| condition::is_true(&s.conditions, "Ready"))
-        },
-    )
-    .await;
+    let vc = bed.virtual_cluster_ready(&vc_name).await;
     let vc_id = vc.status.and_then(|s| s.virtual_cluster_id).unwrap();
     (
         Setup {

@@ -7,8 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use emr_api::condition;
-use emr_api::{SparkJobRun, VirtualCluster};
+use emr_api::SparkJobRun;
 use emr_operator_tests::{Bed, TEST_LABEL, bed, repo_root, wait_for};
 use kube::api::Api;
 use serde_json::json;
@@ -112,18 +111,7 @@ spec: {{eksClusterName: {EKS}, namespace: {{name: {ns}}}, executionRoles: [{{arn
 "#
     ))
     .await;
-    wait_for(
-        &Api::<VirtualCluster>::all(bed.client.clone()),
-        &vc,
-        Duration::from_secs(90),
-        "VirtualCluster Ready",
-        |v| {
-            v.status
-                .as_ref()
-                .is_some_and(|s| condition::is_true(&s.conditions, "Ready"))
-        },
-    )
-    .await;
+    bed.virtual_cluster_ready(&vc).await;
     bed.emulator
         .set_faults(json!({"downForSeconds": 3, "services": ["emr-containers"], "operations": ["StartJobRun"]}))
         .await;
