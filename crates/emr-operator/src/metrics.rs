@@ -443,6 +443,39 @@ mod tests {
     use super::*;
 
     #[test]
+    fn queue_gauges_show_who_waits_and_drop_a_drained_tenant() {
+        let m = Metrics::new();
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        m.set_queue_load(Box::new(move || {
+            if calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == 0 {
+                vec![TenantLoad {
+                    tenant: "team-a".into(),
+                    virtual_cluster: Some("a".into()),
+                    depth: 4000,
+                    oldest_wait: Duration::from_secs(72),
+                }]
+            } else {
+                Vec::new()
+            }
+        }));
+        let first = m.encode();
+        assert!(
+            first.contains(
+                r#"emr_operator_queue_depth{namespace="team-a",virtual_cluster="a"} 4000"#
+            ),
+            "{first}"
+        );
+        assert!(
+            first.contains(
+                r#"emr_operator_queue_wait_seconds{namespace="team-a",virtual_cluster="a"} 72"#
+            ),
+            "{first}"
+        );
+        let second = m.encode();
+        assert!(!second.contains(r#"namespace="team-a""#), "{second}");
+    }
+
+    #[test]
     fn reconcile_labels_follow_one_case() {
         assert_eq!(upper_camel("aws_throttled"), "AwsThrottled");
         assert_eq!(upper_camel("kube_conflict"), "KubeConflict");
