@@ -196,7 +196,10 @@ fn examples_parse_into_the_rust_types_and_pass_the_checks() {
             // Objects of add-ons the seeds install (Karpenter, the Secrets Store CSI driver):
             // their CRDs are not on the bed, so only their API group and name are checked.
             kind if external_kind(&doc.value).is_some() => {
-                if doc.value["metadata"]["name"].as_str().is_none_or(str::is_empty) {
+                if doc.value["metadata"]["name"]
+                    .as_str()
+                    .is_none_or(str::is_empty)
+                {
                     problems.push(format!("{}: a {kind} without a name", doc.origin));
                 }
             }

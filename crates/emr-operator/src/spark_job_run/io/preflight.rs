@@ -8,8 +8,8 @@ use emr_api::spark_job_run::{SparkJobRunStatus, reasons};
 use super::Reconcile;
 use super::submit::Refusal;
 use crate::spark_job_run::error::Error;
-use crate::spark_job_run::{conditions, text};
 use crate::spark_job_run::preflight::{self, Verdict, cache::Lookup};
+use crate::spark_job_run::{conditions, text};
 
 /// While the driver does not fit in the quota, how often the job looks again.
 const QUOTA_RETRY: Duration = Duration::from_secs(30);

@@ -9,13 +9,13 @@ use emr_api::spark_job_run::{SparkJobRunStatus, reasons};
 use emr_aws::{JobRunInfo, JobRunState};
 use kube::ResourceExt;
 
+use super::preflight::waiting_status;
 use super::{Reconcile, STARTED_RESYNC, to_chrono};
 use crate::fair_queue::Action;
 use crate::spark_job_run::decide::{self, Submit};
 use crate::spark_job_run::error::Error;
 use crate::spark_job_run::ownership;
 use crate::spark_job_run::request;
-use super::preflight::waiting_status;
 use crate::spark_job_run::tracker::{self, JobKey};
 
 /// The Warning Event when a run of another attempt of the same object is cancelled.

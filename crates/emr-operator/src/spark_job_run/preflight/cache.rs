@@ -3,8 +3,8 @@
 //! operator's own guard rails). The chart's ClusterRole already lets the operator read both
 //! kinds cluster-wide (it watches its guard rails for drift); the preflight only reads.
 
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::{LimitRange, ResourceQuota};

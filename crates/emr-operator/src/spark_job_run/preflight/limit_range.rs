@@ -129,7 +129,9 @@ fn item_of(owner: String, item: &LimitRangeItem) -> Option<Item> {
             default.entry(k.clone()).or_insert_with(|| v.clone());
         }
         for (k, v) in default.iter().chain(&min) {
-            default_request.entry(k.clone()).or_insert_with(|| v.clone());
+            default_request
+                .entry(k.clone())
+                .or_insert_with(|| v.clone());
         }
     } else {
         default.clear();
@@ -184,7 +186,10 @@ pub fn admit(container: &Container, limit_ranges: &[LimitRange]) -> (Admitted, V
                 });
             }
             if bounds.request.is_none()
-                && let Some(amount) = item.default_request.get(name).and_then(|q| resource.read(q))
+                && let Some(amount) = item
+                    .default_request
+                    .get(name)
+                    .and_then(|q| resource.read(q))
             {
                 bounds.request = Some(Sourced {
                     amount,
@@ -215,9 +220,12 @@ fn check_item(admitted: &Admitted, resource: Resource, item: &Item, problems: &m
     if let Some(min) = item.min.get(name).and_then(|q| resource.read(q)) {
         // The request is the lower of the two: when it is above the minimum, so is the limit
         // (or the limit is below its request, reported on its own).
-        let low = [("requests", &bounds.request), ("is limited to", &bounds.limit)]
-            .into_iter()
-            .find_map(|(what, v)| v.as_ref().filter(|v| v.amount < min).map(|v| (what, v)));
+        let low = [
+            ("requests", &bounds.request),
+            ("is limited to", &bounds.limit),
+        ]
+        .into_iter()
+        .find_map(|(what, v)| v.as_ref().filter(|v| v.amount < min).map(|v| (what, v)));
         if let Some((what, v)) = low {
             problems.push(format!(
                 "{role}: {} {what} {name} {}, below the minimum of {} per {per} of LimitRange {owner}",
@@ -255,7 +263,11 @@ fn check_item(admitted: &Admitted, resource: Resource, item: &Item, problems: &m
             (None, Some(_)) => {}
         }
     }
-    if let Some(ratio) = item.ratio.get(name).and_then(|q| quantity::kube_millis(&q.0).ok()) {
+    if let Some(ratio) = item
+        .ratio
+        .get(name)
+        .and_then(|q| quantity::kube_millis(&q.0).ok())
+    {
         let shown = quantity::show_millis(ratio);
         match (&bounds.request, &bounds.limit) {
             (Some(request), Some(limit)) if request.amount > 0 => {

@@ -114,7 +114,9 @@ fn container(conf: &SparkConf, role: Role) -> Result<Container, BadProperty> {
         None => {
             let cores = integer(conf, &cores_key, 1)?;
             Sourced {
-                amount: cores.checked_mul(1000).ok_or_else(|| too_large(&cores_key, conf))?,
+                amount: cores
+                    .checked_mul(1000)
+                    .ok_or_else(|| too_large(&cores_key, conf))?,
                 source: match conf.get(&cores_key) {
                     Some(v) => format!("{cores_key}={v}"),
                     None => format!("{cores_key} (default 1)"),
@@ -212,20 +214,15 @@ fn factor_of(conf: &SparkConf, role: Role, heap_mib: u128) -> Result<u128, BadPr
     if !factor.is_finite() || factor <= 0.0 {
         return Err(bad("must be a positive number"));
     }
-    // Spark computes this as an Int: a product beyond it cannot be a pod's memory.
-    let product = factor * heap_mib as f64;
-    if product >= f64::from(i32::MAX) {
-        return Err(bad("makes the memory overhead larger than Spark can hold"));
-    }
     Ok(scaled(heap_mib, factor))
 }
 
-/// `heap * factor`, truncated; callers bound the product below `i32::MAX`, and the default
-/// factors are below 1, so the cast loses nothing but the fraction.
+/// `heap * factor` as Spark's `(factor * memory).toInt`: truncated, and at most `Int.MaxValue`
+/// (a Scala Double-to-Int conversion saturates).
 fn scaled(heap_mib: u128, factor: f64) -> u128 {
     let product = factor * heap_mib as f64;
     if product.is_finite() && product > 0.0 {
-        product as u128
+        product.min(f64::from(i32::MAX)) as u128
     } else {
         0
     }
@@ -310,7 +307,9 @@ fn positive(key: &str, text: &str, read: Result<u128, SizeError>) -> Result<u128
     match read {
         Ok(0) => Err(bad("must be above zero".to_owned())),
         Ok(v) => Ok(v),
-        Err(e) => Err(bad(format!("{e} (a Kubernetes quantity such as 2 or 500m)"))),
+        Err(e) => Err(bad(format!(
+            "{e} (a Kubernetes quantity such as 2 or 500m)"
+        ))),
     }
 }
 
@@ -418,7 +417,6 @@ mod tests {
             ("spark.executor.memory", "9223372036854775807"),
             ("spark.executor.memoryOverheadFactor", "NaN"),
             ("spark.executor.memoryOverheadFactor", "-0.1"),
-            ("spark.executor.memoryOverheadFactor", "1e308"),
             ("spark.kubernetes.executor.limit.cores", "lots"),
             ("spark.kubernetes.executor.limit.cores", "0"),
             ("spark.kubernetes.driver.request.cores", "-1"),

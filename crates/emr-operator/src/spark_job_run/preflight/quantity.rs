@@ -102,7 +102,6 @@ fn decimal(number: &str) -> Result<(u128, i64), SizeError> {
 
 /// A quantity suffix as (power of ten, power of two).
 fn suffix_scale(suffix: &str) -> Result<(i64, u32), SizeError> {
-    let binary = |shift| Ok((0, shift));
     match suffix {
         "" => Ok((0, 0)),
         "n" => Ok((-9, 0)),
@@ -114,12 +113,12 @@ fn suffix_scale(suffix: &str) -> Result<(i64, u32), SizeError> {
         "T" => Ok((12, 0)),
         "P" => Ok((15, 0)),
         "E" => Ok((18, 0)),
-        "Ki" => binary(10),
-        "Mi" => binary(20),
-        "Gi" => binary(30),
-        "Ti" => binary(40),
-        "Pi" => binary(50),
-        "Ei" => binary(60),
+        "Ki" => Ok((0, 10)),
+        "Mi" => Ok((0, 20)),
+        "Gi" => Ok((0, 30)),
+        "Ti" => Ok((0, 40)),
+        "Pi" => Ok((0, 50)),
+        "Ei" => Ok((0, 60)),
         _ => {
             // An exponent: e3, E-2, e+6.
             let rest = suffix
@@ -277,7 +276,10 @@ mod tests {
             ("-1", SizeError::Negative),
             ("-500m", SizeError::Negative),
             ("1e38", SizeError::TooLarge),
-            ("99999999999999999999999999999999999999999", SizeError::TooLarge),
+            (
+                "99999999999999999999999999999999999999999",
+                SizeError::TooLarge,
+            ),
             ("9999999999999999999Ei", SizeError::TooLarge),
         ] {
             assert_eq!(kube_millis(text), Err(error), "{text:?}");
@@ -294,13 +296,23 @@ mod tests {
         assert_eq!(spark_mib("1024", MIB), Ok(1024), "no unit: MiB for memory");
         assert_eq!(spark_mib("2gb", MIB), Ok(2048));
         assert_eq!(spark_mib("1500k", MIB), Ok(1), "rounded down to whole MiB");
-        assert_eq!(spark_bytes("1024", 1), Ok(1024), "no unit: bytes for offHeap.size");
+        assert_eq!(
+            spark_bytes("1024", 1),
+            Ok(1024),
+            "no unit: bytes for offHeap.size"
+        );
         assert_eq!(spark_mib("1.5g", MIB), Err(SizeError::Fractional));
         assert_eq!(spark_mib("-1g", MIB), Err(SizeError::Negative));
         assert_eq!(spark_mib("lots", MIB), Err(SizeError::Malformed));
         assert_eq!(spark_mib("4 G", MIB), Err(SizeError::Malformed));
-        assert_eq!(spark_mib("9223372036854775808", MIB), Err(SizeError::TooLarge));
-        assert_eq!(spark_mib("9223372036854775807p", MIB), Err(SizeError::TooLarge));
+        assert_eq!(
+            spark_mib("9223372036854775808", MIB),
+            Err(SizeError::TooLarge)
+        );
+        assert_eq!(
+            spark_mib("9223372036854775807p", MIB),
+            Err(SizeError::TooLarge)
+        );
         assert_eq!(spark_mib(&"9".repeat(60), MIB), Err(SizeError::TooLarge));
     }
 

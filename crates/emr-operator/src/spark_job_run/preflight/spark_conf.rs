@@ -20,7 +20,14 @@ const DEDICATED_OPTIONS: [(&str, &str); 5] = [
 ];
 
 /// spark-submit options that take no value.
-const FLAGS: [&str; 6] = ["--verbose", "-v", "--supervise", "--help", "-h", "--version"];
+const FLAGS: [&str; 6] = [
+    "--verbose",
+    "-v",
+    "--supervise",
+    "--help",
+    "-h",
+    "--version",
+];
 
 /// The resolved properties, and whether the application runs Python or R (Spark gives those
 /// a larger memory overhead by default).
@@ -105,15 +112,13 @@ fn apply_parameters(properties: &mut BTreeMap<String, String>, parameters: &str)
                 }
             }
         }
-        let consumed = if takes_value
-            && option.starts_with('-')
-            && !FLAGS.contains(&option)
-            && next.is_some()
-        {
-            2
-        } else {
-            1
-        };
+        let consumed =
+            if takes_value && option.starts_with('-') && !FLAGS.contains(&option) && next.is_some()
+            {
+                2
+            } else {
+                1
+            };
         i = i.saturating_add(consumed);
     }
     for (key, value) in dedicated {
@@ -224,6 +229,10 @@ jobDriver:
             apply_parameters(&mut p, text);
         }
         assert_eq!(p.get("a").map(String::as_str), Some("b=c"));
-        assert_eq!(p.get("v").map(String::as_str), Some("1"), "a flag takes no value");
+        assert_eq!(
+            p.get("v").map(String::as_str),
+            Some("1"),
+            "a flag takes no value"
+        );
     }
 }

@@ -107,16 +107,20 @@ fn problems(verdict: Verdict) -> Vec<String> {
 #[test]
 fn the_seeds_seven_executor_cores_exceed_cpu_min_max() {
     let found = problems(check(
-        &job("--conf spark.executor.cores=7 --conf spark.kubernetes.executor.limit.cores=7"),
+        &job(
+            "--conf spark.executor.cores=7 --conf spark.kubernetes.executor.limit.cores=7 --conf spark.kubernetes.driver.limit.cores=1",
+        ),
         &seed_rules(),
     ));
     assert_eq!(
         found,
-        ["executor: spark.executor.cores=7 requests cpu 7, above the maximum of 6 per container of LimitRange cpu-min-max"]
+        [
+            "executor: spark.executor.cores=7 requests cpu 7, above the maximum of 6 per container of LimitRange cpu-min-max"
+        ]
     );
     // Without a limit of its own, the default limit (500m) is below the request too.
     let found = problems(check(
-        &job("--conf spark.executor.cores=7"),
+        &job("--conf spark.executor.cores=7 --conf spark.kubernetes.driver.limit.cores=1"),
         &seed_rules(),
     ));
     assert!(found[0].contains("spark.executor.cores=7"), "{found:?}");
@@ -131,15 +135,22 @@ fn the_seeds_seven_executor_cores_exceed_cpu_min_max() {
 fn a_request_above_the_default_limit_names_the_limit_property() {
     // What the Spot examples asked before they set limit.cores: 2 cores under a 500m default.
     let found = problems(check(
-        &job("--conf spark.executor.instances=4 --conf spark.executor.memory=4G --conf spark.executor.cores=2 --conf spark.driver.cores=1"),
+        &job(
+            "--conf spark.executor.instances=4 --conf spark.executor.memory=4G --conf spark.executor.cores=2 --conf spark.driver.cores=1",
+        ),
         &seed_rules(),
     ));
     assert_eq!(found.len(), 2, "{found:?}");
     assert!(found[0].starts_with("driver: spark.driver.cores=1 requests cpu 1, above its cpu limit 500m (the default cpu limit 500m of LimitRange cpu-min-max, as spark.kubernetes.driver.limit.cores is not set)"), "{found:?}");
-    assert!(found[1].starts_with("executor: spark.executor.cores=2"), "{found:?}");
+    assert!(
+        found[1].starts_with("executor: spark.executor.cores=2"),
+        "{found:?}"
+    );
     // With their limits set, the same job fits.
     let fixed = check(
-        &job("--conf spark.executor.instances=4 --conf spark.executor.memory=4G --conf spark.executor.cores=2 --conf spark.driver.cores=1 --conf spark.kubernetes.driver.limit.cores=1 --conf spark.kubernetes.executor.limit.cores=2"),
+        &job(
+            "--conf spark.executor.instances=4 --conf spark.executor.memory=4G --conf spark.executor.cores=2 --conf spark.driver.cores=1 --conf spark.kubernetes.driver.limit.cores=1 --conf spark.kubernetes.executor.limit.cores=2",
+        ),
         &seed_rules(),
     );
     assert_eq!(fixed, Verdict::Fits { warnings: vec![] });
@@ -162,7 +173,9 @@ fn min_max_ratio_and_memory_rules_are_read_as_the_apiserver_reads_them() {
         quotas: vec![],
     };
     let found = problems(check(
-        &job("--conf spark.executor.memory=4g --conf spark.kubernetes.driver.request.cores=100m --conf spark.kubernetes.driver.limit.cores=1 --conf spark.kubernetes.executor.limit.cores=3"),
+        &job(
+            "--conf spark.executor.memory=4g --conf spark.kubernetes.driver.request.cores=100m --conf spark.kubernetes.driver.limit.cores=1 --conf spark.kubernetes.executor.limit.cores=3",
+        ),
         &rules,
     ));
     let text = found.join("\n");
@@ -180,8 +193,16 @@ fn a_limits_cpu_quota_without_any_cpu_limit_refuses_every_pod() {
         quotas: vec![compute_resources(&SEED_HARD, &[])],
     };
     let found = problems(check(&job("--conf spark.executor.cores=2"), &rules));
-    assert!(found[0].contains("ResourceQuota compute-resources tracks limits.cpu, so every pod must set it"), "{found:?}");
-    assert!(found[0].contains("spark.kubernetes.driver.limit.cores"), "{found:?}");
+    assert!(
+        found[0].contains(
+            "ResourceQuota compute-resources tracks limits.cpu, so every pod must set it"
+        ),
+        "{found:?}"
+    );
+    assert!(
+        found[0].contains("spark.kubernetes.driver.limit.cores"),
+        "{found:?}"
+    );
 }
 
 #[test]
@@ -192,30 +213,44 @@ fn a_driver_that_never_fits_is_refused_one_that_does_not_fit_now_waits() {
         limit_ranges: vec![],
         quotas: vec![compute_resources(&hard, used)],
     };
-    assert_eq!(check(&job(base), &rules(&[])), Verdict::Fits { warnings: vec![] });
+    assert_eq!(
+        check(&job(base), &rules(&[])),
+        Verdict::Fits { warnings: vec![] }
+    );
     match check(&job(base), &rules(&[("requests.cpu", "3")])) {
         Verdict::WaitForQuota(w) => assert_eq!(
             w,
-            ["ResourceQuota compute-resources: the driver needs requests.cpu 2, and 1 of 4 is free (3 used by what already runs)"]
+            [
+                "ResourceQuota compute-resources: the driver needs requests.cpu 2, and 1 of 4 is free (3 used by what already runs)"
+            ]
         ),
         other => panic!("{other:?}"),
     }
     match check(&job(base), &rules(&[("requests.cpu", "1")])) {
         Verdict::Fits { warnings } => assert_eq!(
             warnings,
-            ["ResourceQuota compute-resources: the driver and 2 executors need requests.cpu 4, and 3 is free now: 1 executors start, the others wait for quota"]
+            [
+                "ResourceQuota compute-resources: the driver and 2 executors need requests.cpu 4, and 3 is free now: 1 executors start, the others wait for quota"
+            ]
         ),
         other => panic!("{other:?}"),
     }
     let big = "--conf spark.kubernetes.driver.request.cores=5";
-    assert!(problems(check(&job(big), &rules(&[])))[0].contains("driver: needs requests.cpu 5, more than ResourceQuota compute-resources allows"));
+    assert!(problems(check(&job(big), &rules(&[])))[0].contains(
+        "driver: needs requests.cpu 5, more than ResourceQuota compute-resources allows"
+    ));
     let no_room = "--conf spark.kubernetes.driver.request.cores=3 --conf spark.executor.cores=2";
-    assert!(problems(check(&job(no_room), &rules(&[])))[0].contains("no executor could ever start"));
+    assert!(
+        problems(check(&job(no_room), &rules(&[])))[0].contains("no executor could ever start")
+    );
     let one_pod = NamespaceRules {
         limit_ranges: vec![],
         quotas: vec![compute_resources(&[("count/pods", "1")], &[])],
     };
-    assert!(problems(check(&job(""), &one_pod))[0].contains("the driver and one executor need count/pods 2"));
+    assert!(
+        problems(check(&job(""), &one_pod))[0]
+            .contains("the driver and one executor need count/pods 2")
+    );
 }
 
 #[test]
@@ -226,7 +261,10 @@ fn scoped_quotas_that_may_not_cover_spark_pods_are_left_out() {
         limit_ranges: vec![],
         quotas: vec![quota],
     };
-    assert_eq!(check(&job("--conf spark.executor.cores=4"), &rules), Verdict::Fits { warnings: vec![] });
+    assert_eq!(
+        check(&job("--conf spark.executor.cores=4"), &rules),
+        Verdict::Fits { warnings: vec![] }
+    );
 }
 
 #[test]
@@ -243,16 +281,25 @@ fn a_limit_range_defaults_from_max_and_min_as_the_apiserver_does() {
         )],
         quotas: vec![],
     };
-    assert_eq!(check(&job("--conf spark.executor.cores=2"), &rules), Verdict::Fits { warnings: vec![] });
+    assert_eq!(
+        check(&job("--conf spark.executor.cores=2"), &rules),
+        Verdict::Fits { warnings: vec![] }
+    );
 }
 
 #[test]
 fn job_templates_and_empty_namespaces_are_not_checked() {
     let mut templated = job("--conf spark.executor.cores=7");
     templated.job_template_id = Some("abc".into());
-    assert_eq!(check(&templated, &seed_rules()), Verdict::Fits { warnings: vec![] });
     assert_eq!(
-        check(&job("--conf spark.executor.cores=70000"), &NamespaceRules::default()),
+        check(&templated, &seed_rules()),
+        Verdict::Fits { warnings: vec![] }
+    );
+    assert_eq!(
+        check(
+            &job("--conf spark.executor.cores=70000"),
+            &NamespaceRules::default()
+        ),
         Verdict::Fits { warnings: vec![] }
     );
 }
@@ -260,7 +307,9 @@ fn job_templates_and_empty_namespaces_are_not_checked() {
 #[test]
 fn a_property_spark_would_refuse_is_named() {
     match check(&job("--conf spark.executor.memory=lots"), &seed_rules()) {
-        Verdict::BadProperty(p) => assert_eq!(p, "spark.executor.memory=lots is not a number with a unit"),
+        Verdict::BadProperty(p) => {
+            assert_eq!(p, "spark.executor.memory=lots is not a number with a unit")
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -268,13 +317,23 @@ fn a_property_spark_would_refuse_is_named() {
 #[test]
 fn huge_values_are_compared_not_overflowed() {
     let found = problems(check(
-        &job("--conf spark.executor.instances=2147483647 --conf spark.executor.memory=8388607t --conf spark.kubernetes.executor.limit.cores=99999999999999999999999999999999 --conf spark.kubernetes.driver.limit.cores=1"),
+        &job(
+            "--conf spark.executor.instances=2147483647 --conf spark.executor.memory=8388607t --conf spark.kubernetes.executor.limit.cores=99999999999999999999999999999999 --conf spark.kubernetes.driver.limit.cores=1",
+        ),
         &NamespaceRules {
             limit_ranges: vec![cpu_min_max()],
-            quotas: vec![compute_resources(&SEED_HARD, &[("requests.cpu", "999999999999999999999999")])],
+            quotas: vec![compute_resources(
+                &SEED_HARD,
+                &[("requests.cpu", "999999999999999999999999")],
+            )],
         },
     ));
-    assert!(found.iter().any(|p| p.contains("cpu limit 99999999999999999999999999999999")), "{found:?}");
+    assert!(
+        found
+            .iter()
+            .any(|p| p.contains("cpu limit 99999999999999999999999999999999")),
+        "{found:?}"
+    );
 }
 
 proptest! {
@@ -401,7 +460,11 @@ fn every_example_job_passes_its_own_virtual_clusters_preflight() {
             if doc["apiVersion"] != "emr-on-eks.dev/v1alpha1" {
                 continue;
             }
-            let origin = file.strip_prefix(examples_dir()).unwrap().display().to_string();
+            let origin = file
+                .strip_prefix(examples_dir())
+                .unwrap()
+                .display()
+                .to_string();
             match doc["kind"].as_str() {
                 Some("VirtualCluster") => vcs.push(serde_json::from_value(doc).unwrap()),
                 Some("SparkJobRun") => jobs.push((origin, serde_json::from_value(doc).unwrap())),
@@ -411,9 +474,15 @@ fn every_example_job_passes_its_own_virtual_clusters_preflight() {
     }
     let mut checked_with_rails = 0;
     for (origin, job) in &jobs {
-        let namespace = job.metadata.namespace.clone().unwrap_or_else(|| "default".into());
+        let namespace = job
+            .metadata
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".into());
         let vc = match &job.spec.virtual_cluster.name {
-            Some(name) => vcs.iter().find(|v| v.metadata.name.as_deref() == Some(name)),
+            Some(name) => vcs
+                .iter()
+                .find(|v| v.metadata.name.as_deref() == Some(name)),
             None => vcs.iter().find(|v| v.spec.namespace.name == namespace),
         };
         let vc = vc.unwrap_or_else(|| panic!("{origin}: no VirtualCluster in examples/"));
@@ -425,5 +494,8 @@ fn every_example_job_passes_its_own_virtual_clusters_preflight() {
         assert_eq!(verdict, Verdict::Fits { warnings: vec![] }, "{origin}");
     }
     // The Spot and multi-tenancy jobs run under guard rails: the test must see them.
-    assert!(checked_with_rails >= 4, "only {checked_with_rails} example jobs under guard rails");
+    assert!(
+        checked_with_rails >= 4,
+        "only {checked_with_rails} example jobs under guard rails"
+    );
 }
