@@ -329,3 +329,51 @@ async fn a_driver_that_does_not_fit_the_quota_waits_and_starts_once_it_fits() {
         .await;
     assert_eq!(t.start_job_runs().await, 1, "exactly one StartJobRun");
 }
+
+#[tokio::test]
+async fn values_spark_would_refuse_fail_naming_the_property_and_start_nothing() {
+    let t = Test::start("preflight-hostile", SEED_GUARD_RAILS).await;
+    let cases = [
+        (
+            "overflowing-memory",
+            "--conf spark.executor.memory=99999999999999999999g",
+            "spark.executor.memory=99999999999999999999g is too large",
+        ),
+        (
+            "fractional-cores",
+            "--conf spark.executor.cores=1.5",
+            "spark.executor.cores=1.5 is not a whole number",
+        ),
+        (
+            "negative-limit",
+            "--conf spark.kubernetes.executor.limit.cores=-2",
+            "spark.kubernetes.executor.limit.cores=-2 is negative",
+        ),
+    ];
+    for (name, parameters, _) in cases {
+        t.apply_job(name, parameters).await;
+    }
+    for (name, _, expected) in cases {
+        let job = t
+            .wait_job(name, "Failed/InvalidSpec", |j| {
+                failed_with(j, "InvalidSpec")
+            })
+            .await;
+        let (_, _, message) = condition_of(&job, types::FAILED).unwrap();
+        assert!(message.contains(expected), "{name}: {message}");
+    }
+    // A huge but readable request is compared, not overflowed: refused by the LimitRange's max.
+    t.apply_job(
+        "huge-limit",
+        "--conf spark.kubernetes.driver.limit.cores=1 --conf spark.kubernetes.executor.limit.cores=99999999999999999999999999999999",
+    )
+    .await;
+    let job = t
+        .wait_job("huge-limit", "Failed/ExceedsNamespaceLimits", |j| {
+            failed_with(j, "ExceedsNamespaceLimits")
+        })
+        .await;
+    let (_, _, message) = condition_of(&job, types::FAILED).unwrap();
+    assert!(message.contains("is above the maximum of 6"), "{message}");
+    assert_eq!(t.start_job_runs().await, 0);
+}

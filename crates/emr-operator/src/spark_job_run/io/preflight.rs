@@ -48,7 +48,7 @@ impl Reconcile<'_> {
         else {
             return Ok(None);
         };
-        let rules = match self.state.namespace_limits.rules(&namespace) {
+        let rules = match self.state.namespace_limits.rules(&namespace).await {
             Lookup::NotRunning => return Ok(None),
             Lookup::NotSynced => {
                 return Ok(Some(Refusal::Wait {

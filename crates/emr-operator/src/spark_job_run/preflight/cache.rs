@@ -6,13 +6,16 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use futures::{FutureExt, StreamExt};
+use futures::StreamExt;
 use k8s_openapi::api::core::v1::{LimitRange, ResourceQuota};
 use kube::runtime::reflector::{self, Store, store::Writer};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, ResourceExt};
 
 use super::NamespaceRules;
+
+/// How long a reconcile waits for the first lists before it tries again later.
+const SYNC_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The cache. Made with the controller's state; fed once [`NamespaceLimits::run`] runs.
 pub struct NamespaceLimits {
@@ -46,17 +49,17 @@ impl Default for NamespaceLimits {
 }
 
 impl NamespaceLimits {
-    /// The namespace's LimitRanges and ResourceQuotas, once both lists have arrived.
-    pub fn rules(&self, namespace: &str) -> Lookup {
+    /// The namespace's LimitRanges and ResourceQuotas, once both lists have arrived (waiting
+    /// for them a little: right after a start, the first reconciles come before the lists).
+    pub async fn rules(&self, namespace: &str) -> Lookup {
         if !self.running.load(Ordering::Acquire) {
             return Lookup::NotRunning;
         }
-        let synced = |ready: Option<Result<(), reflector::store::WriterDropped>>| {
-            matches!(ready, Some(Ok(())))
+        let both = async {
+            self.limit_ranges.wait_until_ready().await.is_ok()
+                && self.quotas.wait_until_ready().await.is_ok()
         };
-        if !synced(self.limit_ranges.wait_until_ready().now_or_never())
-            || !synced(self.quotas.wait_until_ready().now_or_never())
-        {
+        if !matches!(tokio::time::timeout(SYNC_WAIT, both).await, Ok(true)) {
             return Lookup::NotSynced;
         }
         let in_namespace = |ns: Option<String>| ns.as_deref() == Some(namespace);

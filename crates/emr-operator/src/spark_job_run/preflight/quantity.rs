@@ -221,7 +221,7 @@ pub fn spark_bytes(text: &str, default_unit_bytes: u128) -> Result<u128, SizeErr
 
 /// Millicores as Kubernetes prints them: `7`, `500m`.
 pub fn show_millis(millis: u128) -> String {
-    if millis % 1000 == 0 {
+    if millis.is_multiple_of(1000) {
         format!("{}", millis / 1000)
     } else {
         format!("{millis}m")
@@ -232,7 +232,7 @@ pub fn show_millis(millis: u128) -> String {
 pub fn show_bytes(bytes: u128) -> String {
     for (shift, unit) in [(50, "Pi"), (40, "Ti"), (30, "Gi"), (20, "Mi"), (10, "Ki")] {
         let size = 1u128 << shift;
-        if bytes >= size && bytes % size == 0 {
+        if bytes >= size && bytes.is_multiple_of(size) {
             return format!("{}{unit}", bytes / size);
         }
     }

@@ -175,7 +175,7 @@ impl Line<'_> {
             ));
             return;
         }
-        let with_one = d.checked_add(e).unwrap_or(u128::MAX);
+        let with_one = d.saturating_add(e);
         if executors.most != Some(0) && with_one > self.hard {
             findings.refusals.push(format!(
                 "the driver and one executor need {key} {}, more than ResourceQuota {quota} allows in the whole namespace ({}): no executor could ever start",
