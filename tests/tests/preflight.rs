@@ -297,7 +297,7 @@ async fn a_driver_that_does_not_fit_the_quota_waits_and_starts_once_it_fits() {
     assert!(created.is_some(), "the hog pod was never admitted");
     t.apply_job(
         "waits-for-quota",
-        "--conf spark.executor.instances=1 --conf spark.executor.cores=1 --conf spark.driver.cores=1",
+        "--conf spark.executor.instances=2 --conf spark.executor.cores=1 --conf spark.driver.cores=1",
     )
     .await;
     let job = t
@@ -328,6 +328,29 @@ async fn a_driver_that_does_not_fit_the_quota_waits_and_starts_once_it_fits() {
     t.wait_job("waits-for-quota", "a job run once the quota frees", started)
         .await;
     assert_eq!(t.start_job_runs().await, 1, "exactly one StartJobRun");
+    // The driver and one executor fit in 2 CPUs, the second executor never will: started, with
+    // a warning rather than held back (Spark runs with the executors it gets).
+    let mut tight = Vec::new();
+    for _ in 0..50 {
+        tight = t
+            .events("waits-for-quota")
+            .await
+            .into_iter()
+            .filter(|e| e.reason.as_deref() == Some("NamespaceQuotaTight"))
+            .collect();
+        if !tight.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let note = tight
+        .first()
+        .and_then(|e| e.message.clone())
+        .expect("a NamespaceQuotaTight Warning Event");
+    assert!(
+        note.contains("the driver and 2 executors need requests.cpu 3, more than its 2: at most 1 executors can run at once"),
+        "{note}"
+    );
 }
 
 #[tokio::test]

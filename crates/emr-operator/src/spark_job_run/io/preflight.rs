@@ -72,7 +72,13 @@ impl Reconcile<'_> {
             Verdict::Exceeds(problems) => Refusal::Refused {
                 reason: reasons::EXCEEDS_NAMESPACE_LIMITS,
                 message: format!(
-                    "namespace {namespace} would refuse this job's pods: {}",
+                    "namespace {namespace} would refuse this job's pods ({} {}): {}",
+                    problems.len(),
+                    if problems.len() == 1 {
+                        "problem"
+                    } else {
+                        "problems"
+                    },
                     problems.join("; ")
                 ),
             },

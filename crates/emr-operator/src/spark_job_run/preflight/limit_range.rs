@@ -179,8 +179,7 @@ pub fn admit(container: &Container, limit_ranges: &[LimitRange]) -> (Admitted, V
                 bounds.limit = Some(Sourced {
                     amount,
                     source: format!(
-                        "the default {name} limit {} of LimitRange {}{unset}",
-                        resource.show(amount),
+                        "the default {name} limit of LimitRange {}{unset}",
                         item.owner
                     ),
                 });
@@ -309,7 +308,7 @@ fn check_request_within_limit(admitted: &Admitted, resource: Resource, problems:
             .map(|p| format!("; set {p} to at least {}", resource.show(request.amount)))
             .unwrap_or_default();
         problems.push(format!(
-            "{role}: {} requests {name} {}, above its {name} limit {} ({}), which Kubernetes refuses{fix}",
+            "{role}: {} requests {name} {}, above its {name} limit {} ({}){fix}",
             request.source,
             resource.show(request.amount),
             resource.show(limit.amount),

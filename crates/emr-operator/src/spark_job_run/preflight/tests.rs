@@ -141,7 +141,7 @@ fn a_request_above_the_default_limit_names_the_limit_property() {
         &seed_rules(),
     ));
     assert_eq!(found.len(), 2, "{found:?}");
-    assert!(found[0].starts_with("driver: spark.driver.cores=1 requests cpu 1, above its cpu limit 500m (the default cpu limit 500m of LimitRange cpu-min-max, as spark.kubernetes.driver.limit.cores is not set)"), "{found:?}");
+    assert!(found[0].starts_with("driver: spark.driver.cores=1 requests cpu 1, above its cpu limit 500m (the default cpu limit of LimitRange cpu-min-max, as spark.kubernetes.driver.limit.cores is not set); set spark.kubernetes.driver.limit.cores to at least 1"), "{found:?}");
     assert!(
         found[1].starts_with("executor: spark.executor.cores=2"),
         "{found:?}"
