@@ -316,6 +316,22 @@ mod tests {
         assert_eq!(spark_mib(&"9".repeat(60), MIB), Err(SizeError::TooLarge));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_text_reads_without_panicking(text in proptest::prelude::any::<String>(), unit in 0u128..(1 << 40)) {
+            let _ = kube_millis(&text);
+            let _ = kube_units(&text);
+            let _ = spark_mib(&text, unit);
+        }
+
+        #[test]
+        fn number_shaped_text_reads_without_panicking(text in "[-+]?[0-9]{0,45}(\\.[0-9]{0,45})?([a-zA-Z]{0,3}|[eE][-+]?[0-9]{1,6})") {
+            let _ = kube_millis(&text);
+            let _ = kube_units(&text);
+            let _ = spark_mib(&text, MIB);
+        }
+    }
+
     #[test]
     fn amounts_print_as_kubernetes_writes_them() {
         assert_eq!(show_millis(7000), "7");
