@@ -221,10 +221,11 @@ TOK
 
   # clusterrole-aggregation fills the built-in admin/edit/view roles (they are empty
   # aggregation shells without it), so a chart that aggregates into them can be tested.
+  # resourcequota computes ResourceQuota status (hard, used), which the preflight reads.
   log "starting kube-controller-manager"
   start_component kube-controller-manager "$kube_cm" \
     --kubeconfig "$TESTBED_DIR/controller-manager.kubeconfig" \
-    --controllers namespace,garbagecollector,serviceaccount,serviceaccount-token,clusterrole-aggregation \
+    --controllers namespace,garbagecollector,serviceaccount,serviceaccount-token,clusterrole-aggregation,resourcequota \
     --use-service-account-credentials \
     --service-account-private-key-file "$pki/sa.key" --root-ca-file "$pki/ca.crt" \
     --leader-elect=false --port 0 --secure-port 0 --profiling=false

@@ -261,6 +261,8 @@ PY
           "create leases.coordination.k8s.io -n $tns"
           "update leases.coordination.k8s.io/$lease -n $tns"
           "patch namespaces"
+          # The preflight's cache: LimitRanges and ResourceQuotas of every namespace, read only.
+          "list limitranges -A" "watch limitranges -A" "list resourcequotas -A" "watch resourcequotas -A"
         )
         refused=(
           "list secrets -A" "watch secrets -A" "get secrets -n $tenant" "create secrets -n $tenant"
@@ -277,6 +279,10 @@ PY
           "create clusterroles.rbac.authorization.k8s.io" "create clusterrolebindings.rbac.authorization.k8s.io"
           "create deployments.apps -n $tenant" "create jobs.batch -n $tenant" "create persistentvolumeclaims -n $tenant"
           "create ingresses.networking.k8s.io -n $tenant" "impersonate users" "impersonate serviceaccounts -A"
+          # The preflight reads quota usage from ResourceQuota status (the controller-manager's),
+          # never pods, and never writes that status.
+          "list pods -A" "watch pods -A" "update resourcequotas/status -n $tenant"
+          "update limitranges -n $tenant" "update resourcequotas -n $tenant"
         )
         for q in "${allowed[@]}"; do
           # shellcheck disable=SC2086

@@ -146,6 +146,10 @@ pub mod reasons {
     pub const VIRTUAL_CLUSTER_IN_OTHER_NAMESPACE: &str = "VirtualClusterInOtherNamespace";
     pub const RAW_VIRTUAL_CLUSTER_ID_NOT_ALLOWED: &str = "RawVirtualClusterIdNotAllowed";
     pub const EXECUTION_ROLE_NOT_ALLOWED: &str = "ExecutionRoleNotAllowed";
+    /// The namespace's LimitRange or ResourceQuota would refuse the job's pods (preflight).
+    pub const EXCEEDS_NAMESPACE_LIMITS: &str = "ExceedsNamespaceLimits";
+    /// The driver does not fit in what the namespace's ResourceQuota leaves free (preflight).
+    pub const WAITING_FOR_NAMESPACE_QUOTA: &str = "WaitingForNamespaceQuota";
     pub const INVALID_SPEC: &str = "InvalidSpec";
     pub const SPEC_CHANGED_AFTER_SUBMISSION: &str = "SpecChangedAfterSubmission";
     pub const EMR_VALIDATION_ERROR: &str = "EmrValidationError";

@@ -28,6 +28,7 @@ mod no_panic_tests;
 pub mod ownership;
 pub mod panic_report;
 pub mod poller;
+pub mod preflight;
 pub mod reconcile;
 pub mod request;
 pub mod serial;
@@ -195,7 +196,11 @@ pub async fn run(ctx: Arc<Context>, shutdown: Shutdown) {
         stores,
     };
     tracing::info!("SparkJobRun controller started");
-    tokio::join!(reconciling, poller.run(shutdown.wait()), sweeper);
+    let limits = state
+        .namespace_limits
+        .clone()
+        .run(ctx.client.clone(), shutdown.wait());
+    tokio::join!(reconciling, poller.run(shutdown.wait()), sweeper, limits);
     tracing::info!("SparkJobRun controller stopped");
 }
 

@@ -8,6 +8,7 @@ use emr_api::SparkJobRun;
 use kube::runtime::reflector::ObjectRef;
 
 use super::poller::SharedTracker;
+use super::preflight::cache::NamespaceLimits;
 use super::serial::Serial;
 use crate::context::Context;
 use crate::fair_queue::SharedQueue;
@@ -22,6 +23,8 @@ pub struct State {
     pub(super) serial: Serial,
     /// Each failing object's streak, for its backoff.
     pub(super) failures: Streaks<ObjectRef<SparkJobRun>>,
+    /// The namespaces' LimitRanges and ResourceQuotas, for the preflight.
+    pub namespace_limits: Arc<NamespaceLimits>,
 }
 
 impl State {
@@ -32,6 +35,7 @@ impl State {
             queue: SharedQueue::default(),
             serial: Serial::default(),
             failures: Streaks::default(),
+            namespace_limits: Arc::default(),
         }
     }
 

@@ -10,6 +10,7 @@
 //! watch cache lags behind the operator's own writes) is refused by the apiserver and taken
 //! again on the fresh object, instead of overwriting newer facts.
 
+mod preflight;
 mod prove;
 mod submit;
 #[cfg(test)]

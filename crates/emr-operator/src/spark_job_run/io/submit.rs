@@ -9,6 +9,7 @@ use emr_api::spark_job_run::{SparkJobRunStatus, reasons};
 use emr_aws::{JobRunInfo, JobRunState};
 use kube::ResourceExt;
 
+use super::preflight::waiting_status;
 use super::{Reconcile, STARTED_RESYNC, to_chrono};
 use crate::fair_queue::Action;
 use crate::spark_job_run::decide::{self, Submit};
@@ -23,7 +24,7 @@ const STRAY_JOB_RUN_CANCELLED: &str = "StrayJobRunCancelled";
 const ACCESS_DENIED_RETRY: Duration = Duration::from_secs(300);
 
 /// Why a StartJobRun is not sent.
-enum Refusal {
+pub(super) enum Refusal {
     /// As the objects stand (reason, message): the user must change something.
     Refused {
         reason: &'static str,
@@ -31,6 +32,12 @@ enum Refusal {
     },
     /// The operator lacks a permission; tried again later.
     AccessDenied(String),
+    /// Not now (reason, message): tried again after `retry`.
+    Wait {
+        reason: &'static str,
+        message: String,
+        retry: Duration,
+    },
 }
 
 impl Reconcile<'_> {
@@ -56,6 +63,9 @@ impl Reconcile<'_> {
         if fresh && let Some(refusal) = self.template_refusal().await? {
             return self.refuse_start(refusal).await;
         }
+        if fresh && let Some(refusal) = self.namespace_refusal().await? {
+            return self.refuse_start(refusal).await;
+        }
         self.ensure_finalizer().await?;
         self.write(recorded).await?;
 
@@ -76,6 +86,9 @@ impl Reconcile<'_> {
         }
 
         if !fresh && let Some(refusal) = self.template_refusal().await? {
+            return self.refuse_start(refusal).await;
+        }
+        if !fresh && let Some(refusal) = self.namespace_refusal().await? {
             return self.refuse_start(refusal).await;
         }
         if !fresh {
@@ -214,6 +227,15 @@ impl Reconcile<'_> {
                 let status = decide::access_denied(&self.status(), generation, &message);
                 self.write(status).await?;
                 Ok(Action::requeue(ACCESS_DENIED_RETRY))
+            }
+            Refusal::Wait {
+                reason,
+                message,
+                retry,
+            } => {
+                let status = waiting_status(&self.status(), generation, reason, &message);
+                self.write(status).await?;
+                Ok(Action::requeue(retry))
             }
         }
     }
