@@ -148,17 +148,19 @@ impl World {
     }
 }
 
-fn reason(vc: &VirtualCluster, type_: &str) -> Option<(bool, String)> {
+fn reason(vc: &VirtualCluster, type_: &str) -> Seen {
     let conditions = vc.status.as_ref().map(|s| s.conditions.as_slice())?;
     condition::find(conditions, type_).map(|c| (c.is_true(), c.reason.clone()))
 }
 
+/// A condition's (is true, reason), if the condition is there.
+type Seen = Option<(bool, String)>;
+/// (FargateProfileReady, Ready) of each stored version, in order.
+type Versions = Arc<Mutex<Vec<(Seen, Seen)>>>;
+
 /// Every version of the VirtualCluster `name` the apiserver stores from now on, as
 /// (FargateProfileReady, Ready) pairs: a watch sees each write, however quickly it is replaced.
-fn record_versions(
-    vcs: &Api<VirtualCluster>,
-    name: &str,
-) -> Arc<Mutex<Vec<(Option<(bool, String)>, Option<(bool, String)>)>>> {
+fn record_versions(vcs: &Api<VirtualCluster>, name: &str) -> Versions {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let sink = seen.clone();
     let stream = watcher(

@@ -310,3 +310,51 @@ fn mirror(recon: &mut Reconciliation<'_>, info: &FargateProfileInfo) {
         status: Some(info.state.as_str().to_owned()),
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use emr_aws::{AwsFault, FaultKind};
+
+    use super::*;
+    use crate::virtual_cluster::outcome::Retry;
+
+    fn refused(kind: FaultKind, code: &str) -> AwsError {
+        AwsError::CreateFargateProfile {
+            cluster_name: "prod".into(),
+            profile_name: "b".into(),
+            cause: AwsFault {
+                kind,
+                code: Some(code.into()),
+                message: "Cannot create Fargate Profile b because cluster prod currently has Fargate profile a in status CREATING".into(),
+                request_id: None,
+                http_status: Some(409),
+            },
+        }
+    }
+
+    #[test]
+    fn another_profile_operation_is_a_wait_not_a_failure() {
+        let busy = busy_or_failed(&refused(FaultKind::Conflict, "ResourceInUseException"));
+        assert_eq!(busy.reason, "WaitingForClusterFargateOperation");
+        assert_eq!(busy.retry, Retry::Poll);
+        assert!(!busy.is_ready());
+        let denied = busy_or_failed(&refused(FaultKind::AccessDenied, "AccessDeniedException"));
+        assert_eq!(denied.reason, "AccessDenied");
+        assert!(
+            denied.message.contains("eks:CreateFargateProfile"),
+            "{}",
+            denied.message
+        );
+        assert_eq!(denied.retry, Retry::Backoff);
+    }
+
+    #[test]
+    fn a_held_slot_makes_the_others_wait_naming_the_profile() {
+        let slots = ClusterSlots::default();
+        assert!(claim(&slots, "prod", "uid-a", "fp-a").is_ok());
+        let waiting = claim(&slots, "prod", "uid-b", "fp-b").unwrap_err();
+        assert_eq!(waiting.reason, "WaitingForClusterFargateOperation");
+        assert!(waiting.message.contains("fp-a"), "{}", waiting.message);
+        assert_eq!(waiting.retry, Retry::Poll);
+    }
+}
