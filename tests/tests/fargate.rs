@@ -463,3 +463,47 @@ fn renaming_the_profile_deletes_the_old_one_before_creating_the_new_one() {
         wait_gone(&w.vcs, &name, TIMEOUT, "VirtualCluster").await;
     });
 }
+
+#[test]
+fn retain_leaves_the_profile_and_a_later_virtual_cluster_uses_it_without_ever_deleting_it() {
+    run(async {
+        let w = World::new("fargate-retain").await;
+        let _op = w.operator().await;
+        let ns = w.bed.unique("kept");
+        let spec = |policy: &str| json!({"deletionPolicy": policy, "fargate": {"profileName": "emr-fp", "podExecutionRoleArn": POD_ROLE}});
+        let first = w.name("first");
+        w.apply_vc(&first, &ns, spec("Retain")).await;
+        w.bed.virtual_cluster_ready(&first).await;
+        w.vcs
+            .delete(&first, &DeleteParams::default())
+            .await
+            .unwrap();
+        wait_gone(&w.vcs, &first, TIMEOUT, "VirtualCluster").await;
+        let kept = w.profile("emr-fp").await.expect("Retain keeps the profile");
+        assert_eq!(kept.state.as_str(), "ACTIVE");
+
+        // The profile carries the first object's uid; that object is gone, so the next one
+        // uses the profile as found: Ready, but not its to delete.
+        let second = w.name("second");
+        w.apply_vc(&second, &ns, spec("Delete")).await;
+        let ready = w.bed.virtual_cluster_ready(&second).await;
+        assert_eq!(
+            reason(&ready, "FargateProfileReady"),
+            Some((true, "Adopted".into()))
+        );
+        w.vcs
+            .delete(&second, &DeleteParams::default())
+            .await
+            .unwrap();
+        wait_gone(&w.vcs, &second, TIMEOUT, "VirtualCluster").await;
+        assert!(
+            w.profile("emr-fp").await.is_some(),
+            "a found profile is never deleted"
+        );
+        assert_eq!(
+            w.eks_calls("DeleteFargateProfile").await,
+            Vec::<Value>::new()
+        );
+        assert_eq!(w.eks_calls("CreateFargateProfile").await.len(), 1);
+    });
+}

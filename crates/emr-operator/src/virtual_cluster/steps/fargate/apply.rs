@@ -4,12 +4,14 @@
 
 use std::time::Instant;
 
+use emr_api::VirtualCluster;
 use emr_api::virtual_cluster::{FargateProfileStatus, ManagedFargateProfile};
 use emr_aws::{AwsError, CreateFargateProfileRequest, FargateProfileInfo, FargateProfileState};
+use kube::api::Api;
 
 use super::plan::{self, Next};
 use super::slots::{ClusterSlots, Holder};
-use crate::virtual_cluster::error::aws_outcome;
+use crate::virtual_cluster::error::{Error, aws_outcome};
 use crate::virtual_cluster::outcome::Outcome;
 use crate::virtual_cluster::reconciliation::Reconciliation;
 
@@ -76,7 +78,15 @@ async fn converge_wanted(
         };
     };
     mirror(recon, &info);
-    match plan::next(&info, wanted, &uid) {
+    let next = match plan::next(&info, wanted, &uid) {
+        Next::Refuse { reason, .. }
+            if reason == plan::OWNED_BY_ANOTHER && owner_gone(recon, &info).await? =>
+        {
+            plan::next_unowned(&info, wanted)
+        }
+        next => next,
+    };
+    match next {
         Next::Ready => {
             slots.with(|s| s.release(cluster, &uid));
             record(recon, wanted, true);
@@ -150,6 +160,26 @@ async fn converge_wanted(
             ),
         )),
     }
+}
+
+/// Whether the VirtualCluster a profile's tags name is gone (deleted with `Retain`, which leaves
+/// the profile): its profile is then treated as one found, used if identical, never deleted.
+async fn owner_gone(
+    recon: &Reconciliation<'_>,
+    info: &FargateProfileInfo,
+) -> Result<bool, Outcome> {
+    let Some((name, uid)) = plan::tagged_owner(info) else {
+        return Ok(false);
+    };
+    let api: Api<VirtualCluster> = Api::all(recon.client());
+    let found = api.get_opt(name).await.map_err(|source| {
+        Error::GetVirtualCluster {
+            name: name.to_owned(),
+            source,
+        }
+        .outcome()
+    })?;
+    Ok(found.is_none_or(|vc| vc.metadata.uid.as_deref() != Some(uid)))
 }
 
 /// Where removing a profile stands.

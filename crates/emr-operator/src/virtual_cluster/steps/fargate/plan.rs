@@ -143,12 +143,22 @@ pub fn next(info: &FargateProfileInfo, wanted: &CreateFargateProfileRequest, uid
             .get(TAG_OBJECT)
             .map_or("another object", String::as_str);
         return Next::Refuse {
-            reason: "FargateProfileOwnedByAnotherVirtualCluster",
+            reason: OWNED_BY_ANOTHER,
             why: format!(
                 "it is tagged as VirtualCluster {object}'s (uid {other}); choose another spec.fargate.profileName"
             ),
         };
     }
+    next_unowned(info, wanted)
+}
+
+/// The reason for a profile another, existing VirtualCluster made.
+pub const OWNED_BY_ANOTHER: &str = "FargateProfileOwnedByAnotherVirtualCluster";
+
+/// What to do about a profile this object did not make (untagged, or tagged by a VirtualCluster
+/// that no longer exists, say one deleted with `Retain`): used when it is exactly what is asked
+/// for and ACTIVE, never deleted, refused otherwise.
+pub fn next_unowned(info: &FargateProfileInfo, wanted: &CreateFargateProfileRequest) -> Next {
     match difference(info, wanted) {
         Some(why) => Next::Refuse {
             reason: "FargateProfileNameTaken",
@@ -160,11 +170,24 @@ pub fn next(info: &FargateProfileInfo, wanted: &CreateFargateProfileRequest, uid
         None => Next::Refuse {
             reason: "FargateProfileNotActive",
             why: format!(
-                "it was not made by this VirtualCluster and is {}{issues}",
-                info.state.as_str()
+                "it was not made by this VirtualCluster and is {}{}",
+                info.state.as_str(),
+                if info.issues.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", info.issues.join("; "))
+                }
             ),
         },
     }
+}
+
+/// The VirtualCluster (name, uid) a profile's tags name, if they name one.
+pub fn tagged_owner(info: &FargateProfileInfo) -> Option<(&str, &str)> {
+    Some((
+        info.tags.get(TAG_OBJECT)?.as_str(),
+        info.tags.get(TAG_UID)?.as_str(),
+    ))
 }
 
 #[cfg(test)]
