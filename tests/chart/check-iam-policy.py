@@ -23,6 +23,8 @@ DEPENDENT = {
     "emr-containers:TagResource": {"emr-containers:CreateVirtualCluster", "emr-containers:StartJobRun"},
     # The first CreateVirtualCluster in an account creates EMR's service-linked role.
     "iam:CreateServiceLinkedRole": {"emr-containers:CreateVirtualCluster"},
+    # CreateFargateProfile passes the pod execution role to EKS.
+    "iam:PassRole": {"eks:CreateFargateProfile"},
 }
 
 

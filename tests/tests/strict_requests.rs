@@ -338,6 +338,10 @@ async fn every_example_makes_only_requests_aws_would_take() {
         );
         vc["metadata"] = json!({"name": name, "labels": {TEST_LABEL: t.id}});
         vc["spec"]["namespace"]["name"] = json!(ns);
+        // Fargate profile names are per EKS cluster, which runs share: one of this run's own.
+        if vc["spec"]["fargate"]["profileName"].is_string() {
+            vc["spec"]["fargate"]["profileName"] = json!(t.bed.unique("conf-fp"));
+        }
         if vc["spec"]["namespace"]["create"] == json!(false) {
             let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(t.bed.client.clone());
             let body = serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap();
@@ -470,6 +474,8 @@ async fn every_example_makes_only_requests_aws_would_take() {
         "StartJobRun",
         "UpdateAssumeRolePolicy",
         "DeleteVirtualCluster",
+        "CreateFargateProfile",
+        "DeleteFargateProfile",
     ] {
         assert!(operations.contains(must), "no {must} among {operations:?}");
     }

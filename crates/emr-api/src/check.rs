@@ -288,6 +288,13 @@ pub fn virtual_cluster(spec: &VirtualClusterSpec) -> Vec<FieldError> {
             });
         }
     }
+    if let Some(policy) = spec
+        .guard_rails
+        .as_ref()
+        .and_then(|r| r.network_policy.as_ref())
+    {
+        crate::virtual_cluster::check_network_policy(policy, &mut errors);
+    }
     errors
 }
 

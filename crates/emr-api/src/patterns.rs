@@ -29,6 +29,10 @@ pub const NAMESPACE_NAME: &str = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
 /// A Kubernetes service account name (RFC 1123 subdomain).
 pub const DNS_SUBDOMAIN: &str =
     r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+/// An EKS Fargate profile name.
+pub const FARGATE_PROFILE_NAME: &str = r"^[0-9A-Za-z][A-Za-z0-9\-_]*$";
+/// A VPC subnet id.
+pub const SUBNET_ID: &str = r"^subnet-[0-9a-f]{8,17}$";
 /// An AWS account id.
 pub const ACCOUNT_ID: &str = r"^\d{12}$";
 /// An OIDC provider as IAM names it: the issuer URL without `https://` (no scheme, no port:

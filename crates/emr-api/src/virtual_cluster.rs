@@ -11,6 +11,14 @@ use serde::{Deserialize, Serialize};
 use crate::condition::Condition;
 use crate::patterns;
 
+mod fargate;
+mod network;
+
+pub use fargate::{
+    FargateProfileSelector, FargateProfileStatus, FargateSpec, ManagedFargateProfile,
+};
+pub use network::{EgressMode, NetworkPolicySpec, check_network_policy};
+
 /// The namespace, EMR's access to it, the job roles' trust, optional guard rails and the EMR
 /// virtual cluster to converge.
 #[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -78,6 +86,12 @@ pub struct VirtualClusterSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 64), regex(pattern = patterns::RESOURCE_ID))]
     pub security_configuration_id: Option<String>,
+
+    /// An EKS Fargate profile for the namespace (what seeds 000, 003 and 004 make by hand with
+    /// `aws eks create-fargate-profile` or eksctl): created, waited for until ACTIVE, replaced when
+    /// this changes (EKS cannot update a profile) and deleted with the VirtualCluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fargate: Option<FargateSpec>,
 
     /// Tags for the EMR virtual cluster (at most 50; keys 1-128, values up to 256 characters).
     #[serde(default)]
@@ -206,22 +220,33 @@ pub struct IrsaServiceAccount {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GuardRails {
-    /// A ResourceQuota `emr-tenant-quota` in the namespace.
+    /// A ResourceQuota in the namespace (named `emr-tenant-quota` unless `name` says otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_quota: Option<ResourceQuotaSpec>,
-    /// A LimitRange `emr-tenant-limits` with container defaults and bounds.
+    /// A LimitRange with container defaults and bounds (named `emr-tenant-limits` unless `name`
+    /// says otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit_range: Option<ContainerLimits>,
-    /// Create a NetworkPolicy `emr-tenant-isolation` that admits ingress only from pods of the
-    /// same namespace.
+    /// Create a NetworkPolicy (`emr-tenant-isolation` unless `networkPolicy.name` says otherwise)
+    /// that admits ingress only from pods of the same namespace; egress as `networkPolicy.egress`
+    /// says (default `Open`). Shorthand for `networkPolicy: {}`.
     #[serde(default)]
     pub network_isolation: bool,
+    /// The NetworkPolicy's name, egress and instance-metadata blocking. Setting it creates the
+    /// policy, as `networkIsolation: true` does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_policy: Option<NetworkPolicySpec>,
 }
 
 /// The `hard` limits of a ResourceQuota.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ResourceQuotaSpec {
+    /// The object's name (default `emr-tenant-quota`; the multi-tenancy post names it
+    /// `compute-resources`). Renaming deletes the operator's object of the old name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253), regex(pattern = patterns::DNS_SUBDOMAIN))]
+    pub name: Option<String>,
     /// Hard limits per resource name, e.g. `requests.cpu: "100"`, `pods: "500"`.
     #[schemars(schema_with = "quantity_map")]
     pub hard: BTreeMap<String, Quantity>,
@@ -231,6 +256,11 @@ pub struct ResourceQuotaSpec {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ContainerLimits {
+    /// The object's name (default `emr-tenant-limits`; the multi-tenancy post names it
+    /// `cpu-min-max`). Renaming deletes the operator's object of the old name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253), regex(pattern = patterns::DNS_SUBDOMAIN))]
+    pub name: Option<String>,
     /// Default limits for containers that set none.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(schema_with = "quantity_map")]
@@ -296,8 +326,12 @@ pub struct VirtualClusterStatus {
     /// What the operator changed outside this object, so that deletion undoes exactly that.
     #[serde(default)]
     pub managed: ManagedParts,
+    /// The EKS Fargate profile `spec.fargate` asks for, as EKS last described it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fargate_profile: Option<FargateProfileStatus>,
     /// Per-part conditions (NamespaceReady, EmrAccessReady, TrustPoliciesReady,
-    /// ServiceAccountsReady, VirtualClusterReady) and their roll-up `Ready`.
+    /// ServiceAccountsReady, VirtualClusterReady, and FargateProfileReady when `spec.fargate`
+    /// is set) and their roll-up `Ready`.
     #[serde(default)]
     pub conditions: Vec<Condition>,
     /// One line saying what the object is doing or waiting for.
@@ -329,6 +363,10 @@ pub struct ManagedParts {
     /// Delete removes each of them.
     #[serde(default)]
     pub trust_statements: Vec<TrustStatementRef>,
+    /// The EKS Fargate profile the operator created (or uses) for this object. Deletion
+    /// deletes it only when EKS shows it tagged with this object's uid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fargate_profile: Option<ManagedFargateProfile>,
 }
 
 /// A trust-policy statement the operator added: for EMR's service accounts (no
@@ -374,6 +412,8 @@ pub mod condition_types {
     pub const TRUST_POLICIES_READY: &str = "TrustPoliciesReady";
     pub const SERVICE_ACCOUNTS_READY: &str = "ServiceAccountsReady";
     pub const VIRTUAL_CLUSTER_READY: &str = "VirtualClusterReady";
+    /// Only when `spec.fargate` is set (or a profile the operator made is still being removed).
+    pub const FARGATE_PROFILE_READY: &str = "FargateProfileReady";
     pub const READY: &str = "Ready";
     /// The parts rolled up into `Ready`, in the order they are converged.
     pub const PARTS: [&str; 5] = [

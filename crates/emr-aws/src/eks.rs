@@ -1,4 +1,9 @@
-//! EKS: what the operator needs to know about the cluster it runs in.
+//! EKS: what the operator needs to know about the cluster it runs in, and the Fargate profiles
+//! it makes for VirtualClusters ([`fargate`]).
+
+mod fargate;
+
+pub use fargate::{CreateFargateProfileRequest, FargateProfileInfo, FargateProfileState};
 
 use std::sync::Arc;
 

@@ -342,6 +342,24 @@ pub enum AwsError {
     UpdateAssumeRolePolicy { role_name: String, cause: AwsFault },
     #[error("ListOpenIDConnectProviders failed: {cause}")]
     ListOpenIdConnectProviders { cause: AwsFault },
+    #[error("CreateFargateProfile {profile_name} in EKS cluster {cluster_name} failed: {cause}")]
+    CreateFargateProfile {
+        cluster_name: String,
+        profile_name: String,
+        cause: AwsFault,
+    },
+    #[error("DescribeFargateProfile {profile_name} in EKS cluster {cluster_name} failed: {cause}")]
+    DescribeFargateProfile {
+        cluster_name: String,
+        profile_name: String,
+        cause: AwsFault,
+    },
+    #[error("DeleteFargateProfile {profile_name} in EKS cluster {cluster_name} failed: {cause}")]
+    DeleteFargateProfile {
+        cluster_name: String,
+        profile_name: String,
+        cause: AwsFault,
+    },
 }
 
 impl AwsError {
@@ -361,6 +379,9 @@ impl AwsError {
             AwsError::GetRole { .. } => Operation::GetRole,
             AwsError::UpdateAssumeRolePolicy { .. } => Operation::UpdateAssumeRolePolicy,
             AwsError::ListOpenIdConnectProviders { .. } => Operation::ListOpenIdConnectProviders,
+            AwsError::CreateFargateProfile { .. } => Operation::CreateFargateProfile,
+            AwsError::DescribeFargateProfile { .. } => Operation::DescribeFargateProfile,
+            AwsError::DeleteFargateProfile { .. } => Operation::DeleteFargateProfile,
         }
     }
 
@@ -379,7 +400,10 @@ impl AwsError {
             | AwsError::GetCallerIdentity { cause }
             | AwsError::GetRole { cause, .. }
             | AwsError::UpdateAssumeRolePolicy { cause, .. }
-            | AwsError::ListOpenIdConnectProviders { cause } => cause,
+            | AwsError::ListOpenIdConnectProviders { cause }
+            | AwsError::CreateFargateProfile { cause, .. }
+            | AwsError::DescribeFargateProfile { cause, .. }
+            | AwsError::DeleteFargateProfile { cause, .. } => cause,
         }
     }
 
@@ -412,6 +436,13 @@ impl AwsError {
 
     pub fn is_validation(&self) -> bool {
         self.kind() == FaultKind::Validation
+    }
+
+    /// EKS's `ResourceInUseException`: another operation holds the resource (for Fargate
+    /// profiles, another profile of the cluster is CREATING or DELETING, or one of this name
+    /// exists). A reason to wait and look again, not a failure.
+    pub fn is_in_use(&self) -> bool {
+        self.code() == Some("ResourceInUseException")
     }
 
     /// Throttled, Unavailable or Conflict: the same call may succeed later unchanged.

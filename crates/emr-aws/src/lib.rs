@@ -28,7 +28,9 @@ use std::sync::Arc;
 
 pub use arn::{Arn, account_of};
 pub use config::{AwsClients, ClientOptions, load_sdk_config};
-pub use eks::{Eks, EksClusterInfo};
+pub use eks::{
+    CreateFargateProfileRequest, Eks, EksClusterInfo, FargateProfileInfo, FargateProfileState,
+};
 pub use emr::EmrContainers;
 pub use error::{AwsError, AwsFault, FaultKind};
 pub use iam::{Iam, RoleInfo, TrustChange};

@@ -17,11 +17,14 @@ pub enum Operation {
     GetRole,
     UpdateAssumeRolePolicy,
     ListOpenIdConnectProviders,
+    CreateFargateProfile,
+    DescribeFargateProfile,
+    DeleteFargateProfile,
 }
 
 impl Operation {
     /// Every operation, so metrics can be registered up front and show zeros.
-    pub const ALL: [Operation; 14] = [
+    pub const ALL: [Operation; 17] = [
         Operation::StartJobRun,
         Operation::DescribeJobRun,
         Operation::ListJobRuns,
@@ -36,6 +39,9 @@ impl Operation {
         Operation::GetRole,
         Operation::UpdateAssumeRolePolicy,
         Operation::ListOpenIdConnectProviders,
+        Operation::CreateFargateProfile,
+        Operation::DescribeFargateProfile,
+        Operation::DeleteFargateProfile,
     ];
 
     /// The API's own name for the call, as AWS documentation and CloudTrail spell it.
@@ -55,6 +61,9 @@ impl Operation {
             Operation::GetRole => "GetRole",
             Operation::UpdateAssumeRolePolicy => "UpdateAssumeRolePolicy",
             Operation::ListOpenIdConnectProviders => "ListOpenIDConnectProviders",
+            Operation::CreateFargateProfile => "CreateFargateProfile",
+            Operation::DescribeFargateProfile => "DescribeFargateProfile",
+            Operation::DeleteFargateProfile => "DeleteFargateProfile",
         }
     }
 
@@ -70,7 +79,10 @@ impl Operation {
             | Operation::DescribeVirtualCluster
             | Operation::ListVirtualClusters
             | Operation::DeleteVirtualCluster => "emr-containers",
-            Operation::DescribeCluster => "eks",
+            Operation::DescribeCluster
+            | Operation::CreateFargateProfile
+            | Operation::DescribeFargateProfile
+            | Operation::DeleteFargateProfile => "eks",
             Operation::GetCallerIdentity => "sts",
             Operation::GetRole
             | Operation::UpdateAssumeRolePolicy

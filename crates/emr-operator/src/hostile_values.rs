@@ -529,12 +529,13 @@ pub fn virtual_cluster_spec() -> BoxedStrategy<VirtualClusterSpec> {
         any::<bool>(),
     )
         .prop_map(|(hard, max, network_isolation)| GuardRails {
-            resource_quota: hard.map(|hard| ResourceQuotaSpec { hard }),
+            resource_quota: hard.map(|hard| ResourceQuotaSpec { name: None, hard }),
             limit_range: max.map(|max| ContainerLimits {
                 max,
                 ..Default::default()
             }),
             network_isolation,
+            network_policy: None,
         });
     (
         (text(100), option::of(text(64)), text(63), any::<bool>()),
@@ -570,6 +571,7 @@ pub fn virtual_cluster_spec() -> BoxedStrategy<VirtualClusterSpec> {
                 service_accounts,
                 guard_rails,
                 security_configuration_id: None,
+                fargate: None,
                 tags,
                 deletion_policy: Default::default(),
                 running_jobs_on_delete: Default::default(),

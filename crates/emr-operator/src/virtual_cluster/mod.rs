@@ -7,6 +7,7 @@
 //! 3. the execution roles' trust statements (`TrustPoliciesReady`);
 //! 4. IRSA service accounts and their roles' trust (`ServiceAccountsReady`);
 //! 5. the EMR virtual cluster (`VirtualClusterReady`);
+//! 6. with `spec.fargate`, the EKS Fargate profile (`FargateProfileReady`);
 //!
 //! and rolls them up into `Ready`. Deletion is behind a finalizer ([`steps::cleanup`]).
 //!

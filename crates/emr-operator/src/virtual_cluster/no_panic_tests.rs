@@ -101,7 +101,9 @@ proptest! {
                 let _ = namespace::limit_range(&owner, ns, limits);
             }
         }
-        let _ = namespace::network_policy(&owner, ns);
+        if let Some(policy) = spec.guard_rails.as_ref().and_then(namespace::wanted_network_policy) {
+            let _ = namespace::network_policy(&owner, ns, &policy);
+        }
         let target = TrustTarget {
             partition: &partition,
             account_id: spec.account_id.as_deref().unwrap_or_default(),

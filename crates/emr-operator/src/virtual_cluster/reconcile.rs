@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use emr_api::check::{self, FieldError};
 use emr_api::virtual_cluster::condition_types::{
-    EMR_ACCESS_READY, NAMESPACE_READY, READY, SERVICE_ACCOUNTS_READY, TRUST_POLICIES_READY,
-    VIRTUAL_CLUSTER_READY,
+    EMR_ACCESS_READY, FARGATE_PROFILE_READY, NAMESPACE_READY, READY, SERVICE_ACCOUNTS_READY,
+    TRUST_POLICIES_READY, VIRTUAL_CLUSTER_READY,
 };
 use emr_api::{VirtualCluster, VirtualClusterStatus};
 use kube::ResourceExt;
@@ -22,7 +22,7 @@ use super::state::{State, key};
 use super::status::{self, StepOutcomes, conditions};
 use super::steps::trust::plan::Family;
 use super::steps::{
-    access, cleanup, cluster_facts, emr_cluster, namespace, service_accounts, trust,
+    access, cleanup, cluster_facts, emr_cluster, fargate, namespace, service_accounts, trust,
 };
 use crate::kit::{Category, ReconcileError};
 
@@ -216,6 +216,14 @@ async fn converge(
             Outcome::blocked("ForEmrAccess", "waiting for EMR's access to the namespace")
         };
         steps.set(VIRTUAL_CLUSTER_READY, virtual_cluster);
+        match fargate::converge(&mut recon, &state.fargate_slots).await {
+            Some(outcome) => steps.set(FARGATE_PROFILE_READY, outcome),
+            // Not asked for: no condition (an earlier one is dropped).
+            None => recon
+                .status
+                .conditions
+                .retain(|c| c.type_ != FARGATE_PROFILE_READY),
+        }
     } else {
         for part in [
             EMR_ACCESS_READY,
@@ -225,6 +233,15 @@ async fn converge(
         ] {
             steps.set(
                 part,
+                Outcome::blocked(
+                    "ForNamespace",
+                    format!("waiting for the namespace: {namespace_message}"),
+                ),
+            );
+        }
+        if vc.spec.fargate.is_some() {
+            steps.set(
+                FARGATE_PROFILE_READY,
                 Outcome::blocked(
                     "ForNamespace",
                     format!("waiting for the namespace: {namespace_message}"),
@@ -279,7 +296,7 @@ async fn delete(
     let ctx = state.ctx.as_ref();
     let api: Api<VirtualCluster> = Api::all(ctx.client.clone());
     let mut recon = Reconciliation::new(ctx, vc, carried).ok_or(Error::MissingIdentity)?;
-    match cleanup::finish(&mut recon).await {
+    match cleanup::finish(&mut recon, &state.fargate_slots).await {
         None => {
             status::publish(ctx, vc, recon.changes, Vec::new()).await;
             // The cached copy is often a version behind (this operator's own status write).

@@ -10,6 +10,7 @@ use emr_api::{VirtualCluster, VirtualClusterStatus};
 use kube::ResourceExt;
 
 use super::outcome::{self, Retry};
+use super::steps::fargate::ClusterSlots;
 use crate::Context;
 use crate::kit::{Backoff, Bounds, Category, Streaks};
 
@@ -37,6 +38,8 @@ pub struct State {
     /// it recorded (above all that the operator created the namespace, which no later pass can
     /// see from outside) is carried into the next reconcile until a status write keeps it.
     unrecorded: Mutex<HashMap<String, Box<VirtualClusterStatus>>>,
+    /// EKS's one Fargate profile operation per cluster, kept across reconciles.
+    pub fargate_slots: ClusterSlots,
 }
 
 /// A map whose holder panicked is still consistent here (each entry is written whole), so the
@@ -51,6 +54,7 @@ impl State {
             ctx,
             failures: Streaks::default(),
             unrecorded: Mutex::new(HashMap::new()),
+            fargate_slots: ClusterSlots::default(),
         }
     }
 
@@ -104,6 +108,10 @@ impl State {
         vec![
             ("virtualcluster_failures", self.failures.len()),
             ("virtualcluster_unrecorded", locked(&self.unrecorded).len()),
+            (
+                "virtualcluster_fargate_slots",
+                self.fargate_slots.with(|s| s.len()),
+            ),
         ]
     }
 

@@ -9,7 +9,7 @@ from types import FrameType
 from moto.moto_server.werkzeug_app import MotoRequestHandler
 from werkzeug.serving import make_server
 
-from . import emr
+from . import emr, fargate
 from .app import EmulatorApp
 from .settings import load_timings
 from .strict import enabled_from_env
@@ -33,6 +33,7 @@ def main() -> int:
 
     timings = load_timings()
     emr.install(timings)
+    fargate.install(timings)
     strict = enabled_from_env()
     app = EmulatorApp(timings, strict_default=strict)
     handler = MotoRequestHandler if args.verbose else _QuietHandler

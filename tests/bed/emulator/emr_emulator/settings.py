@@ -28,6 +28,8 @@ class Timings:
     run_seconds: float
     cancel_pending_seconds: float
     vc_terminating_seconds: float
+    fargate_creating_seconds: float = 1.0
+    fargate_deleting_seconds: float = 1.0
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -40,4 +42,6 @@ def load_timings() -> Timings:
         run_seconds=_seconds("EMULATOR_RUN_SECONDS", 3.0),
         cancel_pending_seconds=_seconds("EMULATOR_CANCEL_PENDING_SECONDS", 1.0),
         vc_terminating_seconds=_seconds("EMULATOR_VC_TERMINATING_SECONDS", 1.0),
+        fargate_creating_seconds=_seconds("EMULATOR_FARGATE_CREATING_SECONDS", 1.0),
+        fargate_deleting_seconds=_seconds("EMULATOR_FARGATE_DELETING_SECONDS", 1.0),
     )

@@ -2,7 +2,7 @@
 //! Events worth publishing for a change of conditions. Pure.
 
 use emr_api::condition::{self, Condition, ConditionStatus};
-use emr_api::virtual_cluster::condition_types::{PARTS, READY};
+use emr_api::virtual_cluster::condition_types::{FARGATE_PROFILE_READY, PARTS, READY};
 
 use crate::kit::Event;
 use crate::virtual_cluster::outcome::{Outcome, Retry};
@@ -97,14 +97,17 @@ pub fn conditions(
         set_condition(&mut out, type_, outcome, generation);
     }
     set_condition(&mut out, READY, ready, generation);
+    // The optional part (FargateProfileReady) after the others, then Ready.
     let order = |c: &Condition| {
         PARTS
             .iter()
             .position(|p| *p == c.type_)
-            .unwrap_or(if c.type_ == READY {
+            .unwrap_or(if c.type_ == FARGATE_PROFILE_READY {
                 PARTS.len()
-            } else {
+            } else if c.type_ == READY {
                 PARTS.len() + 1
+            } else {
+                PARTS.len() + 2
             })
     };
     out.sort_by_key(order);

@@ -8,6 +8,7 @@
 //! 3. [`trust`]: the execution roles' trust statements;
 //! 4. [`service_accounts`]: IRSA service accounts (their roles' trust through [`trust`]);
 //! 5. [`emr_cluster`]: the EMR virtual cluster;
+//! 6. [`fargate`]: the EKS Fargate profile, only with `spec.fargate`;
 //!
 //! and, on deletion, [`cleanup`] undoes them. [`cluster_facts`] is what steps 2 to 4 need to know
 //! about the EKS cluster (account, OIDC provider).
@@ -16,6 +17,7 @@ pub mod access;
 pub mod cleanup;
 pub mod cluster_facts;
 pub mod emr_cluster;
+pub mod fargate;
 pub mod namespace;
 pub mod service_accounts;
 pub mod trust;

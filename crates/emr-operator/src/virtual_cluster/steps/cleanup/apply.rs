@@ -26,19 +26,23 @@ use crate::virtual_cluster::error::{Error, aws_outcome};
 use crate::virtual_cluster::outcome::Outcome;
 use crate::virtual_cluster::reconciliation::Reconciliation;
 use crate::virtual_cluster::steps::cluster_facts::{self, ClusterFacts};
+use crate::virtual_cluster::steps::fargate::{self, ClusterSlots};
 use crate::virtual_cluster::steps::trust::plan::{Family, TrustTarget};
 use crate::virtual_cluster::steps::{access, trust};
 
 /// Undoes what the policy says; `None` when everything is done and the finalizer may go,
 /// otherwise what deletion is waiting for or failed at.
-pub async fn finish(recon: &mut Reconciliation<'_>) -> Option<Outcome> {
+pub async fn finish(recon: &mut Reconciliation<'_>, slots: &ClusterSlots) -> Option<Outcome> {
     match recon.vc.spec.deletion_policy {
         DeletionPolicy::Retain => orphan_children(recon).await.err().map(|e| e.outcome()),
-        DeletionPolicy::Delete => delete_everything(recon).await,
+        DeletionPolicy::Delete => delete_everything(recon, slots).await,
     }
 }
 
-async fn delete_everything(recon: &mut Reconciliation<'_>) -> Option<Outcome> {
+async fn delete_everything(
+    recon: &mut Reconciliation<'_>,
+    slots: &ClusterSlots,
+) -> Option<Outcome> {
     if let Some(waiting) = job_runs(recon).await {
         return Some(waiting);
     }
@@ -57,6 +61,10 @@ async fn delete_everything(recon: &mut Reconciliation<'_>) -> Option<Outcome> {
     }
     if let Err(e) = namespace(recon).await {
         problems.push(e.outcome());
+    }
+    // The Fargate profile is deleted (only if EKS shows it as ours) and waited for until gone.
+    if let Err(o) = fargate::release_all(recon, slots).await {
+        problems.push(o);
     }
     problems.into_iter().next()
 }

@@ -8,9 +8,11 @@ use kube::{Resource, ResourceExt};
 
 use super::plan;
 use crate::kit::FIELD_MANAGER;
+use serde::Serialize;
+
+use crate::virtual_cluster::children::apply::Child;
 use crate::virtual_cluster::children::{self, Applied, converge_child};
 use crate::virtual_cluster::error::Error;
-use crate::virtual_cluster::names::{LIMIT_RANGE, NETWORK_POLICY, RESOURCE_QUOTA};
 use crate::virtual_cluster::outcome::Outcome;
 use crate::virtual_cluster::reconciliation::Reconciliation;
 
@@ -146,8 +148,9 @@ async fn claimant_exists(recon: &Reconciliation<'_>, name: &str) -> Result<bool,
     Ok(found.is_some())
 }
 
-/// Applies the guard rails the spec asks for and deletes the operator's ones it no longer does.
-/// Returns a summary for the condition message.
+/// Applies the guard rails the spec asks for and deletes the operator's ones it no longer does,
+/// including those of an old name (a rename leaves no orphan). Returns a summary for the
+/// condition message.
 async fn guard_rails(recon: &mut Reconciliation<'_>) -> Result<String, Error> {
     let ns = recon.namespace().to_owned();
     let rails = recon.vc.spec.guard_rails.clone().unwrap_or_default();
@@ -157,25 +160,48 @@ async fn guard_rails(recon: &mut Reconciliation<'_>) -> Result<String, Error> {
         .resource_quota
         .as_ref()
         .map(|q| plan::resource_quota(&recon.owner, &ns, q));
-    if converge_child::<ResourceQuota>(recon, "ResourceQuota", RESOURCE_QUOTA, quota).await? {
-        present.push("ResourceQuota");
+    if let Some(name) = converge_named::<ResourceQuota>(recon, "ResourceQuota", quota).await? {
+        present.push(format!("ResourceQuota {name}"));
     }
     let limits = rails
         .limit_range
         .as_ref()
         .map(|l| plan::limit_range(&recon.owner, &ns, l));
-    if converge_child::<LimitRange>(recon, "LimitRange", LIMIT_RANGE, limits).await? {
-        present.push("LimitRange");
+    if let Some(name) = converge_named::<LimitRange>(recon, "LimitRange", limits).await? {
+        present.push(format!("LimitRange {name}"));
     }
-    let isolation = rails
-        .network_isolation
-        .then(|| plan::network_policy(&recon.owner, &ns));
-    if converge_child::<NetworkPolicy>(recon, "NetworkPolicy", NETWORK_POLICY, isolation).await? {
-        present.push("NetworkPolicy");
+    let isolation =
+        plan::wanted_network_policy(&rails).map(|p| plan::network_policy(&recon.owner, &ns, &p));
+    if let Some(name) = converge_named::<NetworkPolicy>(recon, "NetworkPolicy", isolation).await? {
+        present.push(format!("NetworkPolicy {name}"));
     }
     Ok(if present.is_empty() {
         String::new()
     } else {
         format!(" with {}", present.join(", "))
     })
+}
+
+/// Applies the wanted object (named as it says) and deletes every other object of this kind the
+/// operator made for this VirtualCluster in the namespace: a guard rail of an old name, or one no
+/// longer asked for. Only objects carrying this VirtualCluster's label are ever deleted. Returns
+/// the wanted object's name.
+async fn converge_named<K>(
+    recon: &mut Reconciliation<'_>,
+    kind: &'static str,
+    wanted: Option<K>,
+) -> Result<Option<String>, Error>
+where
+    K: Child + Serialize,
+{
+    let ns = recon.namespace().to_owned();
+    let name = wanted.as_ref().map(ResourceExt::name_any);
+    if let (Some(obj), Some(name)) = (wanted, name.as_deref()) {
+        converge_child::<K>(recon, kind, name, Some(obj)).await?;
+    }
+    let (_, ours) = children::apply::list_children::<K>(recon, &ns, kind).await?;
+    for stale in ours.iter().filter(|o| Some(o.name_any()) != name) {
+        converge_child::<K>(recon, kind, &stale.name_any(), None).await?;
+    }
+    Ok(name)
 }

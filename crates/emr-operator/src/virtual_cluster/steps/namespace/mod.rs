@@ -2,6 +2,7 @@
 //! guard rails (ResourceQuota, LimitRange, NetworkPolicy). Condition `NamespaceReady`.
 
 pub mod apply;
+pub mod egress;
 pub mod plan;
 
 pub use apply::converge;

@@ -6,13 +6,15 @@ use std::collections::BTreeMap;
 
 use emr_api::VirtualClusterSpec;
 use emr_api::labels::{CREATED_BY_OPERATOR_ANNOTATION, VIRTUAL_CLUSTER_LABEL};
-use emr_api::virtual_cluster::{ContainerLimits, ManagedParts, ResourceQuotaSpec};
+use emr_api::virtual_cluster::{
+    ContainerLimits, GuardRails, ManagedParts, NetworkPolicySpec, ResourceQuotaSpec,
+};
 use k8s_openapi::api::core::v1::{
     LimitRange, LimitRangeItem, LimitRangeSpec, Namespace, ResourceQuota,
     ResourceQuotaSpec as KubeQuotaSpec,
 };
 use k8s_openapi::api::networking::v1::{
-    NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicySpec,
+    NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicySpec as KubePolicySpec,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use kube::ResourceExt;
@@ -71,9 +73,31 @@ pub fn released_namespace(name: &str) -> Namespace {
     }
 }
 
+/// The guard rails' object names: the spec's, else the operator's defaults.
+pub fn quota_name(quota: &ResourceQuotaSpec) -> &str {
+    quota.name.as_deref().unwrap_or(RESOURCE_QUOTA)
+}
+
+pub fn limit_range_name(limits: &ContainerLimits) -> &str {
+    limits.name.as_deref().unwrap_or(LIMIT_RANGE)
+}
+
+/// The NetworkPolicy the guard rails ask for: `networkPolicy`, or its defaults when only
+/// `networkIsolation: true` is set; `None` when neither is.
+pub fn wanted_network_policy(rails: &GuardRails) -> Option<NetworkPolicySpec> {
+    match &rails.network_policy {
+        Some(policy) => Some(policy.clone()),
+        None => rails.network_isolation.then(NetworkPolicySpec::default),
+    }
+}
+
+pub fn network_policy_name(policy: &NetworkPolicySpec) -> &str {
+    policy.name.as_deref().unwrap_or(NETWORK_POLICY)
+}
+
 pub fn resource_quota(owner: &Owner, namespace: &str, quota: &ResourceQuotaSpec) -> ResourceQuota {
     ResourceQuota {
-        metadata: child_meta(owner, namespace, RESOURCE_QUOTA),
+        metadata: child_meta(owner, namespace, quota_name(quota)),
         spec: Some(KubeQuotaSpec {
             hard: Some(quota.hard.clone()),
             ..KubeQuotaSpec::default()
@@ -85,7 +109,7 @@ pub fn resource_quota(owner: &Owner, namespace: &str, quota: &ResourceQuotaSpec)
 pub fn limit_range(owner: &Owner, namespace: &str, limits: &ContainerLimits) -> LimitRange {
     let non_empty = |m: &BTreeMap<_, _>| (!m.is_empty()).then(|| m.clone());
     LimitRange {
-        metadata: child_meta(owner, namespace, LIMIT_RANGE),
+        metadata: child_meta(owner, namespace, limit_range_name(limits)),
         spec: Some(LimitRangeSpec {
             limits: vec![LimitRangeItem {
                 type_: "Container".to_owned(),
@@ -99,15 +123,20 @@ pub fn limit_range(owner: &Owner, namespace: &str, limits: &ContainerLimits) -> 
     }
 }
 
-/// Ingress only from pods of the same namespace (the multi-tenancy design's isolation).
-/// Egress is deliberately left open: drivers and executors must reach S3, EMR and the
-/// Kubernetes API, which a namespace-local egress rule would cut off.
-pub fn network_policy(owner: &Owner, namespace: &str) -> NetworkPolicy {
+/// Ingress only from pods of the same namespace (the multi-tenancy design's isolation, with
+/// `podSelector: {}` rather than the post's `namespaceSelector` on a `nsname` label, which any
+/// namespace carrying that label would pass); egress as [`super::egress`] decides.
+pub fn network_policy(owner: &Owner, namespace: &str, policy: &NetworkPolicySpec) -> NetworkPolicy {
+    let egress = super::egress::rules(policy);
+    let mut types = vec!["Ingress".to_owned()];
+    if egress.is_some() {
+        types.push("Egress".to_owned());
+    }
     NetworkPolicy {
-        metadata: child_meta(owner, namespace, NETWORK_POLICY),
-        spec: Some(NetworkPolicySpec {
+        metadata: child_meta(owner, namespace, network_policy_name(policy)),
+        spec: Some(KubePolicySpec {
             pod_selector: Some(LabelSelector::default()),
-            policy_types: Some(vec!["Ingress".to_owned()]),
+            policy_types: Some(types),
             ingress: Some(vec![NetworkPolicyIngressRule {
                 from: Some(vec![NetworkPolicyPeer {
                     pod_selector: Some(LabelSelector::default()),
@@ -115,7 +144,7 @@ pub fn network_policy(owner: &Owner, namespace: &str) -> NetworkPolicy {
                 }]),
                 ports: None,
             }]),
-            egress: None,
+            egress,
         }),
     }
 }
@@ -188,7 +217,12 @@ namespace:
 
     #[test]
     fn network_policy_admits_only_the_same_namespace() {
-        let np = serde_json::to_value(network_policy(&Owner::team_a(), "spark-a")).unwrap();
+        let np = serde_json::to_value(network_policy(
+            &Owner::team_a(),
+            "spark-a",
+            &NetworkPolicySpec::default(),
+        ))
+        .unwrap();
         assert_eq!(
             np["spec"],
             json!({
