@@ -7,6 +7,7 @@ use std::sync::Arc;
 use emr_api::SparkJobRun;
 use kube::runtime::reflector::ObjectRef;
 
+use super::admission::Admission;
 use super::poller::SharedTracker;
 use super::serial::Serial;
 use crate::context::Context;
@@ -22,6 +23,8 @@ pub struct State {
     pub(super) serial: Serial,
     /// Each failing object's streak, for its backoff.
     pub(super) failures: Streaks<ObjectRef<SparkJobRun>>,
+    /// Per-VirtualCluster job run limits (`maxConcurrentJobRuns`).
+    pub admission: Admission,
 }
 
 impl State {
@@ -32,6 +35,7 @@ impl State {
             queue: SharedQueue::default(),
             serial: Serial::default(),
             failures: Streaks::default(),
+            admission: Admission::default(),
         }
     }
 
@@ -41,6 +45,7 @@ impl State {
         self.serial.forget_absent(&present);
         self.queue.lock().retain(&present);
         self.tracker.with(|r| r.forget_objects(&present));
+        self.admission.forget_absent(&present);
     }
 
     /// Entries per in-memory map, for the `tracked_objects` metric.
@@ -54,6 +59,7 @@ impl State {
             ("sparkjobrun_failures", self.failures.len()),
             ("sparkjobrun_queue", queued),
             ("sparkjobrun_queue_timers", timers),
+            ("sparkjobrun_admission", self.admission.len()),
         ];
         sizes.extend(self.tracker.with(|r| r.sizes()));
         sizes
