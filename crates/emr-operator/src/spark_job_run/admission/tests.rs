@@ -100,7 +100,7 @@ impl Bench {
 
     fn woken(&mut self) -> Vec<String> {
         let mut names = Vec::new();
-        while let Ok(Some(job)) = self.woken.try_next() {
+        while let Ok(job) = self.woken.try_recv() {
             names.push(job.name);
         }
         names
