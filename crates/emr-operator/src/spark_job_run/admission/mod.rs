@@ -234,8 +234,11 @@ impl Admission {
         let Some(wiring) = self.wiring.get() else {
             return;
         };
-        let jobs: Vec<Arc<SparkJobRun>> = wiring.jobs.iter().flat_map(|s| s.state()).collect();
         let mut ledgers = locked(&self.ledgers);
+        if ledgers.is_empty() {
+            return;
+        }
+        let jobs: Vec<Arc<SparkJobRun>> = wiring.jobs.iter().flat_map(|s| s.state()).collect();
         ledgers.retain(|_, ledger| {
             let mut entries = locked(ledger);
             prune(&mut entries, &jobs);
