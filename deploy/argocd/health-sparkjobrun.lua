@@ -7,15 +7,18 @@
 --   no status / observedGeneration behind metadata.generation -> Progressing (operator not there yet)
 --   Succeeded=True (or Ready=True)                            -> Healthy
 --   Failed=True (failed, cancelled, DeadlineExceeded, ...)    -> Degraded
+--   Suspended=True (spec.suspend holds the first submission)  -> Suspended
 --   Submitted/Ready=False with a reason in NEEDS_A_FIX          -> Degraded (waits for a spec or
 --                                                                 IAM fix; never starts alone)
 --   anything else (pending, submitted, running, cancel pending,
---   waiting to resubmit, waiting for its VirtualCluster)      -> Progressing
+--   waiting to resubmit, waiting for its VirtualCluster, queued
+--   for a slot of its VirtualCluster)                         -> Progressing
 -- Written for Argo CD's default sandbox (useOpenLibs off): only the base, table and safe os
 -- libraries exist there, so no string.* or math.* calls and no string methods.
 -- Other conditions (e.g. SpecChangeRefused, which leaves the run going) do not change health.
--- Suspended is never used: a SparkJobRun cannot be paused, and a job waiting for something must
--- hold back later sync waves, which Progressing does.
+-- Suspended only while spec.suspend holds the job back (a person lifts it); a job waiting for
+-- something else (its VirtualCluster, a slot, a resubmission) must hold back later sync waves,
+-- which Progressing does.
 
 -- Reasons that mean the job cannot start until a person changes something.
 local NEEDS_A_FIX = {
@@ -102,6 +105,13 @@ end
 if is_true(failed) then
   hs.status = "Degraded"
   hs.message = describe(failed, status, STATE_MESSAGES[status.state or ""] or "Job run failed")
+  return hs
+end
+
+local suspended = condition(status, "Suspended")
+if is_true(suspended) then
+  hs.status = "Suspended"
+  hs.message = describe(suspended, status, "Suspended")
   return hs
 end
 

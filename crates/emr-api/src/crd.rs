@@ -28,7 +28,7 @@ pub fn to_yaml(crd: &CustomResourceDefinition) -> Result<String, serde_saphyr::S
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spark_job_run::IMMUTABLE_SPEC_FIELDS;
+    use crate::spark_job_run::{IMMUTABLE_SPEC_FIELDS, MUTABLE_SPEC_FIELDS};
     use serde_json::{Value, json};
 
     fn schema_of(crd: &CustomResourceDefinition) -> Value {
@@ -42,7 +42,7 @@ mod tests {
             .as_object()
             .unwrap()
             .keys()
-            .filter(|k| *k != "rerun")
+            .filter(|k| !MUTABLE_SPEC_FIELDS.contains(&k.as_str()))
             .cloned()
             .collect();
         props.sort();

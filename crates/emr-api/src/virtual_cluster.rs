@@ -119,6 +119,14 @@ pub struct VirtualClusterSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 100))]
     pub share: Option<u32>,
+
+    /// At most this many of this virtual cluster's SparkJobRuns hold an EMR job run at a time
+    /// (being started or not finished yet); the others wait with condition Queued (their place
+    /// in the message) and make no EMR call, admitted by `spec.priority`, then age. Unset: no
+    /// limit. Jobs naming a raw virtual cluster id are not counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 10000))]
+    pub max_concurrent_job_runs: Option<u32>,
 }
 
 /// The namespace a virtual cluster is bound to.

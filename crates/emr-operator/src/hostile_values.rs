@@ -225,7 +225,12 @@ pub fn spark_job_run_spec() -> BoxedStrategy<SparkJobRunSpec> {
         small_map(50, 256),
         option::of(extreme_i64()),
         option::of(resubmit_policy()),
-        option::of(text(253)),
+        (
+            option::of(text(253)),
+            option::of(extreme_i64()),
+            option::of(any::<bool>()),
+            option::of(extreme_i32()),
+        ),
         option::of(text(64)),
     )
         .prop_map(
@@ -239,7 +244,7 @@ pub fn spark_job_run_spec() -> BoxedStrategy<SparkJobRunSpec> {
                 tags,
                 active_deadline_seconds,
                 resubmit_policy,
-                rerun,
+                (rerun, ttl_seconds_after_finished, suspend, priority),
                 job_template_id,
             )| SparkJobRunSpec {
                 virtual_cluster: VirtualClusterRef {
@@ -258,6 +263,9 @@ pub fn spark_job_run_spec() -> BoxedStrategy<SparkJobRunSpec> {
                 active_deadline_seconds,
                 resubmit_policy,
                 rerun,
+                ttl_seconds_after_finished,
+                suspend,
+                priority,
             },
         )
         .boxed()
@@ -576,6 +584,7 @@ pub fn virtual_cluster_spec() -> BoxedStrategy<VirtualClusterSpec> {
                 deletion_policy: Default::default(),
                 running_jobs_on_delete: Default::default(),
                 share: None,
+                max_concurrent_job_runs: None,
             },
         )
         .boxed()

@@ -5,7 +5,12 @@
 
 use kube::core::{Reason, Rule};
 
-/// Every spec field except `rerun`. A unit test keeps this list equal to the schema's properties.
+/// The spec fields that may change after submission: they steer the operator, not the job run.
+pub const MUTABLE_SPEC_FIELDS: [&str; 4] =
+    ["rerun", "ttlSecondsAfterFinished", "suspend", "priority"];
+
+/// Every spec field except [`MUTABLE_SPEC_FIELDS`]. A unit test keeps this list equal to the
+/// schema's properties.
 pub const IMMUTABLE_SPEC_FIELDS: [&str; 12] = [
     "virtualCluster",
     "name",

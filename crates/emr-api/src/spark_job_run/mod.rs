@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::patterns;
 
-pub use immutability::{IMMUTABLE_SPEC_FIELDS, immutable_spec_rule};
+pub use immutability::{IMMUTABLE_SPEC_FIELDS, MUTABLE_SPEC_FIELDS, immutable_spec_rule};
 pub use overrides::{
     ApplicationConfiguration, CloudWatchMonitoringConfiguration, ConfigurationOverrides,
     ContainerLogRotationConfiguration, LeafConfiguration, MonitoringConfiguration,
@@ -112,6 +112,28 @@ pub struct SparkJobRunSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 253))]
     pub rerun: Option<String>,
+
+    /// Delete this object this many seconds after its job run finished (0: at once), without
+    /// any EMR call. Not for objects kept in Git: a GitOps tool recreates a deleted tracked
+    /// object, which runs the job again (a Warning Event says so when Argo CD's tracking
+    /// annotation or label is on it). Children of a ScheduledSparkJobRun are kept by its history
+    /// limits instead. At most one year.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 31536000))]
+    pub ttl_seconds_after_finished: Option<i64>,
+
+    /// While true, the job is not submitted (condition Suspended); set it to false (or remove
+    /// it) and the job is submitted as attempt 1. Only holds back the first submission: once the
+    /// job has been submitted, it has no effect (a running job run is neither paused nor
+    /// cancelled, and resubmissions and re-runs go ahead).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspend: Option<bool>,
+
+    /// Order among the jobs waiting for a slot of a VirtualCluster with `maxConcurrentJobRuns`:
+    /// a higher priority is admitted first, then the older object (-1000 to 1000, default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = -1000, max = 1000))]
+    pub priority: Option<i32>,
 }
 
 /// Where a job runs: exactly one of `name` or `id`.
@@ -256,12 +278,17 @@ impl SparkJobRun {
 }
 
 impl SparkJobRunSpec {
-    /// A stable fingerprint of everything but `rerun`: the part of the spec that may not change
+    /// A stable fingerprint of everything but the mutable fields ([`MUTABLE_SPEC_FIELDS`]): the part of the spec that may not change
     /// once the job has been submitted. FNV-1a over canonical JSON, so it is the same across
     /// operator versions and platforms (unlike `DefaultHasher`).
     pub fn submission_fingerprint(&self) -> String {
         let mut frozen = self.clone();
+        // The fields that may change after submission (left out, absent ones serialise to
+        // nothing, so fingerprints recorded before these fields existed stay valid).
         frozen.rerun = None;
+        frozen.ttl_seconds_after_finished = None;
+        frozen.suspend = None;
+        frozen.priority = None;
         // serde_json maps keep insertion order from the struct and BTreeMaps are sorted, so the
         // text is canonical for a given spec.
         let text = serde_json::to_string(&frozen).unwrap_or_default();

@@ -71,7 +71,7 @@ pub struct SparkJobRunStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logs: Option<LogLocations>,
     /// Conditions: Submitted, Running, Succeeded, Failed and Ready (plus SpecChangeRefused while
-    /// the spec differs from the one submitted).
+    /// the spec differs from the one submitted, Suspended and Queued).
     #[serde(default)]
     pub conditions: Vec<Condition>,
     /// One line saying what the job is doing.
@@ -136,6 +136,12 @@ pub mod condition_types {
     /// could not prove to be this object's (status is writable by more than the operator); the
     /// message says what was discarded. Nothing was called in AWS with them.
     pub const STATUS_NOT_OWNED: &str = "StatusNotOwned";
+    /// True while `spec.suspend` holds back the first submission; False (reason Resumed) once
+    /// it no longer does.
+    pub const SUSPENDED: &str = "Suspended";
+    /// True while the job waits for a slot of its VirtualCluster (`maxConcurrentJobRuns`), its
+    /// place in the message; False (reason Admitted) once it got one.
+    pub const QUEUED: &str = "Queued";
 }
 
 /// Condition reasons the operator writes that are not EMR states or failure reasons.
@@ -167,6 +173,18 @@ pub mod reasons {
     pub const JOB_TEMPLATE_NOT_FOUND: &str = "JobTemplateNotFound";
     /// The job template's execution role cannot be resolved with `spec.jobTemplateParameters`.
     pub const INVALID_JOB_TEMPLATE_PARAMETERS: &str = "InvalidJobTemplateParameters";
+    /// `spec.suspend` holds the job back.
+    pub const SUSPENDED: &str = "Suspended";
+    /// `spec.suspend` was lifted.
+    pub const RESUMED: &str = "Resumed";
+    /// The job waits for a slot of its VirtualCluster.
+    pub const QUEUED: &str = "Queued";
+    /// The job got a slot of its VirtualCluster.
+    pub const ADMITTED: &str = "Admitted";
+    /// Event: the object is deleted because `spec.ttlSecondsAfterFinished` passed.
+    pub const TTL_EXPIRED: &str = "TtlExpired";
+    /// Warning Event: a TTL on an object a GitOps tool tracks (it would be recreated and run again).
+    pub const TTL_ON_TRACKED_OBJECT: &str = "TtlOnTrackedObject";
 }
 
 fn is_zero(n: &i32) -> bool {

@@ -78,6 +78,12 @@ pub enum Error {
         #[source]
         source: AwsError,
     },
+    #[error("deleting SparkJobRun {object} after its ttlSecondsAfterFinished: {source}")]
+    DeleteExpired {
+        object: String,
+        #[source]
+        source: kube::Error,
+    },
     #[error("reconciling SparkJobRun {object} panicked (an operator bug): {message}")]
     Panicked { object: String, message: String },
 }
@@ -93,7 +99,8 @@ impl ReconcileError for Error {
             | Error::WriteStatus { source, .. }
             | Error::AddFinalizer { source, .. }
             | Error::RemoveFinalizer { source, .. }
-            | Error::ReadVirtualCluster { source, .. } => Category::of_kube(source),
+            | Error::ReadVirtualCluster { source, .. }
+            | Error::DeleteExpired { source, .. } => Category::of_kube(source),
             Error::StartJobRun { source, .. }
             | Error::FindJobRun { source, .. }
             | Error::CancelJobRun { source, .. }
@@ -116,6 +123,7 @@ impl ReconcileError for Error {
             Error::ProveJobRun { .. } => "ProveJobRun",
             Error::DescribeJobTemplate { .. } => "DescribeJobTemplate",
             Error::TimedOut { .. } => "TimedOut",
+            Error::DeleteExpired { .. } => "DeleteExpired",
             Error::Panicked { .. } => crate::kit::panic_guard::REASON,
         }
     }

@@ -18,6 +18,7 @@
 //! Status writes, the finalizer, error categories, backoff and Events go through
 //! [`kit`](crate::kit), as in every controller.
 
+pub mod admission;
 pub mod conditions;
 pub mod decide;
 pub mod error;
@@ -38,6 +39,7 @@ pub mod target;
 pub mod text;
 pub mod tracker;
 pub mod transitions;
+pub mod ttl;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -87,9 +89,12 @@ pub async fn run(ctx: Arc<Context>, shutdown: Shutdown) {
     for api in apis {
         let (store, writer) = reflector::store();
         stores.push(store);
+        let admission = state.clone();
         let changes =
             reflector::reflector(writer, watcher(api, ctx.watcher_config()).default_backoff())
-                .scan(Vec::new(), |listed, event| {
+                .scan(Vec::new(), move |listed, event| {
+                    // The store has applied the event: a freed slot wakes who waits for it.
+                    admission.admission.observe(&event);
                     futures::future::ready(Some(stream::iter(
                         triggered(listed, event)
                             .into_iter()
@@ -134,6 +139,9 @@ pub async fn run(ctx: Arc<Context>, shutdown: Shutdown) {
         .flatten()
     };
     triggers.push(vc_changes.boxed());
+    let (wake, woken) = futures::channel::mpsc::unbounded();
+    state.admission.wire(stores.clone(), vc_store.clone(), wake);
+    triggers.push(woken.map(|job| (job, Lane::Changes)).boxed());
 
     // What the poller saw change goes through a lane of its own: in a burst of thousands of
     // new objects, a finished job's status must not wait behind every submission.

@@ -62,6 +62,7 @@ fn decide_everything(
         target,
         observed,
         cancel_requested: flags.1,
+        ttl_applies: true,
         now,
     };
     let decision = decide::decide(&facts);
@@ -81,6 +82,8 @@ fn decide_everything(
     let _ = decide::rejected(status, generation, "refused");
     let _ = decide::access_denied(status, generation, "denied");
     let _ = panic_report::status_after(status, generation, "boom");
+    let _ = crate::spark_job_run::ttl::finished_at(status)
+        .map(|done| crate::spark_job_run::ttl::expires_at(spec.ttl_seconds_after_finished, done));
 }
 
 /// The generated status, and the same facts pushed into each phase, so that every phase's

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use emr_api::SparkJobRun;
 use kube::runtime::reflector::ObjectRef;
 
+use super::admission::Admission;
 use super::poller::SharedTracker;
 use super::preflight::cache::NamespaceLimits;
 use super::serial::Serial;
@@ -25,6 +26,8 @@ pub struct State {
     pub(super) failures: Streaks<ObjectRef<SparkJobRun>>,
     /// The namespaces' LimitRanges and ResourceQuotas, for the preflight.
     pub namespace_limits: Arc<NamespaceLimits>,
+    /// Per-VirtualCluster job run limits (`maxConcurrentJobRuns`).
+    pub admission: Admission,
 }
 
 impl State {
@@ -36,6 +39,7 @@ impl State {
             serial: Serial::default(),
             failures: Streaks::default(),
             namespace_limits: Arc::default(),
+            admission: Admission::default(),
         }
     }
 
@@ -45,6 +49,7 @@ impl State {
         self.serial.forget_absent(&present);
         self.queue.lock().retain(&present);
         self.tracker.with(|r| r.forget_objects(&present));
+        self.admission.forget_absent(&present);
     }
 
     /// Entries per in-memory map, for the `tracked_objects` metric.
@@ -58,6 +63,7 @@ impl State {
             ("sparkjobrun_failures", self.failures.len()),
             ("sparkjobrun_queue", queued),
             ("sparkjobrun_queue_timers", timers),
+            ("sparkjobrun_admission", self.admission.len()),
         ];
         sizes.extend(self.tracker.with(|r| r.sizes()));
         sizes

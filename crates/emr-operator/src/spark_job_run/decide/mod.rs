@@ -18,12 +18,14 @@ use emr_api::spark_job_run::{AttemptRecord, SparkJobRunStatus, condition_types a
 use emr_api::time::Timestamp;
 use emr_aws::{JobRunInfo, JobRunState};
 
+use super::admission;
 use super::conditions;
 use super::logs;
 use super::request::OPERATOR_TAG_COUNT;
 use super::target::Resolution;
 use super::text;
 use super::tracker::{JobKey, Observation};
+use super::ttl;
 use crate::kit::Event;
 
 mod active;
@@ -31,6 +33,7 @@ mod deleting;
 mod new_attempt;
 mod reading;
 mod submitting;
+mod suspend;
 
 use active::*;
 use deleting::*;
@@ -79,6 +82,8 @@ pub struct Facts<'a> {
     pub observed: Option<&'a Observation>,
     /// Whether a cancellation of the current job run was sent for deletion.
     pub cancel_requested: bool,
+    /// Whether `spec.ttlSecondsAfterFinished` governs the object (see [`ttl::applies`]).
+    pub ttl_applies: bool,
     pub now: DateTime<Utc>,
 }
 
@@ -117,6 +122,9 @@ pub enum Effect {
         attempt: i32,
         since: DateTime<Utc>,
     },
+    /// Write the status, publish the Event, then delete the object: its TTL after the run
+    /// finished has passed (the finalizer then lets it go without an EMR call).
+    DeleteExpired(Event),
     /// Remove the finalizer: nothing in EMR needs the object any more.
     Release {
         forget: Option<JobKey>,
@@ -196,7 +204,20 @@ fn finished(f: &Facts, status: SparkJobRunStatus, refused: bool) -> Decision {
         return next_attempt(f, status, true);
     }
     let effect = current_run(f.status).map_or(Effect::None, Effect::Forget);
-    Decision::new(status, effect, None)
+    let seconds = f.spec.ttl_seconds_after_finished.filter(|_| f.ttl_applies);
+    let Some((finished, expiry)) = ttl::finished_at(f.status)
+        .and_then(|finished| Some((finished, ttl::expires_at(seconds, finished)?)))
+    else {
+        return Decision::new(status, effect, None);
+    };
+    if f.now >= expiry {
+        let event = ttl::expired_event(seconds.unwrap_or_default(), finished);
+        return Decision::new(status, Effect::DeleteExpired(event), None);
+    }
+    // Woken when it expires (a timer, not a poll); at least a second later, so a clock a moment
+    // behind does not spin.
+    let wake = until(f.now, expiry).max(Duration::from_secs(1));
+    Decision::new(status, effect, Some(wake))
 }
 
 #[cfg(test)]

@@ -4,6 +4,10 @@
 use super::*;
 
 pub(super) fn unsubmitted(f: &Facts, mut status: SparkJobRunStatus) -> Decision {
+    // First: a suspended job is not looked at (its spec is checked when it is resumed).
+    if let Some(suspended) = suspend::held(f, &mut status) {
+        return suspended;
+    }
     if let Some(problems) = spec_problems(f.spec) {
         conditions::refused(&mut status, f.generation, reasons::INVALID_SPEC, &problems);
         return Decision::new(status, Effect::None, None);
@@ -48,6 +52,7 @@ pub(super) fn begin_attempt(
     let message =
         format!("starting a job run in virtual cluster {virtual_cluster_id} (attempt {attempt})");
     conditions::submitting(status, f.generation, &message);
+    admission::admitted(status, f.generation);
 }
 
 /// Submits attempt `status.attempt + 1` if the virtual cluster is ready, otherwise shows why

@@ -75,6 +75,7 @@ impl World {
             target: self.target.as_ref(),
             observed: self.observed.as_ref(),
             cancel_requested: self.cancel_requested,
+            ttl_applies: true,
             now: self.now,
         })
     }
@@ -1011,4 +1012,147 @@ fn a_refusal_before_start_uses_no_attempt_and_releases_a_recorded_one() {
         condition::find(&s.conditions, types::SUBMITTED).map(|c| c.reason.clone()),
         Some(reasons::EXECUTION_ROLE_NOT_ALLOWED.into())
     );
+}
+
+#[test]
+fn a_suspended_job_makes_no_effect_and_resuming_submits_attempt_1() {
+    let mut w = World::new(spec("suspend: true"));
+    let d = w.step();
+    assert_eq!(
+        (d.effect, d.wake),
+        (Effect::None, None),
+        "not even a lookup"
+    );
+    assert_eq!(phase(&w.status), Phase::Unsubmitted);
+    assert_eq!(
+        w.cond(types::SUSPENDED),
+        (ConditionStatus::True, reasons::SUSPENDED.into())
+    );
+    assert_eq!(
+        w.cond(types::SUBMITTED),
+        (ConditionStatus::False, reasons::SUSPENDED.into())
+    );
+    assert!(!condition::is_true(&w.status.conditions, types::FAILED));
+    // Asked again while suspended: the same status, nothing to write.
+    assert_eq!(w.decide().status, w.status);
+    w.spec.suspend = Some(false);
+    let d = w.step();
+    assert!(
+        matches!(
+            d.effect,
+            Effect::Submit(Submit {
+                attempt: 1,
+                recover_since: None,
+                ..
+            })
+        ),
+        "{:?}",
+        d.effect
+    );
+    assert_eq!(
+        w.cond(types::SUSPENDED),
+        (ConditionStatus::False, reasons::RESUMED.into())
+    );
+}
+
+#[test]
+fn suspend_has_no_effect_once_submitted() {
+    let mut w = World::new(spec(""));
+    w.submit_and_start("jr1");
+    w.spec.suspend = Some(true);
+    // Not part of the frozen spec: no SpecChangeRefused, the run goes on being tracked.
+    w.see(JobRunState::Running, t0() + secs(5));
+    let d = w.step();
+    assert!(matches!(d.effect, Effect::Track { .. }), "{:?}", d.effect);
+    assert!(condition::find(&w.status.conditions, types::SPEC_CHANGE_REFUSED).is_none());
+    assert!(condition::find(&w.status.conditions, types::SUSPENDED).is_none());
+}
+
+#[test]
+fn a_finished_job_is_deleted_at_finish_plus_ttl_by_a_timer() {
+    let mut w = World::new(spec("ttlSecondsAfterFinished: 60"));
+    w.submit_and_start("jr1");
+    let done = t0() + secs(30);
+    w.see(JobRunState::Completed, done);
+    w.step();
+    assert_eq!(phase(&w.status), Phase::Finished);
+    // The next reconcile (the status write's watch event) sets the timer.
+    w.observed = None;
+    w.now = done + secs(10);
+    let d = w.step();
+    assert_eq!(d.effect, Effect::Forget(key("jr1")));
+    assert_eq!(d.wake, Some(Duration::from_secs(50)));
+    w.now = done + secs(60);
+    let d = w.step();
+    assert!(
+        matches!(&d.effect, Effect::DeleteExpired(e) if e.reason == reasons::TTL_EXPIRED && !e.warning),
+        "{:?}",
+        d.effect
+    );
+    // A re-run asked for before the TTL passed wins over the deletion.
+    w.spec.rerun = Some("again".into());
+    let d = w.step();
+    assert!(matches!(
+        d.effect,
+        Effect::NeedVirtualCluster | Effect::Submit(_)
+    ));
+}
+
+#[test]
+fn ttl_extremes_neither_overflow_nor_spin() {
+    for (ttl, expired) in [(0, true), (-7, true), (i64::MIN, true), (i64::MAX, false)] {
+        let mut w = World::new(spec(&format!("ttlSecondsAfterFinished: {ttl}")));
+        w.submit_and_start("jr1");
+        w.see(JobRunState::Failed, t0() + secs(30));
+        w.step();
+        w.observed = None;
+        let d = w.step();
+        assert_eq!(
+            matches!(d.effect, Effect::DeleteExpired(_)),
+            expired,
+            "{ttl}"
+        );
+        if !expired {
+            // Beyond any date: no timer at all rather than one that fires at once.
+            assert_eq!(d.wake, None, "{ttl}");
+        }
+    }
+    // A schedule's child is kept by the schedule's history limits.
+    let mut w = World::new(spec("ttlSecondsAfterFinished: 0"));
+    w.submit_and_start("jr1");
+    w.see(JobRunState::Completed, t0() + secs(30));
+    w.step();
+    w.observed = None;
+    let d = decide(&Facts {
+        ttl_applies: false,
+        ..facts_of(&w)
+    });
+    assert_eq!(d.effect, Effect::Forget(key("jr1")));
+}
+
+fn facts_of(w: &World) -> Facts<'_> {
+    Facts {
+        spec: &w.spec,
+        status: &w.status,
+        generation: Some(w.generation),
+        created: Some(t0() - secs(60)),
+        has_finalizer: w.has_finalizer,
+        deleting_since: w.deleting_since,
+        target: w.target.as_ref(),
+        observed: w.observed.as_ref(),
+        cancel_requested: w.cancel_requested,
+        ttl_applies: true,
+        now: w.now,
+    }
+}
+
+#[test]
+fn a_deleted_finished_job_is_let_go_without_an_emr_call() {
+    let mut w = World::new(spec("ttlSecondsAfterFinished: 0"));
+    w.submit_and_start("jr1");
+    w.see(JobRunState::Completed, t0() + secs(30));
+    w.step();
+    w.deleting_since = Some(t0() + secs(31));
+    let d = w.step();
+    assert!(matches!(d.effect, Effect::Release { .. }), "{:?}", d.effect);
 }

@@ -11,6 +11,8 @@
 //! again on the fresh object, instead of overwriting newer facts.
 
 mod preflight;
+mod admit;
+mod expire;
 mod prove;
 mod submit;
 #[cfg(test)]
@@ -34,6 +36,7 @@ use super::serial::{self, BeyondCache, WhichCopy};
 use super::state::State;
 use super::target::{self, Resolution};
 use super::tracker::JobKey;
+use super::ttl;
 use crate::context::Context;
 use crate::fair_queue::Action;
 use crate::kit::Event;
@@ -93,6 +96,7 @@ impl<'a> Reconcile<'a> {
     pub async fn run(mut self, known: &mut Option<BeyondCache>) -> Result<Action, Error> {
         let cached = self.job.clone();
         let result = self.decide_and_act(known.as_ref()).await;
+        self.settle_admission(result.is_ok());
         let ending = serial::Ending {
             last: &self.job,
             gone: self.gone,
@@ -168,6 +172,7 @@ impl<'a> Reconcile<'a> {
             target,
             observed: observed.as_ref(),
             cancel_requested,
+            ttl_applies: ttl::applies(self.job.owner_references()),
             now: Utc::now(),
         })
     }
@@ -216,6 +221,9 @@ impl<'a> Reconcile<'a> {
         let deleting = self.job.metadata.deletion_timestamp.is_some();
         if deleting && !self.has_finalizer() {
             return Ok(Action::await_change());
+        }
+        if let Some(warning) = ttl::gitops_warning(&self.job, &self.status(), &decision.status) {
+            self.publish(vec![warning]).await;
         }
         match decision.effect {
             Effect::None | Effect::NeedVirtualCluster => {
@@ -280,6 +288,10 @@ impl<'a> Reconcile<'a> {
                 }
             }
             Effect::Release { forget, event } => self.release(forget, event).await,
+            Effect::DeleteExpired(event) => {
+                self.write(decision.status).await?;
+                self.delete_expired(event).await
+            }
         }
     }
 

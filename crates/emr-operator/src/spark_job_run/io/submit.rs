@@ -60,6 +60,9 @@ impl Reconcile<'_> {
             .unwrap_or_else(Utc::now);
         // A new attempt is checked before it is recorded, so a refusal uses no attempt number.
         let fresh = recover_since.is_none();
+        if fresh && let Some(queued) = self.queued_for_slot(&recorded, attempt).await? {
+            return Ok(queued);
+        }
         if fresh && let Some(refusal) = self.template_refusal().await? {
             return self.refuse_start(refusal).await;
         }
