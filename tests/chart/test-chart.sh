@@ -261,6 +261,8 @@ PY
           "create leases.coordination.k8s.io -n $tns"
           "update leases.coordination.k8s.io/$lease -n $tns"
           "patch namespaces"
+          "watch sparkjobtemplates.emr-on-eks.dev -A" "patch sparkjobtemplates.emr-on-eks.dev/status -n $tenant"
+          "watch securityconfigurations.emr-on-eks.dev" "patch securityconfigurations.emr-on-eks.dev/status"
         )
         refused=(
           "list secrets -A" "watch secrets -A" "get secrets -n $tenant" "create secrets -n $tenant"
@@ -277,6 +279,7 @@ PY
           "create clusterroles.rbac.authorization.k8s.io" "create clusterrolebindings.rbac.authorization.k8s.io"
           "create deployments.apps -n $tenant" "create jobs.batch -n $tenant" "create persistentvolumeclaims -n $tenant"
           "create ingresses.networking.k8s.io -n $tenant" "impersonate users" "impersonate serviceaccounts -A"
+          "create sparkjobtemplates.emr-on-eks.dev -n $tenant" "delete securityconfigurations.emr-on-eks.dev"
         )
         for q in "${allowed[@]}"; do
           # shellcheck disable=SC2086
