@@ -342,6 +342,13 @@ pub enum AwsError {
     UpdateAssumeRolePolicy { role_name: String, cause: AwsFault },
     #[error("ListOpenIDConnectProviders failed: {cause}")]
     ListOpenIdConnectProviders { cause: AwsFault },
+    /// A call on a job template or security configuration (`target` names it).
+    #[error("{operation} of {target} failed: {cause}")]
+    EmrObject {
+        operation: Operation,
+        target: String,
+        cause: AwsFault,
+    },
 }
 
 impl AwsError {
@@ -361,6 +368,7 @@ impl AwsError {
             AwsError::GetRole { .. } => Operation::GetRole,
             AwsError::UpdateAssumeRolePolicy { .. } => Operation::UpdateAssumeRolePolicy,
             AwsError::ListOpenIdConnectProviders { .. } => Operation::ListOpenIdConnectProviders,
+            AwsError::EmrObject { operation, .. } => *operation,
         }
     }
 
@@ -379,7 +387,8 @@ impl AwsError {
             | AwsError::GetCallerIdentity { cause }
             | AwsError::GetRole { cause, .. }
             | AwsError::UpdateAssumeRolePolicy { cause, .. }
-            | AwsError::ListOpenIdConnectProviders { cause } => cause,
+            | AwsError::ListOpenIdConnectProviders { cause }
+            | AwsError::EmrObject { cause, .. } => cause,
         }
     }
 

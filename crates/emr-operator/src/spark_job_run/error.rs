@@ -42,6 +42,13 @@ pub enum Error {
         #[source]
         source: kube::Error,
     },
+    #[error("reading SparkJobTemplate {name} for SparkJobRun {object}: {source}")]
+    ReadJobTemplate {
+        object: String,
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
     #[error("starting attempt {attempt} of SparkJobRun {object}: {source}")]
     StartJobRun {
         object: String,
@@ -93,7 +100,8 @@ impl ReconcileError for Error {
             | Error::WriteStatus { source, .. }
             | Error::AddFinalizer { source, .. }
             | Error::RemoveFinalizer { source, .. }
-            | Error::ReadVirtualCluster { source, .. } => Category::of_kube(source),
+            | Error::ReadVirtualCluster { source, .. }
+            | Error::ReadJobTemplate { source, .. } => Category::of_kube(source),
             Error::StartJobRun { source, .. }
             | Error::FindJobRun { source, .. }
             | Error::CancelJobRun { source, .. }
@@ -110,6 +118,7 @@ impl ReconcileError for Error {
             Error::AddFinalizer { .. } => "AddFinalizer",
             Error::RemoveFinalizer { .. } => "RemoveFinalizer",
             Error::ReadVirtualCluster { .. } => "ReadVirtualCluster",
+            Error::ReadJobTemplate { .. } => "ReadJobTemplate",
             Error::StartJobRun { .. } => "StartJobRun",
             Error::FindJobRun { .. } => "FindJobRun",
             Error::CancelJobRun { .. } => "CancelJobRun",
