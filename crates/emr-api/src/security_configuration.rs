@@ -124,9 +124,9 @@ pub struct InTransitEncryptionConfiguration {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TlsCertificateConfiguration {
-    /// Only `PEM`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub certificate_provider_type: Option<CertificateProviderType>,
+    /// Only `PEM` (the default).
+    #[serde(default)]
+    pub certificate_provider_type: CertificateProviderType,
     /// Secrets Manager ARN of the public certificate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 3, max = 2048), regex(pattern = patterns::SECRETS_MANAGER_ARN))]
@@ -138,8 +138,9 @@ pub struct TlsCertificateConfiguration {
 }
 
 /// EMR's CertificateProviderType.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum CertificateProviderType {
+    #[default]
     #[serde(rename = "PEM")]
     Pem,
 }

@@ -98,8 +98,8 @@ pub struct JobTemplateData {
 #[serde(rename_all = "camelCase")]
 pub struct TemplateParameter {
     /// STRING (default) or NUMBER.
-    #[serde(default, skip_serializing_if = "Option::is_none", rename = "type")]
-    pub type_: Option<TemplateParameterType>,
+    #[serde(default, rename = "type")]
+    pub type_: TemplateParameterType,
     /// The value when a run gives none; without it, every run must give the parameter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 1024), regex(pattern = patterns::ONE_LINE))]
@@ -107,9 +107,10 @@ pub struct TemplateParameter {
 }
 
 /// EMR's TemplateParameterDataType.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum TemplateParameterType {
+    #[default]
     String,
     Number,
 }

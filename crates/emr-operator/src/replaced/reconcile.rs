@@ -184,13 +184,12 @@ impl<K: Kind> Pass<'_, K> {
     /// Writes the status on the version read (a conflict reads again) and publishes the Events.
     async fn finish(mut self, action: Action) -> Result<Action, Error> {
         let api = self.kind.api(self.object);
-        let written = kit::status::apply(
-            &api,
-            self.object,
-            Precondition::of(self.object),
-            &self.status,
-        )
-        .await;
+        // A replacing write: what the new status leaves out (say, a `previous` entry someone
+        // else wrote) is removed, which a server-side apply would keep under their manager.
+        let old = K::status(self.object).cloned().unwrap_or_default();
+        let precondition = Precondition::of(self.object);
+        let written =
+            kit::status::replace(&api, self.object, precondition, &old, &self.status).await;
         let events = std::mem::take(&mut self.events);
         self.kind
             .context()

@@ -1,7 +1,8 @@
 //! A SecurityConfiguration's spec as EMR's SecurityConfigurationData (SDK types). Pure.
 
 use emr_api::security_configuration::{
-    AuthorizationConfiguration, EncryptionConfiguration, SecurityConfigurationData,
+    AuthorizationConfiguration, CertificateProviderType, EncryptionConfiguration,
+    SecurityConfigurationData,
 };
 use emr_aws::aws_sdk_emrcontainers::types as sdk;
 
@@ -38,10 +39,9 @@ fn encryption(e: &EncryptionConfiguration) -> sdk::EncryptionConfiguration {
     let in_transit = e.in_transit_encryption_configuration.as_ref().map(|t| {
         let tls = t.tls_certificate_configuration.as_ref().map(|c| {
             sdk::TlsCertificateConfiguration::builder()
-                .set_certificate_provider_type(
-                    c.certificate_provider_type
-                        .map(|_| sdk::CertificateProviderType::Pem),
-                )
+                .certificate_provider_type(match c.certificate_provider_type {
+                    CertificateProviderType::Pem => sdk::CertificateProviderType::Pem,
+                })
                 .set_public_certificate_secret_arn(c.public_certificate_secret_arn.clone())
                 .set_private_certificate_secret_arn(c.private_certificate_secret_arn.clone())
                 .build()

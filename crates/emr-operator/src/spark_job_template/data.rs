@@ -16,12 +16,12 @@ pub fn job_template_data(data: &JobTemplateData) -> Result<sdk::JobTemplateData,
         .parameter_configuration
         .iter()
         .map(|(name, p)| {
-            let type_ = p.type_.map(|t| match t {
+            let type_ = match p.type_ {
                 TemplateParameterType::String => sdk::TemplateParameterDataType::String,
                 TemplateParameterType::Number => sdk::TemplateParameterDataType::Number,
-            });
+            };
             let config = sdk::TemplateParameterConfiguration::builder()
-                .set_type(type_)
+                .r#type(type_)
                 .set_default_value(p.default_value.clone())
                 .build();
             (name.clone(), config)
@@ -141,7 +141,10 @@ mod tests {
             params["partitions"].r#type(),
             Some(&sdk::TemplateParameterDataType::Number)
         );
-        assert_eq!(params["team"].r#type(), None);
+        assert_eq!(
+            params["team"].r#type(),
+            Some(&sdk::TemplateParameterDataType::String)
+        );
         let driver = sdk.job_driver().unwrap().spark_submit_job_driver().unwrap();
         assert_eq!(driver.entry_point_arguments(), ["${partitions}"]);
         let overrides = sdk.configuration_overrides().unwrap();
