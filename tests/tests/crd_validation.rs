@@ -102,7 +102,10 @@ const GROUP_VERSION: &str = "emr-on-eks.dev/v1alpha1";
 
 fn is_custom_resource(doc: &Doc) -> bool {
     doc.value["apiVersion"] == GROUP_VERSION
-        && matches!(doc.kind(), "SparkJobRun" | "VirtualCluster")
+        && matches!(
+            doc.kind(),
+            "SparkJobRun" | "VirtualCluster" | "SparkJobTemplate" | "SecurityConfiguration"
+        )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -422,6 +425,11 @@ fn api_resource(kind: &str) -> Option<(ApiResource, bool)> {
     Some(match kind {
         "SparkJobRun" => (ApiResource::erase::<SparkJobRun>(&()), true),
         "VirtualCluster" => (ApiResource::erase::<VirtualCluster>(&()), false),
+        "SparkJobTemplate" => (ApiResource::erase::<emr_api::SparkJobTemplate>(&()), true),
+        "SecurityConfiguration" => (
+            ApiResource::erase::<emr_api::SecurityConfiguration>(&()),
+            false,
+        ),
         "PriorityClass" => (ApiResource::erase::<PriorityClass>(&()), false),
         "StorageClass" => (ApiResource::erase::<StorageClass>(&()), false),
         _ => return None,

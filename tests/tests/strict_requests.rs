@@ -340,6 +340,43 @@ async fn apply_security_configurations(
     names
 }
 
+/// An EMR security configuration made with the SDK (for examples naming a raw id).
+async fn raw_security_configuration(t: &Test) -> String {
+    use emr_aws::aws_sdk_emrcontainers::types as sdk;
+    let secret =
+        |name: &str| format!("arn:aws:secretsmanager:us-east-1:123456789012:secret:{name}");
+    let tls = sdk::TlsCertificateConfiguration::builder()
+        .certificate_provider_type(sdk::CertificateProviderType::Pem)
+        .public_certificate_secret_arn(secret("public"))
+        .private_certificate_secret_arn(secret("private"))
+        .build();
+    let data = sdk::SecurityConfigurationData::builder()
+        .authorization_configuration(
+            sdk::AuthorizationConfiguration::builder()
+                .encryption_configuration(
+                    sdk::EncryptionConfiguration::builder()
+                        .in_transit_encryption_configuration(
+                            sdk::InTransitEncryptionConfiguration::builder()
+                                .tls_certificate_configuration(tls)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build(),
+        )
+        .build();
+    emr_aws::aws_sdk_emrcontainers::Client::new(t.bed.sdk_config())
+        .create_security_configuration()
+        .name(t.bed.unique("conf-raw-sc"))
+        .client_token(t.bed.unique("t"))
+        .security_configuration_data(data)
+        .send()
+        .await
+        .expect("create security configuration")
+        .id
+        .unwrap()
+}
+
 #[tokio::test]
 async fn every_example_makes_only_requests_aws_would_take() {
     let t = Test::start("conformance", &["--allow-raw-virtual-cluster-ids"]).await;
@@ -358,6 +395,10 @@ async fn every_example_makes_only_requests_aws_would_take() {
         let mut vc = obj.clone();
         if let Some(sc) = vc["spec"]["securityConfiguration"]["name"].as_str() {
             vc["spec"]["securityConfiguration"]["name"] = json!(security_names[sc]);
+        }
+        if vc["spec"]["securityConfigurationId"].is_string() {
+            // A raw id names one made outside the operator: made here, as its owner would.
+            vc["spec"]["securityConfigurationId"] = json!(raw_security_configuration(&t).await);
         }
         own_roles(&t, &mut vc, &mut roles).await;
         let name = t.bed.unique("conf-vc");
