@@ -42,7 +42,12 @@ TAIL = """\
 
 def render():
     out = [HEAD]
-    for kind, script in (("SparkJobRun", "health-sparkjobrun.lua"), ("VirtualCluster", "health-virtualcluster.lua")):
+    for kind, script in (
+        ("SparkJobRun", "health-sparkjobrun.lua"),
+        ("VirtualCluster", "health-virtualcluster.lua"),
+        ("SparkJobTemplate", "health-emr-object.lua"),
+        ("SecurityConfiguration", "health-emr-object.lua"),
+    ):
         with open(os.path.join(argocd, script)) as f:
             lua = f.read()
         out.append(f"  resource.customizations.health.emr-on-eks.dev_{kind}: |\n")

@@ -20,7 +20,12 @@ NO_PERMISSION = {"sts:GetCallerIdentity"}
 DEPENDENT = {
     # CreateVirtualCluster and StartJobRun send tags (the operator always tags what it starts);
     # AWS authorizes tags given on create as emr-containers:TagResource.
-    "emr-containers:TagResource": {"emr-containers:CreateVirtualCluster", "emr-containers:StartJobRun"},
+    "emr-containers:TagResource": {
+        "emr-containers:CreateVirtualCluster",
+        "emr-containers:StartJobRun",
+        "emr-containers:CreateJobTemplate",
+        "emr-containers:CreateSecurityConfiguration",
+    },
     # The first CreateVirtualCluster in an account creates EMR's service-linked role.
     "iam:CreateServiceLinkedRole": {"emr-containers:CreateVirtualCluster"},
     # CreateFargateProfile passes the pod execution role to EKS.

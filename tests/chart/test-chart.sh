@@ -263,6 +263,8 @@ PY
           "patch namespaces"
           # The preflight's cache: LimitRanges and ResourceQuotas of every namespace, read only.
           "list limitranges -A" "watch limitranges -A" "list resourcequotas -A" "watch resourcequotas -A"
+          "watch sparkjobtemplates.emr-on-eks.dev -A" "patch sparkjobtemplates.emr-on-eks.dev/status -n $tenant"
+          "watch securityconfigurations.emr-on-eks.dev" "patch securityconfigurations.emr-on-eks.dev/status"
         )
         refused=(
           "list secrets -A" "watch secrets -A" "get secrets -n $tenant" "create secrets -n $tenant"
@@ -283,6 +285,7 @@ PY
           # never pods, and never writes that status.
           "list pods -A" "watch pods -A" "update resourcequotas/status -n $tenant"
           "update limitranges -n $tenant" "update resourcequotas -n $tenant"
+          "create sparkjobtemplates.emr-on-eks.dev -n $tenant" "delete securityconfigurations.emr-on-eks.dev"
         )
         for q in "${allowed[@]}"; do
           # shellcheck disable=SC2086

@@ -115,7 +115,10 @@ fn external_kind(value: &Value) -> Option<(&'static str, &'static str)> {
 
 fn is_custom_resource(doc: &Doc) -> bool {
     doc.value["apiVersion"] == GROUP_VERSION
-        && matches!(doc.kind(), "SparkJobRun" | "VirtualCluster")
+        && matches!(
+            doc.kind(),
+            "SparkJobRun" | "VirtualCluster" | "SparkJobTemplate" | "SecurityConfiguration"
+        )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -135,6 +138,8 @@ fn examples_parse_into_the_rust_types_and_pass_the_checks() {
     let mut priority_classes: BTreeMap<PathBuf, BTreeSet<String>> = BTreeMap::new();
     let mut templates: Vec<(&Doc, Pod)> = Vec::new();
     let (mut n_vc, mut n_sjr) = (0, 0);
+    let mut spark_templates: Vec<(&Doc, emr_api::SparkJobTemplate)> = Vec::new();
+    let mut security_configurations: BTreeSet<String> = BTreeSet::new();
 
     for doc in &docs {
         match doc.kind() {
@@ -174,6 +179,30 @@ fn examples_parse_into_the_rust_types_and_pass_the_checks() {
                     Err(e) => problems.push(format!("{}: not a SparkJobRun: {e}", doc.origin)),
                 }
             }
+            "SparkJobTemplate" if is_custom_resource(doc) => {
+                match serde_json::from_value::<emr_api::SparkJobTemplate>(doc.value.clone()) {
+                    Ok(t) => {
+                        for e in emr_api::check::spark_job_template(&t.spec) {
+                            problems.push(format!("{}: {e}", doc.origin));
+                        }
+                        spark_templates.push((doc, t));
+                    }
+                    Err(e) => problems.push(format!("{}: not a SparkJobTemplate: {e}", doc.origin)),
+                }
+            }
+            "SecurityConfiguration" if is_custom_resource(doc) => {
+                match serde_json::from_value::<emr_api::SecurityConfiguration>(doc.value.clone()) {
+                    Ok(c) => {
+                        for e in emr_api::check::security_configuration(&c.spec) {
+                            problems.push(format!("{}: {e}", doc.origin));
+                        }
+                        security_configurations.insert(c.metadata.name.clone().unwrap_or_default());
+                    }
+                    Err(e) => {
+                        problems.push(format!("{}: not a SecurityConfiguration: {e}", doc.origin))
+                    }
+                }
+            }
             "PriorityClass" => match serde_json::from_value::<PriorityClass>(doc.value.clone()) {
                 Ok(pc) => {
                     priority_classes
@@ -210,6 +239,51 @@ fn examples_parse_into_the_rust_types_and_pass_the_checks() {
         }
     }
 
+    // Templates: bound to an example VirtualCluster of their namespace, a fixed role it allows;
+    // runs name a template of their namespace; VirtualClusters an example SecurityConfiguration.
+    for (doc, t) in &spark_templates {
+        let ns = t.metadata.namespace.clone().unwrap_or_default();
+        let vc_name = &t.spec.virtual_cluster.name;
+        match clusters.get(vc_name) {
+            Some(vc) if vc.spec.namespace.name == ns => {
+                let role = &t.spec.job_template_data.execution_role_arn;
+                if !role.contains("${") && !vc.allows_execution_role(role) {
+                    problems.push(format!(
+                        "{}: role {role} not allowed by {vc_name}",
+                        doc.origin
+                    ));
+                }
+            }
+            _ => problems.push(format!(
+                "{}: no example VirtualCluster {vc_name} in namespace {ns}",
+                doc.origin
+            )),
+        }
+    }
+    for (doc, job) in &jobs {
+        if let Some(r) = &job.spec.job_template_ref {
+            let found = spark_templates.iter().any(|(_, t)| {
+                t.metadata.name.as_deref() == Some(r.name.as_str())
+                    && t.metadata.namespace == job.metadata.namespace
+            });
+            if !found {
+                problems.push(format!(
+                    "{}: no example SparkJobTemplate {}",
+                    doc.origin, r.name
+                ));
+            }
+        }
+    }
+    for vc in clusters.values() {
+        if let Some(r) = &vc.spec.security_configuration
+            && !security_configurations.contains(&r.name)
+        {
+            problems.push(format!(
+                "VirtualCluster {:?}: no example SecurityConfiguration {}",
+                vc.metadata.name, r.name
+            ));
+        }
+    }
     for (doc, job) in &jobs {
         let ns = job.metadata.namespace.clone().unwrap_or_default();
         if let Some(vc_name) = &job.spec.virtual_cluster.name {
@@ -225,10 +299,12 @@ fn examples_parse_into_the_rust_types_and_pass_the_checks() {
                             doc.origin, vc.spec.namespace.name
                         ));
                     }
-                    if !vc.allows_execution_role(&job.spec.execution_role_arn) {
+                    if let Some(role) = &job.spec.execution_role_arn
+                        && !vc.allows_execution_role(role)
+                    {
                         problems.push(format!(
-                            "{}: executionRoleArn {} is not one of VirtualCluster {vc_name}'s executionRoles",
-                            doc.origin, job.spec.execution_role_arn
+                            "{}: executionRoleArn {role} is not one of VirtualCluster {vc_name}'s executionRoles",
+                            doc.origin
                         ));
                     }
                 }
@@ -372,6 +448,11 @@ fn api_resource(kind: &str) -> Option<(ApiResource, bool)> {
     Some(match kind {
         "SparkJobRun" => (ApiResource::erase::<SparkJobRun>(&()), true),
         "VirtualCluster" => (ApiResource::erase::<VirtualCluster>(&()), false),
+        "SparkJobTemplate" => (ApiResource::erase::<emr_api::SparkJobTemplate>(&()), true),
+        "SecurityConfiguration" => (
+            ApiResource::erase::<emr_api::SecurityConfiguration>(&()),
+            false,
+        ),
         "PriorityClass" => (ApiResource::erase::<PriorityClass>(&()), false),
         "StorageClass" => (ApiResource::erase::<StorageClass>(&()), false),
         _ => return None,

@@ -311,6 +311,72 @@ fn replace_strings(value: &mut Value, map: &BTreeMap<String, String>) {
     }
 }
 
+/// Applies every SecurityConfiguration example under a name of this run and waits for its EMR
+/// security configuration; returns the names (example -> this run's).
+async fn apply_security_configurations(
+    t: &Test,
+    objects: &[(String, Value)],
+) -> BTreeMap<String, String> {
+    let mut names = BTreeMap::new();
+    let api: Api<emr_api::SecurityConfiguration> = Api::all(t.bed.client.clone());
+    for (origin, obj) in objects
+        .iter()
+        .filter(|(_, o)| o["kind"] == "SecurityConfiguration")
+    {
+        let mut config = obj.clone();
+        let name = t.bed.unique("conf-sc");
+        let old = config["metadata"]["name"].as_str().unwrap().to_owned();
+        config["metadata"] = json!({"name": name, "labels": {TEST_LABEL: t.id}});
+        t.bed.apply_yaml(&config.to_string()).await;
+        let what = format!("{origin}: an EMR security configuration");
+        wait_for(&api, &name, Duration::from_secs(60), &what, |o| {
+            o.status
+                .as_ref()
+                .is_some_and(|s| s.security_configuration_id.is_some())
+        })
+        .await;
+        names.insert(old, name);
+    }
+    names
+}
+
+/// An EMR security configuration made with the SDK (for examples naming a raw id).
+async fn raw_security_configuration(t: &Test) -> String {
+    use emr_aws::aws_sdk_emrcontainers::types as sdk;
+    let secret =
+        |name: &str| format!("arn:aws:secretsmanager:us-east-1:123456789012:secret:{name}");
+    let tls = sdk::TlsCertificateConfiguration::builder()
+        .certificate_provider_type(sdk::CertificateProviderType::Pem)
+        .public_certificate_secret_arn(secret("public"))
+        .private_certificate_secret_arn(secret("private"))
+        .build();
+    let data = sdk::SecurityConfigurationData::builder()
+        .authorization_configuration(
+            sdk::AuthorizationConfiguration::builder()
+                .encryption_configuration(
+                    sdk::EncryptionConfiguration::builder()
+                        .in_transit_encryption_configuration(
+                            sdk::InTransitEncryptionConfiguration::builder()
+                                .tls_certificate_configuration(tls)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build(),
+        )
+        .build();
+    emr_aws::aws_sdk_emrcontainers::Client::new(t.bed.sdk_config())
+        .create_security_configuration()
+        .name(t.bed.unique("conf-raw-sc"))
+        .client_token(t.bed.unique("t"))
+        .security_configuration_data(data)
+        .send()
+        .await
+        .expect("create security configuration")
+        .id
+        .unwrap()
+}
+
 #[tokio::test]
 async fn every_example_makes_only_requests_aws_would_take() {
     let t = Test::start("conformance", &["--allow-raw-virtual-cluster-ids"]).await;
@@ -320,11 +386,20 @@ async fn every_example_makes_only_requests_aws_would_take() {
     let mut vc_names = BTreeMap::new();
     let mut namespaces = BTreeMap::new();
     let mut vcs = Vec::new();
+    // SecurityConfigurations first: a VirtualCluster naming one waits for it.
+    let security_names = apply_security_configurations(&t, &objects).await;
     for (origin, obj) in objects
         .iter()
         .filter(|(_, o)| o["kind"] == "VirtualCluster")
     {
         let mut vc = obj.clone();
+        if let Some(sc) = vc["spec"]["securityConfiguration"]["name"].as_str() {
+            vc["spec"]["securityConfiguration"]["name"] = json!(security_names[sc]);
+        }
+        if vc["spec"]["securityConfigurationId"].is_string() {
+            // A raw id names one made outside the operator: made here, as its owner would.
+            vc["spec"]["securityConfigurationId"] = json!(raw_security_configuration(&t).await);
+        }
         own_roles(&t, &mut vc, &mut roles).await;
         let name = t.bed.unique("conf-vc");
         let old_ns = vc["spec"]["namespace"]["name"].as_str().unwrap().to_owned();
@@ -364,6 +439,42 @@ async fn every_example_makes_only_requests_aws_would_take() {
     }
 
     let emr = emr_aws::aws_sdk_emrcontainers::Client::new(t.bed.sdk_config());
+    let mut templates = BTreeMap::new();
+    for (origin, obj) in objects
+        .iter()
+        .filter(|(_, o)| o["kind"] == "SparkJobTemplate")
+    {
+        let mut template = obj.clone();
+        own_roles(&t, &mut template, &mut roles).await;
+        let old_ns = template["metadata"]["namespace"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let ns = namespaces[&old_ns].clone();
+        let old_name = template["metadata"]["name"].as_str().unwrap().to_owned();
+        let name = t.bed.unique("conf-sjt");
+        template["metadata"] = json!({"name": name, "namespace": ns, "labels": {TEST_LABEL: t.id}});
+        let vc = template["spec"]["virtualCluster"]["name"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        template["spec"]["virtualCluster"]["name"] = json!(vc_names[&vc]);
+        t.bed.apply_yaml(&template.to_string()).await;
+        let api: Api<emr_api::SparkJobTemplate> = Api::namespaced(t.bed.client.clone(), &ns);
+        wait_for(
+            &api,
+            &name,
+            Duration::from_secs(60),
+            &format!("{origin}: an EMR job template"),
+            |o| {
+                o.status
+                    .as_ref()
+                    .is_some_and(|s| s.job_template_id.is_some())
+            },
+        )
+        .await;
+        templates.insert((old_ns, old_name), (ns, name));
+    }
     let mut jobs = Vec::new();
     for (origin, obj) in objects.iter().filter(|(_, o)| o["kind"] == "SparkJobRun") {
         let mut job = obj.clone();
@@ -383,7 +494,10 @@ async fn every_example_makes_only_requests_aws_would_take() {
         } else {
             job["spec"]["virtualCluster"]["id"] = json!(ids[&ns]);
         }
-        if let Some(params) = job["spec"]["jobTemplateParameters"].as_object() {
+        if let Some(template) = job["spec"]["jobTemplateRef"]["name"].as_str() {
+            let (_, new) = &templates[&(old_ns.clone(), template.to_owned())];
+            job["spec"]["jobTemplateRef"]["name"] = json!(new);
+        } else if let Some(params) = job["spec"]["jobTemplateParameters"].as_object() {
             // A template declaring the example's parameters, run as the example's role.
             let mut template = emr
                 .create_job_template()
@@ -446,12 +560,20 @@ async fn every_example_makes_only_requests_aws_would_take() {
         let api: Api<SparkJobRun> = Api::namespaced(t.bed.client.clone(), ns);
         let _ = api.delete(name, &Default::default()).await;
     }
+    for (ns, name) in templates.values() {
+        let api: Api<emr_api::SparkJobTemplate> = Api::namespaced(t.bed.client.clone(), ns);
+        let _ = api.delete(name, &Default::default()).await;
+    }
     let vc_api: Api<VirtualCluster> = Api::all(t.bed.client.clone());
     for (_, name) in &vcs {
         let _ = vc_api.delete(name, &Default::default()).await;
     }
     for (origin, name) in &vcs {
         emr_operator_tests::wait_gone(&vc_api, name, Duration::from_secs(90), origin).await;
+    }
+    let sc_api: Api<emr_api::SecurityConfiguration> = Api::all(t.bed.client.clone());
+    for name in security_names.values() {
+        let _ = sc_api.delete(name, &Default::default()).await;
     }
 
     let calls = t.calls().await;

@@ -109,7 +109,29 @@ pub fn spark_job_run(spec: &SparkJobRunSpec) -> Vec<FieldError> {
         }),
         _ => {}
     }
-    if spec.job_template_id.is_none() {
+    if spec.job_template_ref.is_some() {
+        // The template supplies these (the CEL rule says so too, on apiservers that run it).
+        let supplied = [
+            ("spec.jobTemplateId", spec.job_template_id.is_some()),
+            ("spec.executionRoleArn", spec.execution_role_arn.is_some()),
+            ("spec.releaseLabel", spec.release_label.is_some()),
+            ("spec.jobDriver", spec.job_driver.is_some()),
+        ];
+        for (field, _) in supplied.iter().filter(|(_, set)| *set) {
+            errors.push(FieldError {
+                field: (*field).into(),
+                message:
+                    "must not be set with spec.jobTemplateRef: the SparkJobTemplate supplies it"
+                        .into(),
+            });
+        }
+    } else if spec.execution_role_arn.is_none() {
+        errors.push(FieldError {
+            field: "spec.executionRoleArn".into(),
+            message: "required unless spec.jobTemplateRef is set".into(),
+        });
+    }
+    if spec.job_template_id.is_none() && spec.job_template_ref.is_none() {
         if spec.release_label.is_none() {
             errors.push(FieldError {
                 field: "spec.releaseLabel".into(),
@@ -258,6 +280,12 @@ pub fn virtual_cluster(spec: &VirtualClusterSpec) -> Vec<FieldError> {
             ),
         });
     }
+    if spec.security_configuration.is_some() && spec.security_configuration_id.is_some() {
+        errors.push(FieldError {
+            field: "spec.securityConfiguration".into(),
+            message: "set at most one of securityConfiguration and securityConfigurationId".into(),
+        });
+    }
     check_namespace_metadata("spec.namespace.labels", &spec.namespace.labels, &mut errors);
     check_namespace_metadata(
         "spec.namespace.annotations",
@@ -296,6 +324,98 @@ pub fn virtual_cluster(spec: &VirtualClusterSpec) -> Vec<FieldError> {
         crate::virtual_cluster::check_network_policy(policy, &mut errors);
     }
     errors
+}
+
+/// Checks a SparkJobTemplate spec: tags (the operator adds its own three), parameter names, and
+/// that every `${param}` used is declared (EMR refuses the template otherwise).
+pub fn spark_job_template(
+    spec: &crate::spark_job_template::SparkJobTemplateSpec,
+) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    check_emr_object_tags(&spec.tags, &mut errors);
+    check_tags(
+        "spec.jobTemplateData.jobTags",
+        &spec.job_template_data.job_tags,
+        &mut errors,
+    );
+    let data = &spec.job_template_data;
+    for name in data.parameter_configuration.keys() {
+        let valid = !name.is_empty()
+            && name.len() <= 512
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-#".contains(c));
+        if !valid {
+            errors.push(FieldError {
+                field: format!("spec.jobTemplateData.parameterConfiguration[{name}]"),
+                message: "parameter names are 1-512 characters of letters, digits and ._-#".into(),
+            });
+        }
+    }
+    let text = serde_json::to_string(&(
+        &data.execution_role_arn,
+        &data.release_label,
+        &data.job_driver,
+        &data.configuration_overrides,
+        &data.job_tags,
+        &spec.kms_key_arn,
+    ))
+    .unwrap_or_default();
+    for name in placeholders(&text) {
+        if !data.parameter_configuration.contains_key(&name) {
+            errors.push(FieldError {
+                field: "spec.jobTemplateData.parameterConfiguration".into(),
+                message: format!("${{{name}}} is used but not declared"),
+            });
+        }
+    }
+    let driver = &data.job_driver;
+    if driver.spark_submit_job_driver.is_some() == driver.spark_sql_job_driver.is_some() {
+        errors.push(FieldError {
+            field: "spec.jobTemplateData.jobDriver".into(),
+            message: "set exactly one of sparkSubmitJobDriver or sparkSqlJobDriver".into(),
+        });
+    }
+    errors
+}
+
+/// Checks a SecurityConfiguration spec.
+pub fn security_configuration(
+    spec: &crate::security_configuration::SecurityConfigurationSpec,
+) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    check_emr_object_tags(&spec.tags, &mut errors);
+    errors
+}
+
+/// How many tags the operator puts on a job template or security configuration (object, uid,
+/// generation).
+pub const EMR_OBJECT_TAG_COUNT: usize = 3;
+
+fn check_emr_object_tags(tags: &BTreeMap<String, String>, errors: &mut Vec<FieldError>) {
+    check_tags("spec.tags", tags, errors);
+    if tags.len().saturating_add(EMR_OBJECT_TAG_COUNT) > MAX_TAGS {
+        errors.push(FieldError {
+            field: "spec.tags".into(),
+            message: format!(
+                "at most {} tags are allowed: EMR takes {MAX_TAGS} and the operator adds {EMR_OBJECT_TAG_COUNT}",
+                MAX_TAGS - EMR_OBJECT_TAG_COUNT
+            ),
+        });
+    }
+}
+
+/// The names of the `${name}` placeholders in `text`.
+pub fn placeholders(text: &str) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        let after = &rest[start.saturating_add(2)..];
+        let Some(end) = after.find('}') else { break };
+        found.insert(after[..end].to_owned());
+        rest = &after[end.saturating_add(1)..];
+    }
+    found
 }
 
 #[cfg(test)]

@@ -3,13 +3,21 @@
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
-use crate::{SparkJobRun, VirtualCluster};
+use crate::{SecurityConfiguration, SparkJobRun, SparkJobTemplate, VirtualCluster};
 
 /// Every CRD of the operator, with the file name it is kept under in `deploy/crds/`.
 pub fn all() -> Vec<(&'static str, CustomResourceDefinition)> {
     vec![
         ("virtualclusters.emr-on-eks.dev.yaml", VirtualCluster::crd()),
         ("sparkjobruns.emr-on-eks.dev.yaml", SparkJobRun::crd()),
+        (
+            "sparkjobtemplates.emr-on-eks.dev.yaml",
+            SparkJobTemplate::crd(),
+        ),
+        (
+            "securityconfigurations.emr-on-eks.dev.yaml",
+            SecurityConfiguration::crd(),
+        ),
     ]
 }
 
@@ -161,6 +169,67 @@ mod tests {
         let old = job(json!({}), json!({}));
         let edited = job(json!({}), json!({"releaseLabel": "emr-6.15.0-latest"}));
         assert!(kube::core::cel::validate_cel_update(&edited, &old).is_ok());
+    }
+
+    fn by_template(extra: Value) -> SparkJobRun {
+        let mut spec =
+            json!({"virtualCluster": {"name": "analytics"}, "jobTemplateRef": {"name": "pi"}});
+        for (k, v) in extra.as_object().unwrap() {
+            spec[k] = v.clone();
+        }
+        serde_json::from_value(json!({
+            "apiVersion": "emr-on-eks.dev/v1alpha1", "kind": "SparkJobRun",
+            "metadata": {"name": "pi", "namespace": "ns"}, "spec": spec
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn cel_rule_makes_job_template_ref_exclude_what_the_template_supplies() {
+        assert!(kube::core::cel::validate_cel(&by_template(json!({}))).is_ok());
+        let params = json!({"jobTemplateParameters": {"day": "1"}, "configurationOverrides": {}});
+        assert!(kube::core::cel::validate_cel(&by_template(params)).is_ok());
+        for (field, value) in [
+            ("jobTemplateId", json!("abc")),
+            (
+                "executionRoleArn",
+                json!("arn:aws:iam::123456789012:role/r"),
+            ),
+            ("releaseLabel", json!("emr-7.2.0-latest")),
+            (
+                "jobDriver",
+                json!({"sparkSubmitJobDriver": {"entryPoint": "x"}}),
+            ),
+        ] {
+            let job = by_template(json!({ field: value }));
+            assert!(kube::core::cel::validate_cel(&job).is_err(), "{field}");
+            assert!(
+                !crate::check::spark_job_run(&job.spec).is_empty(),
+                "{field}"
+            );
+        }
+        assert!(crate::check::spark_job_run(&by_template(json!({})).spec).is_empty());
+    }
+
+    #[test]
+    fn cel_rule_allows_one_security_configuration_reference() {
+        let vc = |extra: Value| -> VirtualCluster {
+            let mut spec = json!({"eksClusterName": "prod", "namespace": {"name": "ns"}});
+            for (k, v) in extra.as_object().unwrap() {
+                spec[k] = v.clone();
+            }
+            serde_json::from_value(json!({
+                "apiVersion": "emr-on-eks.dev/v1alpha1", "kind": "VirtualCluster",
+                "metadata": {"name": "a"}, "spec": spec
+            }))
+            .unwrap()
+        };
+        let by_name = vc(json!({"securityConfiguration": {"name": "tls"}}));
+        assert!(kube::core::cel::validate_cel(&by_name).is_ok());
+        let both =
+            vc(json!({"securityConfiguration": {"name": "tls"}, "securityConfigurationId": "abc"}));
+        assert!(kube::core::cel::validate_cel(&both).is_err());
+        assert!(!crate::check::virtual_cluster(&both.spec).is_empty());
     }
 
     fn virtual_cluster(namespace: Value) -> VirtualCluster {

@@ -5,6 +5,10 @@
 pub const VIRTUAL_CLUSTER_FINALIZER: &str = "emr-on-eks.dev/virtual-cluster";
 /// Finalizer on a SparkJobRun: its EMR job run may still be running.
 pub const SPARK_JOB_RUN_FINALIZER: &str = "emr-on-eks.dev/job-run";
+/// Finalizer on a SparkJobTemplate: its EMR job templates still exist.
+pub const SPARK_JOB_TEMPLATE_FINALIZER: &str = "emr-on-eks.dev/job-template";
+/// Finalizer on a SecurityConfiguration: its EMR security configurations still exist.
+pub const SECURITY_CONFIGURATION_FINALIZER: &str = "emr-on-eks.dev/security-configuration";
 
 /// Names the VirtualCluster that manages an object (namespace, Role, ConfigMap entry owner, ...).
 /// Cluster-scoped and cross-namespace children cannot carry an owner reference to a

@@ -40,6 +40,22 @@ pub const ACCOUNT_ID: &str = r"^\d{12}$";
 pub const OIDC_PROVIDER: &str = r"^[^:/\s][^:\s]*$";
 /// S3 URIs (log locations).
 pub const S3_URI: &str = r"^s3://[^\s]+$";
+/// A job template's executionRoleArn: a role ARN or text holding `${param}`s.
+pub const PARAMETRIC_IAM_ROLE_ARN: &str = r"^((arn:(aws[a-zA-Z0-9-]*):iam::(\d{12})?:(role((/)|(/[!-~]+/))[\w+=,.@-]+))|([.\-_#A-Za-z0-9${}]+))$";
+/// A job template's releaseLabel: a release label or one `${param}`.
+pub const PARAMETRIC_RELEASE_LABEL: &str = r"^([.\-_/A-Za-z0-9]+|\$\{[a-zA-Z]\w*\})$";
+/// A job template's kmsKeyArn: a KMS key ARN or one `${param}`.
+pub const KMS_KEY_ARN: &str =
+    r"^(arn:(aws[a-zA-Z0-9-]*):kms:.+:(\d{12})?:key/[0-9a-zA-Z-]+|\$\{[a-zA-Z]\w*\})$";
+/// One line with a non-space character (EMR's `.*\S.*`).
+pub const ONE_LINE: &str = r"^[^\n\r]*\S[^\n\r]*$";
+/// A job template's parametric monitoring values (log group, persistentAppUI).
+pub const TEMPLATE_PARAMETER_TEXT: &str = r"^[.\-_/#A-Za-z0-9${}]+$";
+/// Lake Formation's authorizedSessionTagValue.
+pub const SESSION_TAG_VALUE: &str = r"^[.\-_/#A-Za-z0-9 ]+$";
+/// A Secrets Manager secret ARN.
+pub const SECRETS_MANAGER_ARN: &str =
+    r"^arn:(aws[a-zA-Z0-9-]*):secretsmanager:.+:(\d{12}):secret:[0-9a-zA-Z/_+=.@-]+$";
 
 /// EMR accepts at most this many tags on a resource.
 pub const MAX_TAGS: usize = 50;

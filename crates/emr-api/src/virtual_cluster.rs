@@ -39,6 +39,11 @@ pub use network::{EgressMode, NetworkPolicySpec, check_network_policy};
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [{
+    "rule": "!has(self.securityConfiguration) || !has(self.securityConfigurationId)",
+    "message": "set at most one of securityConfiguration and securityConfigurationId",
+    "reason": "FieldValueForbidden"
+}]))]
 pub struct VirtualClusterSpec {
     /// Name of the EKS cluster the virtual cluster runs on (EMR's containerProvider id).
     #[schemars(length(min = 1, max = 100), regex(pattern = patterns::EKS_CLUSTER_NAME))]
@@ -92,6 +97,11 @@ pub struct VirtualClusterSpec {
     /// this changes (EKS cannot update a profile) and deleted with the VirtualCluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fargate: Option<FargateSpec>,
+    /// A SecurityConfiguration object to attach to the virtual cluster (excludes
+    /// securityConfigurationId). EMR attaches it when the virtual cluster is created and cannot
+    /// change it later: a changed reference is reported (SecurityConfigurationChangeRequiresRecreate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_configuration: Option<SecurityConfigurationRef>,
 
     /// Tags for the EMR virtual cluster (at most 50; keys 1-128, values up to 256 characters).
     #[serde(default)]
@@ -127,6 +137,15 @@ pub struct VirtualClusterSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 10000))]
     pub max_concurrent_job_runs: Option<u32>,
+}
+
+/// A SecurityConfiguration by name.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecurityConfigurationRef {
+    /// Name of a SecurityConfiguration object.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
 }
 
 /// The namespace a virtual cluster is bound to.
@@ -325,6 +344,9 @@ pub struct VirtualClusterStatus {
     /// The OIDC provider the trust statements name (given or resolved).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oidc_provider: Option<String>,
+    /// The EMR security configuration the virtual cluster was created with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_configuration_id: Option<String>,
     /// How many EMR virtual clusters the operator has created for this object. The next
     /// CreateVirtualCluster uses the client token `<uid>-<virtualClusterCreations + 1>`, so a
     /// retried create is idempotent while a terminated virtual cluster is replaced by a new one.

@@ -41,6 +41,10 @@ impl EmrContainers {
         &self.client
     }
 
+    pub(crate) fn caller(&self) -> &Caller {
+        &self.caller
+    }
+
     /// Sends the operator's own [`StartJobRunInput`] unchanged: every field is copied, so what
     /// the operator's pure conversion produced (and tested) is what EMR receives.
     pub async fn start_job_run(&self, input: StartJobRunInput) -> Result<StartedJobRun, AwsError> {

@@ -360,6 +360,13 @@ pub enum AwsError {
         profile_name: String,
         cause: AwsFault,
     },
+    /// A call on a job template or security configuration (`target` names it).
+    #[error("{operation} of {target} failed: {cause}")]
+    EmrObject {
+        operation: Operation,
+        target: String,
+        cause: AwsFault,
+    },
 }
 
 impl AwsError {
@@ -382,6 +389,7 @@ impl AwsError {
             AwsError::CreateFargateProfile { .. } => Operation::CreateFargateProfile,
             AwsError::DescribeFargateProfile { .. } => Operation::DescribeFargateProfile,
             AwsError::DeleteFargateProfile { .. } => Operation::DeleteFargateProfile,
+            AwsError::EmrObject { operation, .. } => *operation,
         }
     }
 
@@ -404,6 +412,7 @@ impl AwsError {
             | AwsError::CreateFargateProfile { cause, .. }
             | AwsError::DescribeFargateProfile { cause, .. }
             | AwsError::DeleteFargateProfile { cause, .. } => cause,
+            | AwsError::EmrObject { cause, .. } => cause,
         }
     }
 

@@ -12,6 +12,8 @@ pub struct JobTemplateInfo {
     pub execution_role_arn: String,
     /// `parameterConfiguration`: each declared parameter's default, if any.
     pub parameter_defaults: BTreeMap<String, Option<String>>,
+    /// The template's own tags (the operator's prove which object made it).
+    pub tags: BTreeMap<String, String>,
 }
 
 /// Why a template's value cannot be resolved for a run (EMR refuses such a StartJobRun too).
@@ -87,6 +89,10 @@ pub(crate) fn job_template_info(
                     .collect()
             })
             .unwrap_or_default(),
+        tags: template
+            .tags()
+            .map(|tags| tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default(),
     })
 }
 
@@ -103,6 +109,7 @@ mod tests {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.map(str::to_owned)))
                 .collect(),
+            tags: BTreeMap::new(),
         }
     }
 

@@ -9,6 +9,7 @@ mod call;
 pub mod config;
 pub mod eks;
 pub mod emr;
+pub mod emr_objects;
 pub mod error;
 pub mod iam;
 pub mod job_run;
@@ -32,6 +33,7 @@ pub use eks::{
     CreateFargateProfileRequest, Eks, EksClusterInfo, FargateProfileInfo, FargateProfileState,
 };
 pub use emr::EmrContainers;
+pub use emr_objects::{CreateEmrObject, CreatedEmrObject, SecurityConfigurationInfo};
 pub use error::{AwsError, AwsFault, FaultKind};
 pub use iam::{Iam, RoleInfo, TrustChange};
 pub use job_run::{JobRunInfo, JobRunState, StartedJobRun};

@@ -8,6 +8,11 @@ pub enum Operation {
     ListJobRuns,
     CancelJobRun,
     DescribeJobTemplate,
+    CreateJobTemplate,
+    DeleteJobTemplate,
+    CreateSecurityConfiguration,
+    DescribeSecurityConfiguration,
+    DeleteSecurityConfiguration,
     CreateVirtualCluster,
     DescribeVirtualCluster,
     ListVirtualClusters,
@@ -24,12 +29,17 @@ pub enum Operation {
 
 impl Operation {
     /// Every operation, so metrics can be registered up front and show zeros.
-    pub const ALL: [Operation; 17] = [
+    pub const ALL: [Operation; 22] = [
         Operation::StartJobRun,
         Operation::DescribeJobRun,
         Operation::ListJobRuns,
         Operation::CancelJobRun,
         Operation::DescribeJobTemplate,
+        Operation::CreateJobTemplate,
+        Operation::DeleteJobTemplate,
+        Operation::CreateSecurityConfiguration,
+        Operation::DescribeSecurityConfiguration,
+        Operation::DeleteSecurityConfiguration,
         Operation::CreateVirtualCluster,
         Operation::DescribeVirtualCluster,
         Operation::ListVirtualClusters,
@@ -52,6 +62,11 @@ impl Operation {
             Operation::ListJobRuns => "ListJobRuns",
             Operation::CancelJobRun => "CancelJobRun",
             Operation::DescribeJobTemplate => "DescribeJobTemplate",
+            Operation::CreateJobTemplate => "CreateJobTemplate",
+            Operation::DeleteJobTemplate => "DeleteJobTemplate",
+            Operation::CreateSecurityConfiguration => "CreateSecurityConfiguration",
+            Operation::DescribeSecurityConfiguration => "DescribeSecurityConfiguration",
+            Operation::DeleteSecurityConfiguration => "DeleteSecurityConfiguration",
             Operation::CreateVirtualCluster => "CreateVirtualCluster",
             Operation::DescribeVirtualCluster => "DescribeVirtualCluster",
             Operation::ListVirtualClusters => "ListVirtualClusters",
@@ -75,6 +90,11 @@ impl Operation {
             | Operation::ListJobRuns
             | Operation::CancelJobRun
             | Operation::DescribeJobTemplate
+            | Operation::CreateJobTemplate
+            | Operation::DeleteJobTemplate
+            | Operation::CreateSecurityConfiguration
+            | Operation::DescribeSecurityConfiguration
+            | Operation::DeleteSecurityConfiguration
             | Operation::CreateVirtualCluster
             | Operation::DescribeVirtualCluster
             | Operation::ListVirtualClusters

@@ -328,3 +328,123 @@ async fn the_whole_chain_against_the_emulator() {
     assert!(observer.calls.load(Ordering::Relaxed) >= 20);
     assert!(observer.faults.load(Ordering::Relaxed) >= 2);
 }
+
+/// Job templates and security configurations through this crate: created once per client
+/// token, described with their tags, deleted, and a second delete is `is_not_found()`.
+#[tokio::test]
+async fn job_templates_and_security_configurations_are_created_once_and_deleted() {
+    use emr_aws::CreateEmrObject;
+    use emr_aws::aws_sdk_emrcontainers::types as sdk;
+    if !emulator_configured() {
+        return;
+    }
+    let aws = aws(Arc::new(Counting::default())).await;
+    let tags = BTreeMap::from([("emr-on-eks.dev/uid".to_owned(), unique("uid"))]);
+    let data = sdk::JobTemplateData::builder()
+        .execution_role_arn("${role}")
+        .release_label("emr-7.2.0-latest")
+        .job_driver(
+            JobDriver::builder()
+                .spark_submit_job_driver(
+                    SparkSubmitJobDriver::builder()
+                        .entry_point("local:///pi.py")
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .parameter_configuration(
+            "role",
+            sdk::TemplateParameterConfiguration::builder().build(),
+        )
+        .build()
+        .unwrap();
+    let request = CreateEmrObject {
+        name: unique("tmpl"),
+        client_token: unique("token"),
+        data,
+        tags: tags.clone(),
+    };
+    let first = aws
+        .emr
+        .create_job_template(request.clone(), None)
+        .await
+        .expect("create");
+    let again = aws
+        .emr
+        .create_job_template(request, None)
+        .await
+        .expect("create again");
+    assert_eq!(first.id, again.id, "one template per client token");
+    let described = aws
+        .emr
+        .describe_job_template(&first.id)
+        .await
+        .expect("describe");
+    assert_eq!(described.tags, tags);
+    assert_eq!(
+        described.parameter_defaults,
+        BTreeMap::from([("role".to_owned(), None)])
+    );
+    aws.emr
+        .delete_job_template(&first.id)
+        .await
+        .expect("delete");
+    let gone = aws.emr.delete_job_template(&first.id).await.unwrap_err();
+    assert!(gone.is_not_found(), "{gone}");
+    assert_eq!(gone.operation(), Operation::DeleteJobTemplate);
+
+    let tls = sdk::TlsCertificateConfiguration::builder()
+        .certificate_provider_type(sdk::CertificateProviderType::Pem)
+        .public_certificate_secret_arn("arn:aws:secretsmanager:us-east-1:123456789012:secret:pub")
+        .private_certificate_secret_arn("arn:aws:secretsmanager:us-east-1:123456789012:secret:key")
+        .build();
+    let data = sdk::SecurityConfigurationData::builder()
+        .authorization_configuration(
+            sdk::AuthorizationConfiguration::builder()
+                .encryption_configuration(
+                    sdk::EncryptionConfiguration::builder()
+                        .in_transit_encryption_configuration(
+                            sdk::InTransitEncryptionConfiguration::builder()
+                                .tls_certificate_configuration(tls)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build(),
+        )
+        .build();
+    let request = CreateEmrObject {
+        name: unique("tls"),
+        client_token: unique("token"),
+        data,
+        tags: tags.clone(),
+    };
+    let config = aws
+        .emr
+        .create_security_configuration(request.clone())
+        .await
+        .expect("create");
+    let again = aws
+        .emr
+        .create_security_configuration(request)
+        .await
+        .expect("create again");
+    assert_eq!(config.id, again.id);
+    let described = aws
+        .emr
+        .describe_security_configuration(&config.id)
+        .await
+        .expect("describe");
+    assert_eq!(described.tags, tags);
+    aws.emr
+        .delete_security_configuration(&config.id)
+        .await
+        .expect("delete");
+    let gone = aws
+        .emr
+        .describe_security_configuration(&config.id)
+        .await
+        .unwrap_err();
+    assert!(gone.is_not_found(), "{gone}");
+}

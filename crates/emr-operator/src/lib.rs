@@ -11,9 +11,12 @@ pub mod kit;
 pub mod kube_client;
 pub mod leader;
 pub mod metrics;
+pub mod replaced;
 pub mod run;
+pub mod security_configuration;
 pub mod server;
 pub mod spark_job_run;
+pub mod spark_job_template;
 pub mod virtual_cluster;
 
 pub use config::OperatorConfig;

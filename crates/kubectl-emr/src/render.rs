@@ -147,10 +147,13 @@ pub fn start_job_run_body(job: &SparkJobRun, attempt: i32) -> Value {
     let mut body = json!({
         "name": job.job_run_name(),
         "clientToken": format!("{token}{suffix}"),
-        "executionRoleArn": spec.execution_role_arn,
         "tags": tags,
     });
     let optional = [
+        (
+            "executionRoleArn",
+            serde_json::to_value(&spec.execution_role_arn),
+        ),
         ("releaseLabel", serde_json::to_value(&spec.release_label)),
         ("jobDriver", serde_json::to_value(&spec.job_driver)),
         (

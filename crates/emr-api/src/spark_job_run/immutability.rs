@@ -11,7 +11,7 @@ pub const MUTABLE_SPEC_FIELDS: [&str; 4] =
 
 /// Every spec field except [`MUTABLE_SPEC_FIELDS`]. A unit test keeps this list equal to the
 /// schema's properties.
-pub const IMMUTABLE_SPEC_FIELDS: [&str; 12] = [
+pub const IMMUTABLE_SPEC_FIELDS: [&str; 13] = [
     "virtualCluster",
     "name",
     "executionRoleArn",
@@ -21,6 +21,7 @@ pub const IMMUTABLE_SPEC_FIELDS: [&str; 12] = [
     "retryPolicyConfiguration",
     "tags",
     "jobTemplateId",
+    "jobTemplateRef",
     "jobTemplateParameters",
     "activeDeadlineSeconds",
     "resubmitPolicy",

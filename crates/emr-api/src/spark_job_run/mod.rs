@@ -46,9 +46,16 @@ pub use status::{AttemptRecord, LogLocations, SparkJobRunStatus, condition_types
 // The usual case first: when neither branch holds, the apiserver names the first branch's missing
 // fields ("spec.releaseLabel: Required value"), which is what most users forgot.
 #[schemars(extend("anyOf" = [
-    {"required": ["releaseLabel", "jobDriver"]},
-    {"required": ["jobTemplateId"]}
+    {"required": ["executionRoleArn", "releaseLabel", "jobDriver"]},
+    {"required": ["executionRoleArn", "jobTemplateId"]},
+    {"required": ["jobTemplateRef"]}
 ]))]
+// A SparkJobTemplate supplies the role, release and driver, and names the EMR template itself.
+#[schemars(extend("x-kubernetes-validations" = [{
+    "rule": "!has(self.jobTemplateRef) || (!has(self.jobTemplateId) && !has(self.executionRoleArn) && !has(self.releaseLabel) && !has(self.jobDriver))",
+    "message": "jobTemplateRef excludes jobTemplateId, executionRoleArn, releaseLabel and jobDriver: the SparkJobTemplate supplies them",
+    "reason": "FieldValueForbidden"
+}]))]
 pub struct SparkJobRunSpec {
     /// The virtual cluster to run in: a VirtualCluster object by name (its namespace must be this
     /// object's namespace), or a raw EMR virtual cluster id (only when the operator allows it).
@@ -59,9 +66,11 @@ pub struct SparkJobRunSpec {
     #[schemars(length(min = 1, max = 64), regex(pattern = patterns::RESOURCE_NAME))]
     pub name: Option<String>,
 
-    /// IAM role the job runs as; must be one of the VirtualCluster's executionRoles.
+    /// IAM role the job runs as; must be one of the VirtualCluster's executionRoles. Required
+    /// unless jobTemplateRef is set (the template supplies it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 20, max = 2048), regex(pattern = patterns::IAM_ROLE_ARN))]
-    pub execution_role_arn: String,
+    pub execution_role_arn: Option<String>,
 
     /// EMR release, e.g. `emr-7.2.0-latest` or `emr-6.15.0-20240105`. Required unless jobTemplateId is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -90,6 +99,11 @@ pub struct SparkJobRunSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 64), regex(pattern = patterns::RESOURCE_ID))]
     pub job_template_id: Option<String>,
+
+    /// A SparkJobTemplate in this namespace to start the run from (bound to the same
+    /// VirtualCluster); excludes jobTemplateId, executionRoleArn, releaseLabel and jobDriver.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_template_ref: Option<JobTemplateRef>,
 
     /// Values for the job template's parameters.
     #[serde(default)]
@@ -134,6 +148,15 @@ pub struct SparkJobRunSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = -1000, max = 1000))]
     pub priority: Option<i32>,
+}
+
+/// A SparkJobTemplate by name.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JobTemplateRef {
+    /// Name of a SparkJobTemplate in this namespace.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
 }
 
 /// Where a job runs: exactly one of `name` or `id`.

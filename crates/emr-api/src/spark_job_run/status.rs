@@ -67,6 +67,10 @@ pub struct SparkJobRunStatus {
     /// The value of `spec.rerun` the current series of attempts was started for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub submitted_rerun: Option<String>,
+    /// The EMR job template the current attempt was started from (spec.jobTemplateRef's
+    /// SparkJobTemplate, resolved when the attempt was recorded, or spec.jobTemplateId).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_template_id: Option<String>,
     /// Where the current attempt's logs are, derived from the monitoring configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logs: Option<LogLocations>,
@@ -185,6 +189,16 @@ pub mod reasons {
     pub const TTL_EXPIRED: &str = "TtlExpired";
     /// Warning Event: a TTL on an object a GitOps tool tracks (it would be recreated and run again).
     pub const TTL_ON_TRACKED_OBJECT: &str = "TtlOnTrackedObject";
+    /// A parameter the template declares without a default is missing from jobTemplateParameters.
+    pub const MISSING_TEMPLATE_PARAMETER: &str = "MissingTemplateParameter";
+    /// jobTemplateParameters names a parameter the template does not declare.
+    pub const UNKNOWN_TEMPLATE_PARAMETER: &str = "UnknownTemplateParameter";
+    /// spec.jobTemplateRef names no SparkJobTemplate in this namespace.
+    pub const SPARK_JOB_TEMPLATE_NOT_FOUND: &str = "SparkJobTemplateNotFound";
+    /// The SparkJobTemplate has no EMR job template (yet) that is provably its own.
+    pub const SPARK_JOB_TEMPLATE_NOT_READY: &str = "SparkJobTemplateNotReady";
+    /// The SparkJobTemplate is bound to another VirtualCluster than the run's.
+    pub const JOB_TEMPLATE_OF_OTHER_VIRTUAL_CLUSTER: &str = "JobTemplateOfOtherVirtualCluster";
 }
 
 fn is_zero(n: &i32) -> bool {

@@ -42,6 +42,13 @@ pub enum Error {
         #[source]
         source: kube::Error,
     },
+    #[error("reading SparkJobTemplate {name} for SparkJobRun {object}: {source}")]
+    ReadJobTemplate {
+        object: String,
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
     #[error("starting attempt {attempt} of SparkJobRun {object}: {source}")]
     StartJobRun {
         object: String,
@@ -100,7 +107,8 @@ impl ReconcileError for Error {
             | Error::AddFinalizer { source, .. }
             | Error::RemoveFinalizer { source, .. }
             | Error::ReadVirtualCluster { source, .. }
-            | Error::DeleteExpired { source, .. } => Category::of_kube(source),
+            | Error::DeleteExpired { source, .. }
+            | Error::ReadJobTemplate { source, .. } => Category::of_kube(source),
             Error::StartJobRun { source, .. }
             | Error::FindJobRun { source, .. }
             | Error::CancelJobRun { source, .. }
@@ -117,6 +125,7 @@ impl ReconcileError for Error {
             Error::AddFinalizer { .. } => "AddFinalizer",
             Error::RemoveFinalizer { .. } => "RemoveFinalizer",
             Error::ReadVirtualCluster { .. } => "ReadVirtualCluster",
+            Error::ReadJobTemplate { .. } => "ReadJobTemplate",
             Error::StartJobRun { .. } => "StartJobRun",
             Error::FindJobRun { .. } => "FindJobRun",
             Error::CancelJobRun { .. } => "CancelJobRun",

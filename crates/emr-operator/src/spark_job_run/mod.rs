@@ -36,6 +36,7 @@ pub mod serial;
 pub mod state;
 pub mod sweep;
 pub mod target;
+mod template_trigger;
 pub mod text;
 pub mod tracker;
 pub mod transitions;
@@ -142,6 +143,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: Shutdown) {
     let (wake, woken) = futures::channel::mpsc::unbounded();
     state.admission.wire(stores.clone(), vc_store.clone(), wake);
     triggers.push(woken.map(|job| (job, Lane::Changes)).boxed());
+    triggers.push(template_trigger::changes(&ctx, stores.clone()));
 
     // What the poller saw change goes through a lane of its own: in a burst of thousands of
     // new objects, a finished job's status must not wait behind every submission.

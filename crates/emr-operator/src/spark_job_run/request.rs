@@ -72,7 +72,7 @@ pub fn start_job_run_input(
         .name(job.job_run_name())
         .virtual_cluster_id(virtual_cluster_id)
         .client_token(client_token(&uid, attempt))
-        .execution_role_arn(&spec.execution_role_arn)
+        .set_execution_role_arn(spec.execution_role_arn.clone())
         .set_release_label(spec.release_label.clone())
         .set_job_driver(spec.job_driver.as_ref().map(job_driver).transpose()?)
         .set_configuration_overrides(
@@ -82,7 +82,7 @@ pub fn start_job_run_input(
                 .transpose()?,
         )
         .set_tags(Some(tags))
-        .set_job_template_id(spec.job_template_id.clone())
+        .set_job_template_id(template_id(job))
         .set_job_template_parameters(non_empty_map(&spec.job_template_parameters))
         .set_retry_policy_configuration(
             spec.retry_policy_configuration
@@ -96,6 +96,15 @@ pub fn start_job_run_input(
         )
         .build()?;
     Ok(input)
+}
+
+/// The EMR job template to start from: spec.jobTemplateId, or for spec.jobTemplateRef the one
+/// the attempt recorded in status (resolved and checked before the attempt was recorded).
+fn template_id(job: &SparkJobRun) -> Option<String> {
+    match &job.spec.job_template_ref {
+        Some(_) => job.status.as_ref()?.job_template_id.clone(),
+        None => job.spec.job_template_id.clone(),
+    }
 }
 
 fn job_driver(driver: &JobDriver) -> Result<sdk::JobDriver, BuildError> {
@@ -146,7 +155,7 @@ fn configuration_overrides(
 
 // The CRD spells EMR's recursive Configuration as three levels; each maps onto the same SDK type.
 
-fn application_configuration(
+pub(crate) fn application_configuration(
     c: &ApplicationConfiguration,
 ) -> Result<sdk::Configuration, BuildError> {
     let nested = c

@@ -63,12 +63,14 @@ pub fn resolve(
             ),
         };
     }
-    if !vc.allows_execution_role(&spec.execution_role_arn) {
+    // Without a role of its own (spec.jobTemplateRef) the template's role is checked at start.
+    if let Some(role) = &spec.execution_role_arn
+        && !vc.allows_execution_role(role)
+    {
         return Resolution::Refused {
             reason: reasons::EXECUTION_ROLE_NOT_ALLOWED,
             message: format!(
-                "execution role {} is not one of VirtualCluster {name}'s executionRoles",
-                spec.execution_role_arn
+                "execution role {role} is not one of VirtualCluster {name}'s executionRoles"
             ),
         };
     }
@@ -238,7 +240,7 @@ jobDriver: {{sparkSubmitJobDriver: {{entryPoint: "local:///x.py"}}}}
             reasons::VIRTUAL_CLUSTER_IN_OTHER_NAMESPACE
         );
         let mut other_role = spec("{name: analytics}");
-        other_role.execution_role_arn = "arn:aws:iam::123456789012:role/other".into();
+        other_role.execution_role_arn = Some("arn:aws:iam::123456789012:role/other".into());
         assert_eq!(
             refused(resolve(&other_role, "team-a", false, Some(&vc(true)))),
             reasons::EXECUTION_ROLE_NOT_ALLOWED

@@ -20,7 +20,7 @@ from moto.emrcontainers import urls as moto_urls
 from moto.emrcontainers.exceptions import ResourceNotFoundException
 
 from . import scenario as scenarios
-from . import joblogs, templates
+from . import joblogs, securityconfigs, templates
 from .scenario import Scenario, ValidationException
 from .settings import Timings
 
@@ -165,6 +165,7 @@ class EmulatedBackend(moto_models.EMRContainersBackend):
         # (virtual cluster id, job run name) -> how many job runs were started with it.
         self.attempts: dict[tuple[str, str], int] = {}
         self.job_templates: dict[str, templates.JobTemplate] = {}
+        self.security_configurations: dict[str, securityconfigs.SecurityConfiguration] = {}
 
     @property
     def _url_module(self) -> Any:
@@ -179,12 +180,15 @@ class EmulatedBackend(moto_models.EMRContainersBackend):
         container_provider: dict[str, Any],
         client_token: str,
         tags: dict[str, str] | None = None,
+        security_configuration_id: str | None = None,
     ) -> moto_models.VirtualCluster:
         with _LOCK:
             if client_token:
                 for vc in self.virtual_clusters.values():
                     if vc.client_token == client_token:
                         return vc
+            if security_configuration_id and security_configuration_id not in self.security_configurations:
+                raise ResourceNotFoundException(f"Security configuration {security_configuration_id} doesn't exist.")
             try:
                 provider_id = container_provider["id"]
                 namespace = container_provider["info"]["eksInfo"]["namespace"]
@@ -203,6 +207,7 @@ class EmulatedBackend(moto_models.EMRContainersBackend):
                 region_name=self.region_name,
                 aws_partition=self.partition,
             )
+            vc.security_configuration_id = security_configuration_id
             self.virtual_clusters[vc.id] = vc
             self.virtual_cluster_count += 1
             return vc
@@ -348,6 +353,57 @@ class EmulatedBackend(moto_models.EMRContainersBackend):
             del self.job_templates[template_id]
             return template_id
 
+    # --- security configurations ------------------------------------------------------
+
+    def create_security_configuration(
+        self,
+        name: str,
+        client_token: str,
+        data: Any,
+        tags: dict[str, str] | None,
+    ) -> securityconfigs.SecurityConfiguration:
+        with _LOCK:
+            for existing in self.security_configurations.values():
+                if client_token and existing.client_token == client_token:
+                    return existing
+            data = securityconfigs.validate_data(data)
+            config_id = securityconfigs.new_id()
+            config = securityconfigs.SecurityConfiguration(
+                id=config_id,
+                name=name,
+                arn=f"arn:{self.partition}:emr-containers:{self.region_name}:{self.account_id}:/securityconfigurations/{config_id}",
+                client_token=client_token,
+                data=data,
+                tags=tags or {},
+                created_by=f"arn:{self.partition}:iam::{self.account_id}:root",
+            )
+            self.security_configurations[config_id] = config
+            return config
+
+    def describe_security_configuration(self, config_id: str) -> securityconfigs.SecurityConfiguration:
+        config = self.security_configurations.get(config_id)
+        if config is None:
+            raise ResourceNotFoundException(f"Security configuration {config_id} doesn't exist.")
+        return config
+
+    def list_security_configurations(
+        self, created_after: Any, created_before: Any
+    ) -> list[securityconfigs.SecurityConfiguration]:
+        found = sorted(self.security_configurations.values(), key=lambda c: c.created_epoch)
+        if created_after:
+            after = _as_naive(created_after)
+            found = [c for c in found if _naive_utc(c.created_epoch) >= after]
+        if created_before:
+            before = _as_naive(created_before)
+            found = [c for c in found if _naive_utc(c.created_epoch) <= before]
+        return found
+
+    def delete_security_configuration(self, config_id: str) -> str:
+        with _LOCK:
+            self.describe_security_configuration(config_id)
+            del self.security_configurations[config_id]
+            return config_id
+
     def _job(self, job_run_id: str, virtual_cluster_id: str) -> moto_models.JobRun:
         job = self.job_runs.get(job_run_id)
         if job is None or job.virtual_cluster_id != virtual_cluster_id:
@@ -472,10 +528,53 @@ def _delete_job_template(self: moto_responses.EMRContainersResponse) -> ActionRe
     return ActionResult({"id": template_id})
 
 
-# moto routes only virtual clusters and job runs; job templates live under /jobtemplates.
+def _create_virtual_cluster(self: moto_responses.EMRContainersResponse) -> ActionResult:
+    """moto's handler, plus securityConfigurationId, which moto drops."""
+    vc = self.emrcontainers_backend.create_virtual_cluster(
+        name=self._get_param("name"),
+        container_provider=self._get_param("containerProvider"),
+        client_token=self._get_param("clientToken"),
+        tags=self._get_param("tags"),
+        security_configuration_id=self._get_param("securityConfigurationId"),
+    )
+    return ActionResult({"id": vc.id, "name": vc.name, "arn": vc.arn})
+
+
+def _create_security_configuration(self: moto_responses.EMRContainersResponse) -> ActionResult:
+    config = self.emrcontainers_backend.create_security_configuration(
+        name=self._get_param("name"),
+        client_token=self._get_param("clientToken"),
+        data=self._get_param("securityConfigurationData"),
+        tags=self._get_param("tags"),
+    )
+    return ActionResult({"id": config.id, "name": config.name, "arn": config.arn})
+
+
+def _describe_security_configuration(self: moto_responses.EMRContainersResponse) -> ActionResult:
+    config = self.emrcontainers_backend.describe_security_configuration(self._get_param("securityConfigurationId"))
+    return ActionResult({"securityConfiguration": config.describe()})
+
+
+def _list_security_configurations(self: moto_responses.EMRContainersResponse) -> ActionResult:
+    found = self.emrcontainers_backend.list_security_configurations(
+        created_after=self._get_param("createdAfter"),
+        created_before=self._get_param("createdBefore"),
+    )
+    return PaginatedResult({"securityConfigurations": [c.describe() for c in found]})
+
+
+def _delete_security_configuration(self: moto_responses.EMRContainersResponse) -> ActionResult:
+    config_id = self.emrcontainers_backend.delete_security_configuration(self._get_param("securityConfigurationId"))
+    return ActionResult({"id": config_id})
+
+
+# moto routes only virtual clusters and job runs; job templates live under /jobtemplates and
+# security configurations under /securityconfigurations.
 _TEMPLATE_PATHS = {
     "{0}/jobtemplates$": moto_responses.EMRContainersResponse.dispatch,
     "{0}/jobtemplates/(?P<templateId>[^/]+)$": moto_responses.EMRContainersResponse.dispatch,
+    "{0}/securityconfigurations$": moto_responses.EMRContainersResponse.dispatch,
+    "{0}/securityconfigurations/(?P<securityConfigurationId>[^/]+)$": moto_responses.EMRContainersResponse.dispatch,
 }
 
 
@@ -492,4 +591,9 @@ def install(timings: Timings) -> None:
     moto_responses.EMRContainersResponse.describe_job_template = _describe_job_template
     moto_responses.EMRContainersResponse.list_job_templates = _list_job_templates
     moto_responses.EMRContainersResponse.delete_job_template = _delete_job_template
+    moto_responses.EMRContainersResponse.create_virtual_cluster = _create_virtual_cluster
+    moto_responses.EMRContainersResponse.create_security_configuration = _create_security_configuration
+    moto_responses.EMRContainersResponse.describe_security_configuration = _describe_security_configuration
+    moto_responses.EMRContainersResponse.list_security_configurations = _list_security_configurations
+    moto_responses.EMRContainersResponse.delete_security_configuration = _delete_security_configuration
     moto_urls.url_paths.update(_TEMPLATE_PATHS)

@@ -15,6 +15,7 @@ mod admit;
 mod expire;
 mod prove;
 mod submit;
+mod template_ref;
 #[cfg(test)]
 mod tests;
 mod write;
@@ -59,6 +60,8 @@ pub struct Reconcile<'a> {
     gone: bool,
     /// The spec's VirtualCluster as read in this reconcile (read at most once).
     looked_up: Option<Lookup>,
+    /// The EMR job template spec.jobTemplateRef resolved to in this reconcile.
+    resolved_template: Option<String>,
 }
 
 /// What the spec's virtual cluster reference resolves to, read once per reconcile.
@@ -81,6 +84,7 @@ impl<'a> Reconcile<'a> {
             object: format!("{namespace}/{}", job.name_any()),
             gone: false,
             looked_up: None,
+            resolved_template: None,
         }
     }
 

@@ -70,7 +70,7 @@ impl Reconcile<'_> {
             return self.refuse_start(refusal).await;
         }
         self.ensure_finalizer().await?;
-        self.write(recorded).await?;
+        self.write(self.with_template_id(recorded)).await?;
 
         if let Some(since) = recover_since
             && let Some(run) = self.find(&vc, attempt, since).await?
@@ -158,8 +158,10 @@ impl Reconcile<'_> {
     /// run's parameters), whatever `spec.executionRoleArn` says: that role must be one the
     /// VirtualCluster allows too.
     async fn template_refusal(&mut self) -> Result<Option<Refusal>, Error> {
-        let Some(template_id) = self.job.spec.job_template_id.clone() else {
-            return Ok(None);
+        let template_id = match self.resolve_template().await? {
+            Ok(Some(id)) => id,
+            Ok(None) => return Ok(None),
+            Err(refusal) => return Ok(Some(refusal)),
         };
         let template = match self.ctx().aws.emr.describe_job_template(&template_id).await {
             Ok(template) => template,

@@ -4,6 +4,7 @@
 use emr_aws::{VirtualClusterInfo, VirtualClusterState};
 
 use super::plan::{self, KeepOrReplace};
+use super::security;
 use crate::virtual_cluster::error::aws_outcome;
 use crate::virtual_cluster::outcome::Outcome;
 use crate::virtual_cluster::reconciliation::Reconciliation;
@@ -18,7 +19,8 @@ pub async fn converge(recon: &mut Reconciliation<'_>) -> Outcome {
             Ok(info) => match plan::keep_or_replace(&info, &eks, &namespace) {
                 KeepOrReplace::Keep(outcome) => {
                     mirror(recon, &info);
-                    return outcome;
+                    let actual = info.security_configuration_id.as_deref();
+                    return security::change_report(recon, actual, outcome).await;
                 }
                 KeepOrReplace::Replace => {
                     recon.changed(
@@ -69,11 +71,15 @@ pub async fn converge(recon: &mut Reconciliation<'_>) -> Outcome {
         return plan::state_outcome(&info);
     }
 
-    let request = plan::create_request(
+    let mut request = plan::create_request(
         recon.vc,
         &recon.owner.uid,
         recon.status.virtual_cluster_creations,
     );
+    request.security_configuration_id = match security::resolve(recon).await {
+        Ok(id) => id,
+        Err(outcome) => return outcome,
+    };
     let created = match emr.create_virtual_cluster(&request).await {
         Ok(created) => created,
         Err(e) => return aws_outcome(&e),
@@ -82,6 +88,7 @@ pub async fn converge(recon: &mut Reconciliation<'_>) -> Outcome {
         recon.status.virtual_cluster_creations.saturating_add(1);
     recon.status.virtual_cluster_id = Some(created.id.clone());
     recon.status.arn = created.arn.clone();
+    recon.status.security_configuration_id = request.security_configuration_id.clone();
     match emr.describe_virtual_cluster(&created.id).await {
         Ok(info) if info.state == VirtualClusterState::Terminated => {
             // The token had been used before (a crash between create and status write, long
@@ -125,10 +132,14 @@ fn mirror(recon: &mut Reconciliation<'_>, info: &VirtualClusterInfo) {
         recon.status.arn = info.arn.clone();
     }
     recon.status.state = Some(info.state.as_str().to_owned());
+    if info.security_configuration_id.is_some() {
+        recon.status.security_configuration_id = info.security_configuration_id.clone();
+    }
 }
 
 fn forget(recon: &mut Reconciliation<'_>) {
     recon.status.virtual_cluster_id = None;
     recon.status.arn = None;
     recon.status.state = None;
+    recon.status.security_configuration_id = None;
 }

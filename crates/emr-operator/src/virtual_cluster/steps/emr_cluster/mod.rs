@@ -4,5 +4,6 @@
 
 pub mod apply;
 pub mod plan;
+pub mod security;
 
 pub use apply::converge;

@@ -1,0 +1,129 @@
+//! Replace-then-retire, for the kinds that stand for an immutable EMR object (SparkJobTemplate,
+//! SecurityConfiguration): EMR cannot update them, so a spec change creates a new one (client
+//! token from UID + generation), status moves to it, the earlier ones wait in
+//! `status.previous` until nothing uses them and are then deleted; the finalizer deletes them
+//! all on deletion unless still in use; one deleted outside the operator is recreated.
+//!
+//! Nothing is deleted on status' word: an EMR object is deleted only when its own tags name this
+//! object's UID. [`plan`] holds the decisions (pure), [`reconcile`] the I/O; each kind supplies
+//! a [`Kind`] (its AWS calls, its users, its checks).
+
+pub mod plan;
+pub mod reconcile;
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::future::Future;
+
+use emr_api::emr_object::ReplacedObjectStatus;
+use emr_aws::{AwsError, CreatedEmrObject};
+use kube::Resource;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::kit::finalizer::Finalizer;
+use crate::kit::{Category, ReconcileError};
+
+/// A refusal before anything is created in EMR: the condition reason and message.
+pub type Refusal = (&'static str, String);
+
+/// What one kind supplies to the shared reconcile.
+pub trait Kind: Send + Sync + 'static {
+    type Object: Resource<DynamicType = ()>
+        + Clone
+        + Debug
+        + Serialize
+        + DeserializeOwned
+        + Send
+        + Sync
+        + 'static;
+    type Status: ReplacedObjectStatus + Serialize + Send + Sync;
+
+    /// The kind's name, for logs, metrics and messages.
+    const KIND: &'static str;
+    /// What an EMR object of this kind is called in messages.
+    const WHAT: &'static str;
+    const FINALIZER: Finalizer;
+
+    fn context(&self) -> &crate::Context;
+    fn status(object: &Self::Object) -> Option<&Self::Status>;
+    fn api(&self, object: &Self::Object) -> kube::Api<Self::Object>;
+
+    /// Why the object must not be created in EMR as it stands, if so.
+    fn refusal(
+        &self,
+        object: &Self::Object,
+    ) -> impl Future<Output = Result<Option<Refusal>, Error>> + Send;
+    /// Creates the EMR object with these tags (the operator's included).
+    fn create(
+        &self,
+        object: &Self::Object,
+        client_token: String,
+        tags: BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<CreatedEmrObject, AwsError>> + Send;
+    /// The tags of EMR object `id`, or `None` when EMR has no such object.
+    fn tags_of(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<BTreeMap<String, String>>, AwsError>> + Send;
+    /// Deletes EMR object `id` (gone already counts as deleted).
+    fn delete(&self, id: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// The objects that still use EMR object `id` (`namespace/name`), read fresh.
+    fn users(
+        &self,
+        object: &Self::Object,
+        id: &str,
+    ) -> impl Future<Output = Result<Vec<String>, Error>> + Send;
+}
+
+/// Why a reconcile of a replaced kind failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{kind} {object}: {source}")]
+    Aws {
+        kind: &'static str,
+        object: String,
+        #[source]
+        source: AwsError,
+    },
+    #[error("{kind} {object}: {action} failed: {source}")]
+    Kube {
+        kind: &'static str,
+        object: String,
+        action: &'static str,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("{kind} {object}: the object changed while it was reconciled; read again")]
+    Stale { kind: &'static str, object: String },
+    #[error("{kind} {object} has no metadata.uid or generation")]
+    MissingIdentity { kind: &'static str, object: String },
+    #[error("{kind} {object}: the reconcile panicked: {message}")]
+    Panicked {
+        kind: &'static str,
+        object: String,
+        message: String,
+    },
+}
+
+impl ReconcileError for Error {
+    fn category(&self) -> Category {
+        match self {
+            Error::Aws { source, .. } => Category::of_aws(source),
+            Error::Kube { source, .. } => Category::of_kube(source),
+            Error::Stale { .. } => Category::Conflict,
+            Error::MissingIdentity { .. } => Category::TerminalInput,
+            Error::Panicked { .. } => Category::Panicked,
+        }
+    }
+
+    fn metric_label(&self) -> &'static str {
+        match self {
+            Error::Aws { .. } => "AwsCallFailed",
+            Error::Kube { .. } => "KubernetesCallFailed",
+            Error::Stale { .. } => "StaleObject",
+            Error::MissingIdentity { .. } => "MissingIdentity",
+            Error::Panicked { .. } => "ReconcilePanicked",
+        }
+    }
+}
