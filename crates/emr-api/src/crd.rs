@@ -10,6 +10,10 @@ pub fn all() -> Vec<(&'static str, CustomResourceDefinition)> {
     vec![
         ("virtualclusters.emr-on-eks.dev.yaml", VirtualCluster::crd()),
         ("sparkjobruns.emr-on-eks.dev.yaml", SparkJobRun::crd()),
+        (
+            "scheduledsparkjobruns.emr-on-eks.dev.yaml",
+            crate::scheduled_spark_job_run::crd(),
+        ),
     ]
 }
 

@@ -10,11 +10,15 @@ pub mod emr_name;
 pub mod labels;
 pub mod patterns;
 pub mod reference;
+pub mod scheduled_spark_job_run;
 pub mod spark_job_run;
 pub mod time;
 pub mod virtual_cluster;
 
 pub use condition::{Condition, ConditionStatus};
+pub use scheduled_spark_job_run::{
+    ScheduledSparkJobRun, ScheduledSparkJobRunSpec, ScheduledSparkJobRunStatus,
+};
 pub use spark_job_run::{SparkJobRun, SparkJobRunSpec, SparkJobRunStatus};
 pub use virtual_cluster::{VirtualCluster, VirtualClusterSpec, VirtualClusterStatus};
 

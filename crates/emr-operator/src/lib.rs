@@ -12,6 +12,7 @@ pub mod kube_client;
 pub mod leader;
 pub mod metrics;
 pub mod run;
+pub mod scheduled_spark_job_run;
 pub mod server;
 pub mod spark_job_run;
 pub mod virtual_cluster;

@@ -162,6 +162,7 @@ pub async fn run(config: OperatorConfig) -> Result<(), RunError> {
             tokio::join!(
                 crate::virtual_cluster::run(ctx.clone(), shutdown.wait()),
                 crate::spark_job_run::run(ctx.clone(), shutdown.clone()),
+                crate::scheduled_spark_job_run::run(ctx.clone(), shutdown.wait()),
             );
         };
         // kube-runtime does not notice a shutdown that arrives before its caches are filled, and
