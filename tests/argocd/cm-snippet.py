@@ -42,7 +42,8 @@ TAIL = """\
 
 def render():
     out = [HEAD]
-    for kind, script in (("SparkJobRun", "health-sparkjobrun.lua"), ("VirtualCluster", "health-virtualcluster.lua")):
+    for kind, script in (("SparkJobRun", "health-sparkjobrun.lua"), ("VirtualCluster", "health-virtualcluster.lua"),
+                     ("ScheduledSparkJobRun", "health-scheduledsparkjobrun.lua")):
         with open(os.path.join(argocd, script)) as f:
             lua = f.read()
         out.append(f"  resource.customizations.health.emr-on-eks.dev_{kind}: |\n")

@@ -261,6 +261,10 @@ PY
           "create leases.coordination.k8s.io -n $tns"
           "update leases.coordination.k8s.io/$lease -n $tns"
           "patch namespaces"
+          "create sparkjobruns.emr-on-eks.dev -n $tenant"
+          "delete sparkjobruns.emr-on-eks.dev -n $tenant"
+          "watch scheduledsparkjobruns.emr-on-eks.dev -A"
+          "patch scheduledsparkjobruns.emr-on-eks.dev --subresource=status -n $tenant"
         )
         refused=(
           "list secrets -A" "watch secrets -A" "get secrets -n $tenant" "create secrets -n $tenant"
@@ -277,6 +281,7 @@ PY
           "create clusterroles.rbac.authorization.k8s.io" "create clusterrolebindings.rbac.authorization.k8s.io"
           "create deployments.apps -n $tenant" "create jobs.batch -n $tenant" "create persistentvolumeclaims -n $tenant"
           "create ingresses.networking.k8s.io -n $tenant" "impersonate users" "impersonate serviceaccounts -A"
+          "create scheduledsparkjobruns.emr-on-eks.dev -n $tenant" "patch scheduledsparkjobruns.emr-on-eks.dev -n $tenant"
         )
         for q in "${allowed[@]}"; do
           # shellcheck disable=SC2086
