@@ -10,10 +10,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use emr_api::condition::{self, Condition, ConditionStatus};
-use emr_api::labels::is_reserved_key;
+use emr_api::labels::ARGOCD_COMPARE_OPTIONS_ANNOTATION;
 use emr_api::scheduled_spark_job_run::{
-    ChildRef, ConcurrencyPolicy, MAX_NAME_LENGTH, ScheduledSparkJobRunSpec,
-    ScheduledSparkJobRunStatus, SkippedSlot, condition_types, reasons, results,
+    ChildRef, ConcurrencyPolicy, MAX_NAME_LENGTH, SCHEDULE_LABEL, SLOT_ANNOTATION,
+    ScheduledSparkJobRunSpec, ScheduledSparkJobRunStatus, SkippedSlot, condition_types, reasons,
+    results,
 };
 use emr_api::time::Timestamp;
 
@@ -116,6 +117,14 @@ pub fn schedule_key(spec: &ScheduledSparkJobRunSpec) -> String {
     )
 }
 
+/// The keys the operator sets on each child, which the template may not set: the schedule label
+/// is how children are found, the slot annotation what they are matched to.
+const OPERATOR_KEYS: [&str; 3] = [
+    SCHEDULE_LABEL,
+    SLOT_ANNOTATION,
+    ARGOCD_COMPARE_OPTIONS_ANNOTATION,
+];
+
 /// Why the spec cannot be scheduled: (reason, message).
 fn invalid(facts: &Facts<'_>) -> Result<Schedule, (&'static str, String)> {
     if facts.name.chars().count() > MAX_NAME_LENGTH {
@@ -129,7 +138,7 @@ fn invalid(facts: &Facts<'_>) -> Result<Schedule, (&'static str, String)> {
         .labels
         .keys()
         .chain(meta.annotations.keys())
-        .find(|k| is_reserved_key(k))
+        .find(|k| OPERATOR_KEYS.contains(&k.as_str()))
     {
         return Err((
             reasons::INVALID_TEMPLATE,
