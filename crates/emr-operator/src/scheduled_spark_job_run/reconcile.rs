@@ -23,6 +23,9 @@ use super::state::State;
 use crate::kit::panic_guard::{self, Panicked};
 use crate::kit::{self, Event, Precondition, ReconcileError, error as kube_errors};
 
+/// How soon a copy older than the controller's own last write is looked at again.
+const STALE_COPY_RETRY: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// [`reconcile`] in the kit's span, with a panic turned into a condition, an Event and
 /// [`Error::ReconcilePanicked`].
 pub async fn guarded(obj: Arc<ScheduledSparkJobRun>, state: Arc<State>) -> Result<Action, Error> {
@@ -76,6 +79,10 @@ async fn pass(obj: &ScheduledSparkJobRun, state: &State) -> Result<Action, Error
     if obj.metadata.deletion_timestamp.is_some() {
         // Kubernetes' garbage collector deletes the children (their finalizers cancel the runs).
         return Ok(Action::await_change());
+    }
+    if state.is_older_than_my_write(obj) {
+        // The watch brings the newer copy in a moment, and with it a reconcile.
+        return Ok(Action::requeue(STALE_COPY_RETRY));
     }
     // Decisions on an empty cache after a restart would start a second run under Forbid.
     state
@@ -136,6 +143,7 @@ async fn pass(obj: &ScheduledSparkJobRun, state: &State) -> Result<Action, Error
                 name: name.clone(),
                 source,
             })?;
+        state.wrote_over(obj);
     }
     state.ctx.events.publish_all(obj, events).await;
     Ok(Action::requeue(plan.requeue_after))

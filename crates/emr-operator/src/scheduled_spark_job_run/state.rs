@@ -1,7 +1,8 @@
 //! What the controller keeps between reconciles: the shared context, the children's watch cache
 //! and each schedule's failure streak (the kit's [`Streaks`], for the backoff).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use emr_api::{ScheduledSparkJobRun, SparkJobRun};
@@ -16,6 +17,10 @@ pub struct State {
     /// Every SparkJobRun carrying the schedule label (ownership is checked per child).
     pub children: Store<SparkJobRun>,
     failures: Streaks<String>,
+    /// Per schedule, the resourceVersion its last status write was made on: a copy still at that
+    /// version is older than the write (the watch has not delivered it yet), and deciding on it
+    /// would only end in a 409.
+    written_over: Mutex<HashMap<String, String>>,
 }
 
 impl State {
@@ -24,6 +29,7 @@ impl State {
             ctx,
             children,
             failures: Streaks::default(),
+            written_over: Mutex::new(HashMap::new()),
         }
     }
 
@@ -37,13 +43,36 @@ impl State {
             .next_delay(key(schedule), category, &Backoff::DEFAULT)
     }
 
-    /// Forgets the streaks of schedules whose key `present` rejects.
+    /// Notes that a status write was made on `schedule`'s version.
+    pub fn wrote_over(&self, schedule: &ScheduledSparkJobRun) {
+        if let Some(version) = schedule.metadata.resource_version.clone() {
+            self.written().insert(key(schedule), version);
+        }
+    }
+
+    /// Whether `schedule` is a copy from before this controller's last status write on it.
+    pub fn is_older_than_my_write(&self, schedule: &ScheduledSparkJobRun) -> bool {
+        let written = self.written();
+        written.get(&key(schedule)) == schedule.metadata.resource_version.as_ref()
+    }
+
+    fn written(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+        self.written_over
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Forgets what is kept for schedules whose key `present` rejects.
     pub fn forget_absent(&self, present: impl Fn(&str) -> bool) {
         self.failures.retain(|k| present(k));
+        self.written().retain(|k, _| present(k));
     }
 
     pub fn map_sizes(&self) -> Vec<(&'static str, usize)> {
-        vec![("scheduledsparkjobrun_failures", self.failures.len())]
+        vec![
+            ("scheduledsparkjobrun_failures", self.failures.len()),
+            ("scheduledsparkjobrun_written", self.written().len()),
+        ]
     }
 }
 
