@@ -214,7 +214,13 @@ pub fn decide(facts: &Facts<'_>) -> Plan {
             // Where this decision starts: after the last decided slot; from now for a schedule
             // just edited (the old schedule's slots are not caught up); from the creation for a
             // new one.
+            // A schedule resumed counts from now too: the slots passed while it was suspended
+            // are not caught up (a suspended schedule is not looked at at each slot).
+            let resumed = !facts.spec.suspend
+                && condition::find(&old.conditions, condition_types::READY)
+                    .is_some_and(|c| c.reason == reasons::SUSPENDED);
             let start = match (&old.observed_schedule, old.decided_until) {
+                _ if resumed => facts.now,
                 (Some(seen), _) if *seen != key => facts.now,
                 (_, Some(until)) => until.as_datetime(),
                 (_, None) => facts.created,

@@ -304,6 +304,20 @@ fn suspend_starts_nothing_and_resuming_does_not_catch_up() {
     assert_eq!(plan.create, None);
     assert_eq!(plan.status.next_schedule_time, Some(at(60).into()));
     assert!(w.step(at(60)).create.is_some());
+    // Looked at once while suspended (nothing wakes a suspended schedule at its slots), then
+    // resumed long after: still no catch-up.
+    w.spec.suspend = true;
+    w.step(at(61));
+    w.spec.suspend = false;
+    let plan = w.step(at(95));
+    assert_eq!(plan.create, None);
+    assert!(
+        plan.status
+            .skipped
+            .iter()
+            .all(|s| s.reason != reasons::MISSED)
+    );
+    assert_eq!(plan.status.next_schedule_time, Some(at(100).into()));
 }
 
 #[test]
