@@ -44,7 +44,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         ctx.watcher_config(),
     );
     let schedules = controller.store();
-    let state = Arc::new(State::new(ctx.clone(), children));
+    let state = Arc::new(State::new(ctx.clone(), children.clone()));
     let sweeper = sweep(state.clone(), schedules);
     // A child's change (it finished, it was deleted) wakes its owner: the owner reference maps
     // it, only to a schedule in the child's namespace.
@@ -58,6 +58,14 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
                 tracing::debug!(%error, "scheduledsparkjobrun controller event");
             }
         });
+    // No decision before the children's cache has its first full list: on an empty cache after
+    // a restart, Forbid would start a second run and the history limits would count nothing.
+    let controller = async move {
+        if children.wait_until_ready().await.is_ok() {
+            tracing::info!("ScheduledSparkJobRun controller started");
+            controller.await;
+        }
+    };
     tokio::select! {
         () = controller => {}
         () = cache => {}

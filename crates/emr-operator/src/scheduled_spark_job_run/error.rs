@@ -6,8 +6,6 @@ use crate::kit::{self, Category, ReconcileError, WriteError};
 pub enum Error {
     #[error("the ScheduledSparkJobRun has no name, namespace or uid")]
     MissingIdentity,
-    #[error("the SparkJobRun watch ended before its first full list")]
-    ChildrenNotListed,
     #[error("reading SparkJobRun {namespace}/{name} failed: {source}")]
     GetChild {
         namespace: String,
@@ -40,7 +38,6 @@ impl ReconcileError for Error {
     fn category(&self) -> Category {
         match self {
             Error::MissingIdentity => Category::TerminalInput,
-            Error::ChildrenNotListed => Category::Other,
             Error::GetChild { source, .. }
             | Error::CreateChild { source, .. }
             | Error::DeleteChild { source, .. } => Category::of_kube(source),
@@ -56,7 +53,6 @@ impl ReconcileError for Error {
     fn metric_label(&self) -> &'static str {
         match self {
             Error::MissingIdentity => "Invalid",
-            Error::ChildrenNotListed => "ChildrenNotListed",
             Error::GetChild { .. } => "GetSparkJobRun",
             Error::CreateChild { .. } => "CreateSparkJobRun",
             Error::DeleteChild { .. } => "DeleteSparkJobRun",

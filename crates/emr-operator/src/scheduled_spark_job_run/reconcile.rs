@@ -84,12 +84,6 @@ async fn pass(obj: &ScheduledSparkJobRun, state: &State) -> Result<Action, Error
         // The watch brings the newer copy in a moment, and with it a reconcile.
         return Ok(Action::requeue(STALE_COPY_RETRY));
     }
-    // Decisions on an empty cache after a restart would start a second run under Forbid.
-    state
-        .children
-        .wait_until_ready()
-        .await
-        .map_err(|_| Error::ChildrenNotListed)?;
     let api: Api<SparkJobRun> = Api::namespaced(state.ctx.client.clone(), &namespace);
     let children = gather(obj, state, &api, &name, &namespace, &uid).await?;
     let created = obj
@@ -108,6 +102,12 @@ async fn pass(obj: &ScheduledSparkJobRun, state: &State) -> Result<Action, Error
         status: obj.status.as_ref(),
         children: &children,
     });
+    tracing::debug!(
+        create = ?plan.create.as_ref().map(|c| &c.name),
+        delete = ?plan.delete,
+        requeue = ?plan.requeue_after,
+        "decided"
+    );
     let mut status = plan.status;
     let mut events = plan.events;
 
