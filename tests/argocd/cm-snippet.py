@@ -47,6 +47,7 @@ def render():
         ("VirtualCluster", "health-virtualcluster.lua"),
         ("SparkJobTemplate", "health-emr-object.lua"),
         ("SecurityConfiguration", "health-emr-object.lua"),
+        ("ScheduledSparkJobRun", "health-scheduledsparkjobrun.lua"),
     ):
         with open(os.path.join(argocd, script)) as f:
             lua = f.read()

@@ -43,14 +43,15 @@ for t in spec["tests"]:
 literals = set()
 for path in glob.glob(os.path.join(repo, "crates", "*", "src", "**", "*.rs"), recursive=True):
     literals.update(re.findall(r'"([A-Z][A-Za-z]+)"', open(path).read()))
-for script in ("health-sparkjobrun.lua", "health-virtualcluster.lua"):
+for script in ("health-sparkjobrun.lua", "health-virtualcluster.lua", "health-scheduledsparkjobrun.lua"):
     text = open(os.path.join(argocd, script)).read()
     table = re.search(r"local NEEDS_A_FIX = \{(.*?)\n\}", text, re.S).group(1)
     for reason in re.findall(r"^\s*([A-Za-z]+) = true", table, re.M):
         cases.append({"name": f"{script} reason {reason} appears in crates/", "spelling": reason in literals})
 # The argocd-cm snippet must carry exactly the scripts tested here.
 snippet = yaml.safe_load(open(os.path.join(argocd, "argocd-cm-snippet.yaml")))["data"]
-for kind, script in (("SparkJobRun", "health-sparkjobrun.lua"), ("VirtualCluster", "health-virtualcluster.lua")):
+for kind, script in (("SparkJobRun", "health-sparkjobrun.lua"), ("VirtualCluster", "health-virtualcluster.lua"),
+                     ("ScheduledSparkJobRun", "health-scheduledsparkjobrun.lua")):
     same = snippet.get(f"resource.customizations.health.emr-on-eks.dev_{kind}") == open(os.path.join(argocd, script)).read()
     cases.append({"name": f"argocd-cm-snippet.yaml carries {script} (regenerate: tests/argocd/cm-snippet.py)", "spelling": same})
 json.dump(cases, sys.stdout)

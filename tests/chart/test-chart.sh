@@ -265,6 +265,10 @@ PY
           "list limitranges -A" "watch limitranges -A" "list resourcequotas -A" "watch resourcequotas -A"
           "watch sparkjobtemplates.emr-on-eks.dev -A" "patch sparkjobtemplates.emr-on-eks.dev/status -n $tenant"
           "watch securityconfigurations.emr-on-eks.dev" "patch securityconfigurations.emr-on-eks.dev/status"
+          "create sparkjobruns.emr-on-eks.dev -n $tenant"
+          "delete sparkjobruns.emr-on-eks.dev -n $tenant"
+          "watch scheduledsparkjobruns.emr-on-eks.dev -A"
+          "patch scheduledsparkjobruns.emr-on-eks.dev --subresource=status -n $tenant"
         )
         refused=(
           "list secrets -A" "watch secrets -A" "get secrets -n $tenant" "create secrets -n $tenant"
@@ -286,6 +290,7 @@ PY
           "list pods -A" "watch pods -A" "update resourcequotas/status -n $tenant"
           "update limitranges -n $tenant" "update resourcequotas -n $tenant"
           "create sparkjobtemplates.emr-on-eks.dev -n $tenant" "delete securityconfigurations.emr-on-eks.dev"
+          "create scheduledsparkjobruns.emr-on-eks.dev -n $tenant" "patch scheduledsparkjobruns.emr-on-eks.dev -n $tenant"
         )
         for q in "${allowed[@]}"; do
           # shellcheck disable=SC2086

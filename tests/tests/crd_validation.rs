@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use emr_api::{SparkJobRun, VirtualCluster};
+use emr_api::{ScheduledSparkJobRun, SparkJobRun, VirtualCluster};
 use emr_operator_tests::{Bed, bed, repo_root};
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use k8s_openapi::api::scheduling::v1::PriorityClass;
@@ -117,7 +117,11 @@ fn is_custom_resource(doc: &Doc) -> bool {
     doc.value["apiVersion"] == GROUP_VERSION
         && matches!(
             doc.kind(),
-            "SparkJobRun" | "VirtualCluster" | "SparkJobTemplate" | "SecurityConfiguration"
+            "SparkJobRun"
+                | "VirtualCluster"
+                | "SparkJobTemplate"
+                | "SecurityConfiguration"
+                | "ScheduledSparkJobRun"
         )
 }
 
@@ -200,6 +204,28 @@ fn examples_parse_into_the_rust_types_and_pass_the_checks() {
                     }
                     Err(e) => {
                         problems.push(format!("{}: not a SecurityConfiguration: {e}", doc.origin))
+                    }
+                }
+            }
+            // A schedule's template is held to everything a SparkJobRun is.
+            "ScheduledSparkJobRun" if is_custom_resource(doc) => {
+                match serde_json::from_value::<ScheduledSparkJobRun>(doc.value.clone()) {
+                    Ok(schedule) => {
+                        let mut job = SparkJobRun::new(
+                            &schedule.metadata.name.clone().unwrap_or_default(),
+                            schedule.spec.template.spec.clone(),
+                        );
+                        job.metadata.namespace = schedule.metadata.namespace.clone();
+                        for e in emr_api::check::spark_job_run(&job.spec) {
+                            problems.push(format!("{}: {e}", doc.origin));
+                        }
+                        if job.metadata.namespace.is_none() {
+                            problems.push(format!("{}: should say its namespace", doc.origin));
+                        }
+                        jobs.push((doc, job));
+                    }
+                    Err(e) => {
+                        problems.push(format!("{}: not a ScheduledSparkJobRun: {e}", doc.origin))
                     }
                 }
             }
@@ -447,6 +473,7 @@ async fn delete_namespace(client: &kube::Client, name: &str) {
 fn api_resource(kind: &str) -> Option<(ApiResource, bool)> {
     Some(match kind {
         "SparkJobRun" => (ApiResource::erase::<SparkJobRun>(&()), true),
+        "ScheduledSparkJobRun" => (ApiResource::erase::<ScheduledSparkJobRun>(&()), true),
         "VirtualCluster" => (ApiResource::erase::<VirtualCluster>(&()), false),
         "SparkJobTemplate" => (ApiResource::erase::<emr_api::SparkJobTemplate>(&()), true),
         "SecurityConfiguration" => (

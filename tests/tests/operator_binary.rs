@@ -150,6 +150,7 @@ fn crds_subcommand_prints_the_committed_crds() {
     for file in [
         "virtualclusters.emr-on-eks.dev.yaml",
         "sparkjobruns.emr-on-eks.dev.yaml",
+        "scheduledsparkjobruns.emr-on-eks.dev.yaml",
     ] {
         let committed =
             std::fs::read_to_string(repo_root().join("deploy/crds").join(file)).unwrap();

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use emr_api::condition;
-use emr_api::{SparkJobRun, VirtualCluster};
+use emr_api::{ScheduledSparkJobRun, SparkJobRun, VirtualCluster};
 use emr_operator_tests::{Bed, Operator, TEST_LABEL, bed, repo_root, wait_for};
 use kube::api::Api;
 use serde_json::{Value, json};
@@ -544,6 +544,8 @@ async fn every_example_makes_only_requests_aws_would_take() {
         t.bed.apply_yaml(&job.to_string()).await;
         jobs.push((origin.clone(), ns, name));
     }
+    let schedules = start_schedules(&t, &objects, &mut roles, &namespaces, &vc_names).await;
+    jobs.extend(schedules.iter().cloned());
     for (origin, ns, name) in &jobs {
         let api: Api<SparkJobRun> = Api::namespaced(t.bed.client.clone(), ns);
         wait_for(
@@ -583,6 +585,10 @@ async fn every_example_makes_only_requests_aws_would_take() {
         .collect();
     let violations = t.violations().await;
     println!(
+        "conformance: {} ScheduledSparkJobRuns (one run each, by runNow) among them",
+        schedules.len()
+    );
+    println!(
         "conformance: {} VirtualClusters and {} SparkJobRuns from examples/, {} AWS requests ({} operations: {}), {} violations",
         vcs.len(),
         jobs.len(),
@@ -602,4 +608,71 @@ async fn every_example_makes_only_requests_aws_would_take() {
         assert!(operations.contains(must), "no {must} among {operations:?}");
     }
     assert_eq!(violations, Vec::<Value>::new());
+}
+
+/// Every ScheduledSparkJobRun example, applied as it is (its slots are hours or weeks away) and
+/// started once by a new `runNow`: its child SparkJobRun is returned (origin, namespace, name)
+/// to be held to the same rules as the SparkJobRun examples.
+async fn start_schedules(
+    t: &Test,
+    objects: &[(String, Value)],
+    roles: &mut BTreeMap<String, String>,
+    namespaces: &BTreeMap<String, String>,
+    vc_names: &BTreeMap<String, String>,
+) -> Vec<(String, String, String)> {
+    let mut started = Vec::new();
+    for (origin, obj) in objects
+        .iter()
+        .filter(|(_, o)| o["kind"] == "ScheduledSparkJobRun")
+    {
+        let mut schedule = obj.clone();
+        own_roles(t, &mut schedule, roles).await;
+        let ns = namespaces[schedule["metadata"]["namespace"].as_str().unwrap()].clone();
+        let name = schedule["metadata"]["name"].as_str().unwrap().to_owned();
+        schedule["metadata"] = json!({"name": name, "namespace": ns, "labels": {TEST_LABEL: t.id}});
+        // Children must carry the test label too, or this test's operator would not run them.
+        schedule["spec"]["template"]["metadata"]["labels"][TEST_LABEL] = json!(t.id);
+        let vc = schedule["spec"]["template"]["spec"]["virtualCluster"]["name"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        schedule["spec"]["template"]["spec"]["virtualCluster"]["name"] = json!(vc_names[&vc]);
+        t.bed.apply_yaml(&schedule.to_string()).await;
+        let api: Api<ScheduledSparkJobRun> = Api::namespaced(t.bed.client.clone(), &ns);
+        wait_for(
+            &api,
+            &name,
+            Duration::from_secs(60),
+            &format!("{origin}: status"),
+            |s| {
+                s.status
+                    .as_ref()
+                    .is_some_and(|s| s.observed_generation.is_some())
+            },
+        )
+        .await;
+        let patch = json!({"spec": {"runNow": "conformance"}});
+        api.patch(
+            &name,
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&patch),
+        )
+        .await
+        .unwrap();
+        let running = wait_for(
+            &api,
+            &name,
+            Duration::from_secs(60),
+            &format!("{origin}: a run"),
+            |s| s.status.as_ref().is_some_and(|s| !s.active.is_empty()),
+        )
+        .await;
+        let child = running.status.unwrap().active[0].name.clone();
+        started.push((origin.clone(), ns, child));
+    }
+    assert!(
+        !started.is_empty(),
+        "no ScheduledSparkJobRun among the examples"
+    );
+    started
 }

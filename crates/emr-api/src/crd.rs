@@ -18,6 +18,10 @@ pub fn all() -> Vec<(&'static str, CustomResourceDefinition)> {
             "securityconfigurations.emr-on-eks.dev.yaml",
             SecurityConfiguration::crd(),
         ),
+        (
+            "scheduledsparkjobruns.emr-on-eks.dev.yaml",
+            crate::scheduled_spark_job_run::crd(),
+        ),
     ]
 }
 

@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod replaced;
 pub mod run;
 pub mod security_configuration;
+pub mod scheduled_spark_job_run;
 pub mod server;
 pub mod spark_job_run;
 pub mod spark_job_template;

@@ -164,6 +164,7 @@ pub async fn run(config: OperatorConfig) -> Result<(), RunError> {
                 crate::spark_job_run::run(ctx.clone(), shutdown.clone()),
                 crate::spark_job_template::run(ctx.clone(), shutdown.wait()),
                 crate::security_configuration::run(ctx.clone(), shutdown.wait()),
+                crate::scheduled_spark_job_run::run(ctx.clone(), shutdown.wait()),
             );
         };
         // kube-runtime does not notice a shutdown that arrives before its caches are filled, and

@@ -22,6 +22,7 @@ mod procstat;
 mod proxy;
 mod report;
 mod scenarios;
+mod schedules;
 mod stats;
 mod verify;
 
@@ -133,7 +134,7 @@ impl Settings {
 }
 
 const USAGE: &str = "usage:
-  bench run --scenario <scale|kill|throttle|latency|down|apiserver-restart|watch-drop|hostile|fairness> [--size N] --out FILE.json
+  bench run --scenario <scale|kill|throttle|latency|down|apiserver-restart|watch-drop|hostile|fairness|schedules> [--size N] --out FILE.json
   bench summarize --out FILE.md RESULT.json...
   bench machine";
 

@@ -23,7 +23,7 @@ use crate::stats::Dist;
 use crate::verify::{self, Invariant, Lag};
 use crate::{Res, Settings};
 
-pub const SCENARIOS: [&str; 9] = [
+pub const SCENARIOS: [&str; 10] = [
     "scale",
     "kill",
     "throttle",
@@ -33,6 +33,7 @@ pub const SCENARIOS: [&str; 9] = [
     "watch-drop",
     "hostile",
     "fairness",
+    "schedules",
 ];
 
 /// Resources whose writes are counted.
@@ -67,6 +68,8 @@ pub struct RunResult {
     pub forged_status: Option<forged::ForgedReport>,
     /// Fairness: tenant A's backlog and the other tenants' jobs.
     pub fairness: Option<FairnessReport>,
+    /// Schedules: slots due, started, missed, duplicated, slot-start lag.
+    pub schedules: Option<crate::schedules::ScheduleReport>,
     /// What was injected and when (scenario-specific).
     pub faults: Value,
     pub notes: Vec<String>,
@@ -694,6 +697,7 @@ pub fn base_result(
         hostile: None,
         forged_status: None,
         fairness: None,
+        schedules: None,
         faults: Value::Null,
         notes: Vec::new(),
     }
@@ -892,6 +896,7 @@ pub async fn run(scenario: &str, size: Option<usize>, settings: &Settings) -> Re
         }
         "hostile" => hostile_scenario(bed, size, settings, machine).await,
         "fairness" => fairness::run(bed, size, settings, machine).await,
+        "schedules" => crate::schedules::run(bed, size, settings, machine).await,
         _ => Err(format!("unknown scenario {scenario}")),
     }
 }

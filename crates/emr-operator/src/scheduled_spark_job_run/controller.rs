@@ -1,0 +1,96 @@
+//! Wiring: the ScheduledSparkJobRun watch (honouring `--selector`), a watch on the labelled
+//! SparkJobRuns that maps each to its owner, a cache of those children, and the run loop.
+
+use std::future::Future;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use emr_api::scheduled_spark_job_run::SCHEDULE_LABEL;
+use emr_api::{ScheduledSparkJobRun, SparkJobRun};
+use futures::StreamExt;
+use kube::api::Api;
+use kube::runtime::controller::{Action, Config};
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{Controller, WatchStreamExt, watcher};
+
+use super::error::Error;
+use super::reconcile::guarded;
+use super::state::{State, key};
+use crate::Context;
+use crate::kit::ReconcileError;
+
+/// How often failure streaks of deleted schedules are dropped.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(30);
+
+/// Runs the controller until `shutdown` completes.
+pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
+    let client = ctx.client.clone();
+    let labelled = watcher::Config::default()
+        .any_semantic()
+        .labels(SCHEDULE_LABEL);
+    let (children, writer) = reflector::store();
+    let cache = kube::runtime::reflector(
+        writer,
+        watcher(Api::<SparkJobRun>::all(client.clone()), labelled.clone()),
+    )
+    .default_backoff()
+    .for_each(|event| async move {
+        if let Err(error) = event {
+            tracing::debug!(%error, "scheduled children watch");
+        }
+    });
+    let controller = Controller::new(
+        Api::<ScheduledSparkJobRun>::all(client.clone()),
+        ctx.watcher_config(),
+    );
+    let schedules = controller.store();
+    let state = Arc::new(State::new(ctx.clone(), children.clone()));
+    let sweeper = sweep(state.clone(), schedules);
+    // A child's change (it finished, it was deleted) wakes its owner: the owner reference maps
+    // it, only to a schedule in the child's namespace.
+    let controller = controller
+        .owns(Api::<SparkJobRun>::all(client), labelled)
+        .with_config(Config::default().concurrency(ctx.config.concurrency))
+        .graceful_shutdown_on(shutdown)
+        .run(guarded, error_policy, state)
+        .for_each(|result| async move {
+            if let Err(error) = result {
+                tracing::debug!(%error, "scheduledsparkjobrun controller event");
+            }
+        });
+    // No decision before the children's cache has its first full list: on an empty cache after
+    // a restart, Forbid would start a second run and the history limits would count nothing.
+    let controller = async move {
+        if children.wait_until_ready().await.is_ok() {
+            tracing::info!("ScheduledSparkJobRun controller started");
+            controller.await;
+        }
+    };
+    tokio::select! {
+        () = controller => {}
+        () = cache => {}
+        () = sweeper => {}
+    }
+}
+
+fn error_policy(obj: Arc<ScheduledSparkJobRun>, error: &Error, state: Arc<State>) -> Action {
+    Action::requeue(state.after_error(&obj, error.category()))
+}
+
+/// Publishes the streak map's size and drops the streaks of schedules gone from the cache.
+async fn sweep(state: Arc<State>, store: Store<ScheduledSparkJobRun>) {
+    let weak: Weak<State> = Arc::downgrade(&state);
+    state.ctx.metrics.set_map_sizes(
+        "scheduledsparkjobrun",
+        Box::new(move || weak.upgrade().map(|s| s.map_sizes()).unwrap_or_default()),
+    );
+    if store.wait_until_ready().await.is_err() {
+        return std::future::pending().await;
+    }
+    loop {
+        tokio::time::sleep(SWEEP_INTERVAL).await;
+        let keys: std::collections::HashSet<String> =
+            store.state().iter().map(|s| key(s)).collect();
+        state.forget_absent(|k| keys.contains(k));
+    }
+}
