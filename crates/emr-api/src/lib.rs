@@ -11,18 +11,18 @@ pub mod emr_object;
 pub mod labels;
 pub mod patterns;
 pub mod reference;
-pub mod security_configuration;
 pub mod scheduled_spark_job_run;
+pub mod security_configuration;
 pub mod spark_job_run;
 pub mod spark_job_template;
 pub mod time;
 pub mod virtual_cluster;
 
 pub use condition::{Condition, ConditionStatus};
-pub use security_configuration::{SecurityConfiguration, SecurityConfigurationSpec};
 pub use scheduled_spark_job_run::{
     ScheduledSparkJobRun, ScheduledSparkJobRunSpec, ScheduledSparkJobRunStatus,
 };
+pub use security_configuration::{SecurityConfiguration, SecurityConfigurationSpec};
 pub use spark_job_run::{SparkJobRun, SparkJobRunSpec, SparkJobRunStatus};
 pub use spark_job_template::{SparkJobTemplate, SparkJobTemplateSpec};
 pub use virtual_cluster::{VirtualCluster, VirtualClusterSpec, VirtualClusterStatus};

@@ -412,7 +412,7 @@ impl AwsError {
             | AwsError::CreateFargateProfile { cause, .. }
             | AwsError::DescribeFargateProfile { cause, .. }
             | AwsError::DeleteFargateProfile { cause, .. } => cause,
-            | AwsError::EmrObject { cause, .. } => cause,
+            AwsError::EmrObject { cause, .. } => cause,
         }
     }
 

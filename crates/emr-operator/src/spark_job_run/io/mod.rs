@@ -10,9 +10,9 @@
 //! watch cache lags behind the operator's own writes) is refused by the apiserver and taken
 //! again on the fresh object, instead of overwriting newer facts.
 
-mod preflight;
 mod admit;
 mod expire;
+mod preflight;
 mod prove;
 mod submit;
 mod template_ref;
