@@ -13,10 +13,12 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use crate::error::AwsFault;
 use crate::observer::{CallObserver, CallOutcome};
 use crate::operation::Operation;
+use crate::pacing::Pacer;
 
 #[derive(Clone)]
 pub(crate) struct Caller {
     observer: Arc<dyn CallObserver>,
+    pacer: Pacer,
 }
 
 impl std::fmt::Debug for Caller {
@@ -27,7 +29,16 @@ impl std::fmt::Debug for Caller {
 
 impl Caller {
     pub(crate) fn new(observer: Arc<dyn CallObserver>) -> Self {
-        Caller { observer }
+        Caller {
+            observer,
+            pacer: Pacer::default(),
+        }
+    }
+
+    /// The same caller, taking a token from `pacer` before each request.
+    pub(crate) fn paced(mut self, pacer: Pacer) -> Self {
+        self.pacer = pacer;
+        self
     }
 
     pub(crate) async fn call<T, E>(
@@ -38,6 +49,11 @@ impl Caller {
     where
         E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
     {
+        // The wait is not part of the call's duration: it is the operator's own pacing.
+        let waited = self.pacer.wait(op).await;
+        if !waited.is_zero() {
+            self.observer.paced(op, waited);
+        }
         let started = Instant::now();
         let result = request.await.map_err(|e| AwsFault::from_sdk_error(&e));
         let elapsed = started.elapsed();
