@@ -50,6 +50,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 
 use crate::context::Context;
 use crate::fair_queue::{Lane, Runner, TenantInfo};
+use crate::lean;
 use crate::run::Shutdown;
 use poller::{Poller, SharedTracker, Triggers};
 use state::State;
@@ -86,16 +87,20 @@ pub async fn run(ctx: Arc<Context>, shutdown: Shutdown) {
     for api in apis {
         let (store, writer) = reflector::store();
         stores.push(store);
-        let changes =
-            reflector::reflector(writer, watcher(api, ctx.watcher_config()).default_backoff())
-                .scan(Vec::new(), |listed, event| {
-                    futures::future::ready(Some(stream::iter(
-                        triggered(listed, event)
-                            .into_iter()
-                            .map(|job| (job, Lane::Changes)),
-                    )))
-                })
-                .flatten();
+        let changes = reflector::reflector(
+            writer,
+            watcher(api, ctx.watcher_config())
+                .modify(lean::trim)
+                .default_backoff(),
+        )
+        .scan(Vec::new(), |listed, event| {
+            futures::future::ready(Some(stream::iter(
+                triggered(listed, event)
+                    .into_iter()
+                    .map(|job| (job, Lane::Changes)),
+            )))
+        })
+        .flatten();
         triggers.push(changes.boxed());
     }
 
@@ -109,6 +114,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: Shutdown) {
                 Api::<VirtualCluster>::all(ctx.client.clone()),
                 ctx.watcher_config(),
             )
+            .modify(lean::trim)
             .default_backoff(),
         )
         .map(move |event| {
