@@ -152,19 +152,21 @@ impl Poller {
                     virtual_cluster = vc,
                     "virtual cluster not found; checking its runs one by one"
                 );
-                let (_, missing) = self.tracker.with(|r| r.record_active(vc, &[], Utc::now()));
+                let (changed, missing) =
+                    self.tracker.with(|r| r.record_active(vc, &[], Utc::now()));
+                self.triggers.send(changed);
                 self.describe(missing).await;
             }
             Err(error) => {
-                let retry_in = self.tracker.with(|r| {
+                let (retry_in, unsettled) = self.tracker.with(|r| {
                     let delay = backoff::jittered(
                         r.failures(vc),
                         self.cadence.young_poll_interval,
                         MAX_POLL_BACKOFF,
                     );
-                    r.record_failure(vc, delay, Utc::now());
-                    delay
+                    (delay, r.record_failure(vc, delay, Utc::now()))
                 });
+                self.triggers.send(unsettled);
                 tracing::warn!(%error, virtual_cluster = vc, retry_in_ms = retry_in.as_millis() as u64, "polling job runs failed");
             }
         }

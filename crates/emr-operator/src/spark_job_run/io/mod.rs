@@ -11,6 +11,8 @@
 //! again on the fresh object, instead of overwriting newer facts.
 
 mod prove;
+#[cfg(test)]
+mod prove_tests;
 mod submit;
 #[cfg(test)]
 mod tests;
@@ -123,7 +125,9 @@ impl<'a> Reconcile<'a> {
                 }
             }
         }
-        self.prove_status().await?;
+        if let prove::Proven::Later(recheck) = self.prove_status().await? {
+            return Ok(Action::requeue(recheck));
+        }
         let mut target = None;
         for _ in 0..2 {
             let decision = self.decide(target.as_ref());
