@@ -101,7 +101,7 @@ pub enum Proof {
     /// No list of its virtual cluster has answered since it was asked for.
     Waiting { asked_at: DateTime<Utc> },
     /// The list held it: EMR's word on it, client token included.
-    Listed(JobRunInfo),
+    Listed(Box<JobRunInfo>),
     /// The list cannot settle it (it was not among the active runs, or listing failed): ask
     /// EMR about this run alone.
     Unsettled,
@@ -417,7 +417,7 @@ impl Tracker {
         // only a DescribeJobRun settles it.
         changed.extend(
             self.settle_proofs(vc, |key| match by_id.get(key.job_run_id.as_str()) {
-                Some(info) => Proof::Listed((*info).clone()),
+                Some(info) => Proof::Listed(Box::new((*info).clone())),
                 None => Proof::Unsettled,
             }),
         );

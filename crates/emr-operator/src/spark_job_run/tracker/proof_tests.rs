@@ -80,11 +80,11 @@ fn one_list_proves_every_run_of_a_virtual_cluster_after_a_restart() {
     // The list's word is handed out as it is (the reconcile judges the token), once.
     assert_eq!(
         r.ask_proof(&key("vc1", "a"), obj("a"), since, now),
-        Proof::Listed(listed("vc1", "a", "uid-a-1"))
+        Proof::Listed(Box::new(listed("vc1", "a", "uid-a-1")))
     );
     assert_eq!(
         r.ask_proof(&key("vc1", "b"), obj("b"), since, now),
-        Proof::Listed(listed("vc1", "b", "uid-x-1"))
+        Proof::Listed(Box::new(listed("vc1", "b", "uid-x-1")))
     );
     // Not among the active runs: finished meanwhile, or outside the window.
     assert_eq!(
