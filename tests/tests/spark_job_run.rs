@@ -995,3 +995,34 @@ async fn a_restarted_operator_proves_running_jobs_with_one_list_not_a_describe_e
         assert!(status_of(&job).job_run_id.is_some(), "{name} lost its run");
     }
 }
+
+/// The caches drop `managedFields` and the last-applied annotation (a second copy of the spec
+/// that client-side `kubectl apply` and Argo CD's default sync write); nothing the operator
+/// writes back may erase them, or another tool's annotation, on the server.
+#[tokio::test]
+async fn a_job_applied_client_side_keeps_its_annotations_through_the_operators_writes() {
+    let t = Test::start("sjr-lean", &[]).await;
+    let vc = t.virtual_cluster("lean").await;
+    let last_applied = r#"{"apiVersion":"emr-on-eks.dev/v1alpha1","kind":"SparkJobRun"}"#;
+    let manifest = job_manifest(&t.id, &vc, "applied", &[("emulator/run-seconds", "1")], "")
+        .replacen(
+            "metadata:\n",
+            &format!(
+                "metadata:\n  annotations:\n    kubectl.kubernetes.io/last-applied-configuration: '{last_applied}'\n    argocd.argoproj.io/tracking-id: 'app:emr-on-eks.dev/SparkJobRun:ns/applied'\n"
+            ),
+            1,
+        );
+    let _: SparkJobRun = t.bed.apply(&manifest).await;
+    let job = t
+        .wait_job(&vc, "applied", 60, "applied finished", finished)
+        .await;
+    assert!(is_true(&job, types::SUCCEEDED), "{:#?}", job.status);
+    let annotations = job.annotations();
+    assert_eq!(
+        annotations
+            .get("kubectl.kubernetes.io/last-applied-configuration")
+            .map(String::as_str),
+        Some(last_applied)
+    );
+    assert!(annotations.contains_key("argocd.argoproj.io/tracking-id"));
+}
