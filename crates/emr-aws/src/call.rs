@@ -79,3 +79,62 @@ impl Caller {
         result
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use aws_sdk_emrcontainers::operation::start_job_run::StartJobRunError;
+
+    use super::*;
+    use crate::pacing::{Pacer, Rate};
+
+    #[derive(Default)]
+    struct Seen {
+        paced: Mutex<Vec<(Operation, Duration)>>,
+        calls: Mutex<Vec<(Operation, Duration)>>,
+    }
+
+    impl CallObserver for Seen {
+        fn observe(&self, op: Operation, _: CallOutcome, elapsed: Duration) {
+            self.calls.lock().unwrap().push((op, elapsed));
+        }
+        fn paced(&self, op: Operation, waited: Duration) {
+            self.paced.lock().unwrap().push((op, waited));
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_paced_call_waits_for_its_token_and_the_observer_is_told_apart_from_its_duration() {
+        let seen = Arc::new(Seen::default());
+        let pacer = Pacer::new([(
+            Operation::StartJobRun,
+            Rate {
+                per_second: 1.0,
+                burst: 1,
+            },
+        )]);
+        let caller = Caller::new(seen.clone()).paced(pacer);
+        let started = tokio::time::Instant::now();
+        for _ in 0..3 {
+            caller
+                .call(Operation::StartJobRun, async {
+                    Ok::<_, SdkError<StartJobRunError, HttpResponse>>(())
+                })
+                .await
+                .unwrap();
+        }
+        assert_eq!(started.elapsed(), Duration::from_secs(2));
+        assert_eq!(
+            *seen.paced.lock().unwrap(),
+            [
+                (Operation::StartJobRun, Duration::from_secs(1)),
+                (Operation::StartJobRun, Duration::from_secs(1))
+            ]
+        );
+        assert_eq!(seen.calls.lock().unwrap().len(), 3);
+    }
+}
