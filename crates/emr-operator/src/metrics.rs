@@ -492,6 +492,20 @@ mod tests {
     }
 
     #[test]
+    fn time_waited_for_a_rate_limit_token_adds_up_per_operation() {
+        let m = Metrics::new();
+        m.paced(Operation::StartJobRun, Duration::from_millis(1500));
+        m.paced(Operation::StartJobRun, Duration::from_millis(500));
+        let text = m.encode();
+        assert!(
+            text.contains(
+                "emr_operator_aws_rate_limit_wait_seconds_total{operation=\"StartJobRun\"} 2.0"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn reconcile_labels_follow_one_case() {
         assert_eq!(upper_camel("aws_throttled"), "AwsThrottled");
         assert_eq!(upper_camel("kube_conflict"), "KubeConflict");
