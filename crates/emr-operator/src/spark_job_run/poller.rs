@@ -158,15 +158,15 @@ impl Poller {
                 self.describe(missing).await;
             }
             Err(error) => {
-                let (retry_in, unsettled) = self.tracker.with(|r| {
+                let retry_in = self.tracker.with(|r| {
                     let delay = backoff::jittered(
                         r.failures(vc),
                         self.cadence.young_poll_interval,
                         MAX_POLL_BACKOFF,
                     );
-                    (delay, r.record_failure(vc, delay, Utc::now()))
+                    r.record_failure(vc, delay, Utc::now());
+                    delay
                 });
-                self.triggers.send(unsettled);
                 tracing::warn!(%error, virtual_cluster = vc, retry_in_ms = retry_in.as_millis() as u64, "polling job runs failed");
             }
         }

@@ -102,8 +102,8 @@ pub enum Proof {
     Waiting { asked_at: DateTime<Utc> },
     /// The list held it: EMR's word on it, client token included.
     Listed(Box<JobRunInfo>),
-    /// The list cannot settle it (it was not among the active runs, or listing failed): ask
-    /// EMR about this run alone.
+    /// The list cannot settle it (not among the active runs: finished meanwhile, or older than
+    /// the list's window): ask EMR about this run alone.
     Unsettled,
 }
 
@@ -280,7 +280,10 @@ impl Tracker {
                 next_poll: now,
                 failures: 0,
             });
-        schedule.next_poll = schedule.next_poll.min(now);
+        // A virtual cluster whose lists fail keeps its backoff.
+        if schedule.failures == 0 {
+            schedule.next_poll = schedule.next_poll.min(now);
+        }
         Proof::Waiting { asked_at: now }
     }
 
@@ -494,18 +497,11 @@ impl Tracker {
     }
 
     /// A poll of `vc` failed (throttled, unavailable): try again in `retry_in`.
-    /// Returns the objects whose proof the failed list leaves unsettled (they describe their
-    /// run rather than wait out the backoff).
-    pub fn record_failure(
-        &mut self,
-        vc: &str,
-        retry_in: Duration,
-        now: DateTime<Utc>,
-    ) -> Vec<ObjectRef<SparkJobRun>> {
-        let woken = self.settle_proofs(vc, |_| Proof::Unsettled);
+    /// A failed list leaves the proofs it was due for waiting: the reconciles describe their
+    /// runs once they have waited long enough (a list that keeps failing), not at once (a
+    /// throttled list followed by a describe per object would make the throttling worse).
+    pub fn record_failure(&mut self, vc: &str, retry_in: Duration, now: DateTime<Utc>) {
         self.record_poll_failure(vc, retry_in, now);
-        self.drop_idle_schedule(vc);
-        woken
     }
 
     fn record_poll_failure(&mut self, vc: &str, retry_in: Duration, now: DateTime<Utc>) {

@@ -16,7 +16,7 @@ use crate::spark_job_run::ownership::{self, Evidence, RunOwnership};
 use crate::spark_job_run::tracker::{JobKey, Observation, Proof};
 
 /// How long a reconcile waits for the poller's list to prove a run before it describes the run
-/// itself (the list is due at once; this only bounds a stuck poller).
+/// itself (the list is due at once; this bounds lists that keep failing and a stuck poller).
 const LIST_PROOF_PATIENCE: TimeDelta = TimeDelta::seconds(30);
 /// When a reconcile waiting for that list looks again if the poller has not woken it first.
 const LIST_PROOF_RECHECK: Duration = Duration::from_secs(10);

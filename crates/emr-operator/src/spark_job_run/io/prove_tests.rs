@@ -189,11 +189,12 @@ async fn a_list_that_keeps_failing_falls_back_to_a_describe() {
     )])
     .await;
     let mut object = running();
-    reconcile_once(&state, &mut server, &mut object).await;
-    let woken = state
-        .tracker
-        .with(|r| r.record_failure("vc123", Duration::from_secs(60), Utc::now()));
-    assert_eq!(woken.len(), 1);
+    // The proof has been waited for longer than the patience allows (lists kept failing).
+    let asked = Utc::now() - chrono::TimeDelta::seconds(31);
+    state.tracker.with(|r| {
+        r.ask_proof(&key(), ObjectRef::new("pi").within("team-a"), asked, asked);
+        r.record_failure("vc123", Duration::from_secs(60), asked);
+    });
     reconcile_once(&state, &mut server, &mut object).await;
     assert_eq!(aws.requests().len(), 1, "{:?}", aws.requests());
     let tracked = state.tracker.with(|r| r.tracked_by(&key()).cloned());

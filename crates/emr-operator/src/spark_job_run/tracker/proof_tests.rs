@@ -96,16 +96,23 @@ fn one_list_proves_every_run_of_a_virtual_cluster_after_a_restart() {
 }
 
 #[test]
-fn a_failed_list_leaves_the_proof_to_a_describe() {
+fn a_failed_list_keeps_the_proof_waiting_and_its_backoff() {
     let mut r = tracker();
     let now = t0();
     r.ask_proof(&key("vc1", "a"), obj("a"), now, now);
-    let woken = r.record_failure("vc1", Duration::from_secs(20), now);
-    assert_eq!(woken, [obj("a")]);
+    r.record_failure("vc1", Duration::from_secs(20), now);
+    // Still waiting (the reconcile describes once it has waited long enough), and a new ask
+    // does not bring the list of a failing virtual cluster forward.
+    assert_eq!(
+        r.ask_proof(&key("vc1", "b"), obj("b"), now, now),
+        Proof::Waiting { asked_at: now }
+    );
     assert_eq!(
         r.ask_proof(&key("vc1", "a"), obj("a"), now, now),
-        Proof::Unsettled
+        Proof::Waiting { asked_at: now }
     );
+    assert_eq!(r.next_poll_at(), Some(now + TimeDelta::seconds(20)));
+    assert!(r.due(now).is_empty());
 }
 
 #[test]
