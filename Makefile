@@ -59,6 +59,7 @@ clippy:
 
 unit:
 	$(CARGO) test --workspace --lib --bins --examples 2>&1 | tee -a $(TEST_LOG)
+	$(CARGO) test -p emr-operator --test lean_heap 2>&1 | tee -a $(TEST_LOG)
 
 build:
 	$(CARGO) build -p emr-on-eks-operator -p kubectl-emr

@@ -943,3 +943,86 @@ mod tenancy;
 
 #[path = "spark_job_run/fairness.rs"]
 mod fairness;
+
+/// After a restart the poller knows no run, and status is proven before it is acted on: the
+/// jobs still running are proven by the first ListJobRuns of their virtual cluster (each run
+/// carries its object's client token), not by one DescribeJobRun each.
+#[tokio::test]
+async fn a_restarted_operator_proves_running_jobs_with_one_list_not_a_describe_each() {
+    let mut t = Test::start("sjr-reprove", &[]).await;
+    let vc = t.virtual_cluster("reprove").await;
+    let names: Vec<String> = (0..6).map(|i| format!("long-{i}")).collect();
+    for name in &names {
+        t.apply_job(&vc, name, &[("emulator/run-seconds", "90")], "")
+            .await;
+    }
+    for name in &names {
+        t.wait_job(&vc, name, 60, "running", |j| {
+            status_of(j).state.as_deref() == Some("RUNNING")
+        })
+        .await;
+    }
+    t.op.kill();
+    let describes_before = t.calls(&vc.id, "DescribeJobRun").await.len();
+    let lists_before = t.calls(&vc.id, "ListJobRuns").await.len();
+    t.op.start().await;
+    // Proven runs are polled again; an unproven one never is.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let polled =
+            t.op.metrics()
+                .await
+                .lines()
+                .find_map(|l| l.strip_prefix("emr_operator_tracked_objects{map=\"poller_runs\"} "))
+                .and_then(|v| v.trim().parse::<usize>().ok());
+        if polled == Some(names.len()) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "runs polled after the restart: {polled:?}\n{}",
+            t.op.log_tail(40)
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let describes = t.calls(&vc.id, "DescribeJobRun").await.len() - describes_before;
+    let lists = t.calls(&vc.id, "ListJobRuns").await.len() - lists_before;
+    assert_eq!(describes, 0, "{describes} DescribeJobRun after the restart");
+    assert!(lists >= 1, "proven without a list?");
+    for name in &names {
+        let job = t.jobs(&vc).get(name).await.expect("get");
+        assert_eq!(status_of(&job).state.as_deref(), Some("RUNNING"));
+        assert!(status_of(&job).job_run_id.is_some(), "{name} lost its run");
+    }
+}
+
+/// The caches drop `managedFields` and the last-applied annotation (a second copy of the spec
+/// that client-side `kubectl apply` and Argo CD's default sync write); nothing the operator
+/// writes back may erase them, or another tool's annotation, on the server.
+#[tokio::test]
+async fn a_job_applied_client_side_keeps_its_annotations_through_the_operators_writes() {
+    let t = Test::start("sjr-lean", &[]).await;
+    let vc = t.virtual_cluster("lean").await;
+    let last_applied = r#"{"apiVersion":"emr-on-eks.dev/v1alpha1","kind":"SparkJobRun"}"#;
+    let manifest = job_manifest(&t.id, &vc, "applied", &[("emulator/run-seconds", "1")], "")
+        .replacen(
+            "metadata:\n",
+            &format!(
+                "metadata:\n  annotations:\n    kubectl.kubernetes.io/last-applied-configuration: '{last_applied}'\n    argocd.argoproj.io/tracking-id: 'app:emr-on-eks.dev/SparkJobRun:ns/applied'\n"
+            ),
+            1,
+        );
+    let _: SparkJobRun = t.bed.apply(&manifest).await;
+    let job = t
+        .wait_job(&vc, "applied", 60, "applied finished", finished)
+        .await;
+    assert!(is_true(&job, types::SUCCEEDED), "{:#?}", job.status);
+    let annotations = job.annotations();
+    assert_eq!(
+        annotations
+            .get("kubectl.kubernetes.io/last-applied-configuration")
+            .map(String::as_str),
+        Some(last_applied)
+    );
+    assert!(annotations.contains_key("argocd.argoproj.io/tracking-id"));
+}

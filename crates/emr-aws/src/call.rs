@@ -13,10 +13,12 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use crate::error::AwsFault;
 use crate::observer::{CallObserver, CallOutcome};
 use crate::operation::Operation;
+use crate::pacing::Pacer;
 
 #[derive(Clone)]
 pub(crate) struct Caller {
     observer: Arc<dyn CallObserver>,
+    pacer: Pacer,
 }
 
 impl std::fmt::Debug for Caller {
@@ -27,7 +29,16 @@ impl std::fmt::Debug for Caller {
 
 impl Caller {
     pub(crate) fn new(observer: Arc<dyn CallObserver>) -> Self {
-        Caller { observer }
+        Caller {
+            observer,
+            pacer: Pacer::default(),
+        }
+    }
+
+    /// The same caller, taking a token from `pacer` before each request.
+    pub(crate) fn paced(mut self, pacer: Pacer) -> Self {
+        self.pacer = pacer;
+        self
     }
 
     pub(crate) async fn call<T, E>(
@@ -38,6 +49,11 @@ impl Caller {
     where
         E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
     {
+        // The wait is not part of the call's duration: it is the operator's own pacing.
+        let waited = self.pacer.wait(op).await;
+        if !waited.is_zero() {
+            self.observer.paced(op, waited);
+        }
         let started = Instant::now();
         let result = request.await.map_err(|e| AwsFault::from_sdk_error(&e));
         let elapsed = started.elapsed();
@@ -61,5 +77,64 @@ impl Caller {
         }
         self.observer.observe(op, outcome, elapsed);
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use aws_sdk_emrcontainers::operation::start_job_run::StartJobRunError;
+
+    use super::*;
+    use crate::pacing::{Pacer, Rate};
+
+    #[derive(Default)]
+    struct Seen {
+        paced: Mutex<Vec<(Operation, Duration)>>,
+        calls: Mutex<Vec<(Operation, Duration)>>,
+    }
+
+    impl CallObserver for Seen {
+        fn observe(&self, op: Operation, _: CallOutcome, elapsed: Duration) {
+            self.calls.lock().unwrap().push((op, elapsed));
+        }
+        fn paced(&self, op: Operation, waited: Duration) {
+            self.paced.lock().unwrap().push((op, waited));
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_paced_call_waits_for_its_token_and_the_observer_is_told_apart_from_its_duration() {
+        let seen = Arc::new(Seen::default());
+        let pacer = Pacer::new([(
+            Operation::StartJobRun,
+            Rate {
+                per_second: 1.0,
+                burst: 1,
+            },
+        )]);
+        let caller = Caller::new(seen.clone()).paced(pacer);
+        let started = tokio::time::Instant::now();
+        for _ in 0..3 {
+            caller
+                .call(Operation::StartJobRun, async {
+                    Ok::<_, SdkError<StartJobRunError, HttpResponse>>(())
+                })
+                .await
+                .unwrap();
+        }
+        assert_eq!(started.elapsed(), Duration::from_secs(2));
+        assert_eq!(
+            *seen.paced.lock().unwrap(),
+            [
+                (Operation::StartJobRun, Duration::from_secs(1)),
+                (Operation::StartJobRun, Duration::from_secs(1))
+            ]
+        );
+        assert_eq!(seen.calls.lock().unwrap().len(), 3);
     }
 }

@@ -36,6 +36,12 @@ impl EmrContainers {
         }
     }
 
+    /// Takes a token from `pacer` before each call (see [`crate::pacing`]).
+    pub fn with_pacer(mut self, pacer: crate::pacing::Pacer) -> Self {
+        self.caller = self.caller.paced(pacer);
+        self
+    }
+
     /// The underlying SDK client, for calls this crate does not wrap.
     pub fn client(&self) -> &Client {
         &self.client

@@ -46,6 +46,12 @@ impl Iam {
         }
     }
 
+    /// Takes a token from `pacer` before each call (see [`crate::pacing`]).
+    pub fn with_pacer(mut self, pacer: crate::pacing::Pacer) -> Self {
+        self.caller = self.caller.paced(pacer);
+        self
+    }
+
     /// For an account whose trust policy length quota was raised (IAM allows up to 4,096).
     pub fn with_trust_policy_max_chars(mut self, max_chars: usize) -> Self {
         self.trust_policy_max_chars = max_chars;

@@ -16,6 +16,7 @@ pub mod job_run;
 pub mod job_template;
 pub mod observer;
 pub mod operation;
+pub mod pacing;
 mod pagination;
 pub mod sts;
 mod time;
@@ -40,6 +41,7 @@ pub use job_run::{JobRunInfo, JobRunState, StartedJobRun};
 pub use job_template::{JobTemplateInfo, TemplateParameterError};
 pub use observer::{CallObserver, CallOutcome, NoopObserver};
 pub use operation::Operation;
+pub use pacing::{Pacer, Rate, RateLimitParseError, parse_rate_limit};
 pub use sts::Sts;
 pub use virtual_cluster::{
     CreateVirtualClusterRequest, CreatedVirtualCluster, VirtualClusterInfo, VirtualClusterState,
@@ -76,6 +78,17 @@ impl Aws {
     /// Clients from the default AWS configuration chain (see [`config`]).
     pub async fn from_env(opts: ClientOptions, observer: Arc<dyn CallObserver>) -> Self {
         Aws::new(&AwsClients::from_env(opts).await, observer)
+    }
+
+    /// The same clients, every call taking a token from `pacer` first (one budget for all).
+    pub fn with_pacer(self, pacer: Pacer) -> Self {
+        Aws {
+            emr: self.emr.with_pacer(pacer.clone()),
+            iam: self.iam.with_pacer(pacer.clone()),
+            eks: self.eks.with_pacer(pacer.clone()),
+            sts: self.sts.with_pacer(pacer),
+            region: self.region,
+        }
     }
 
     pub fn region(&self) -> Option<&str> {

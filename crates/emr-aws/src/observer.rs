@@ -29,6 +29,12 @@ pub trait CallObserver: Send + Sync {
     fn observe(&self, op: Operation, outcome: CallOutcome, elapsed: Duration) {
         let _ = (op, outcome, elapsed);
     }
+
+    /// Told when a call waited `waited` for a token of the client-side rate limit
+    /// ([`crate::pacing`]) before it was sent.
+    fn paced(&self, op: Operation, waited: Duration) {
+        let _ = (op, waited);
+    }
 }
 
 /// Observes nothing.

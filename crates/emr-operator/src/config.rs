@@ -81,6 +81,26 @@ pub struct OperatorConfig {
     #[arg(long, env = "EMR_OPERATOR_AWS_MAX_ATTEMPTS", default_value_t = 3)]
     pub aws_max_attempts: u32,
 
+    /// Client-side rate limits per AWS operation, `OPERATION=RATE[/BURST]` (calls per second,
+    /// burst default twice the rate), comma-separated; each one replaces that operation's
+    /// default. A call waits for a token before it is sent, so a burst of new objects leaves at
+    /// a steady pace instead of being throttled. AWS throttles EMR on EKS calls per account and
+    /// Region (token buckets; see
+    /// <https://docs.aws.amazon.com/emr/latest/EMR-on-EKS-DevelopmentGuide/service-quotas.html>
+    /// and the Service Quotas console for your account's values): keep these below them, and
+    /// lower when other tools share the account.
+    #[arg(
+        long = "aws-rate-limit",
+        env = "EMR_OPERATOR_AWS_RATE_LIMITS",
+        value_delimiter = ',',
+        value_parser = emr_aws::parse_rate_limit
+    )]
+    pub aws_rate_limits: Vec<(emr_aws::Operation, emr_aws::Rate)>,
+
+    /// Whether AWS calls are paced at all (`--aws-rate-limit` and its defaults).
+    #[arg(long, env = "EMR_OPERATOR_AWS_PACING", default_value_t = true, action = clap::ArgAction::Set)]
+    pub aws_pacing: bool,
+
     /// Where `/healthz`, `/readyz` and `/metrics` are served.
     #[arg(
         long,
@@ -136,6 +156,44 @@ pub struct OperatorConfig {
     /// This replica's identity in the Lease (defaults to `POD_NAME`, else the host name).
     #[arg(long, env = "POD_NAME")]
     pub identity: Option<String>,
+}
+
+/// The default client-side rate limits (calls per second / burst). Mutations get less than
+/// reads; calls made once per VirtualCluster pass get little, since nothing needs them fast.
+pub const DEFAULT_AWS_RATE_LIMITS: [(emr_aws::Operation, f64, u32); 14] = {
+    use emr_aws::Operation::*;
+    [
+        (StartJobRun, 50.0, 100),
+        (CancelJobRun, 10.0, 20),
+        (DescribeJobRun, 20.0, 40),
+        (ListJobRuns, 10.0, 20),
+        (DescribeJobTemplate, 10.0, 20),
+        (CreateVirtualCluster, 1.0, 5),
+        (DescribeVirtualCluster, 5.0, 10),
+        (ListVirtualClusters, 5.0, 10),
+        (DeleteVirtualCluster, 1.0, 5),
+        (DescribeCluster, 5.0, 10),
+        (GetCallerIdentity, 5.0, 10),
+        (GetRole, 5.0, 10),
+        (UpdateAssumeRolePolicy, 1.0, 5),
+        (ListOpenIdConnectProviders, 2.0, 5),
+    ]
+};
+
+impl OperatorConfig {
+    /// The pacing of AWS calls: the defaults, each replaced by a `--aws-rate-limit` for its
+    /// operation; nothing paced with `--aws-pacing=false`.
+    pub fn aws_pacer(&self) -> emr_aws::Pacer {
+        if !self.aws_pacing {
+            return emr_aws::Pacer::default();
+        }
+        let mut rates: std::collections::HashMap<_, _> = DEFAULT_AWS_RATE_LIMITS
+            .iter()
+            .map(|&(op, per_second, burst)| (op, emr_aws::Rate { per_second, burst }))
+            .collect();
+        rates.extend(self.aws_rate_limits.iter().copied());
+        emr_aws::Pacer::new(rates)
+    }
 }
 
 /// The chart's name for the emr-containers ClusterRole in a release named `emr-on-eks-operator`.
@@ -199,6 +257,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
 
     #[test]
@@ -210,6 +270,53 @@ mod tests {
         assert!(parse_duration("5 minutes").is_err());
         assert!(parse_duration("").is_err());
         assert!(parse_duration(&format!("{}h", u64::MAX)).is_err());
+    }
+
+    #[derive(clap::Parser)]
+    struct Flags {
+        #[command(flatten)]
+        config: OperatorConfig,
+    }
+
+    fn config(args: &[&str]) -> Result<OperatorConfig, clap::Error> {
+        <Flags as clap::Parser>::try_parse_from(
+            std::iter::once("operator").chain(args.iter().copied()),
+        )
+        .map(|f| f.config)
+    }
+
+    #[test]
+    fn every_aws_operation_is_paced_by_default_and_a_flag_replaces_one() {
+        use emr_aws::{Operation, Rate};
+        let defaults = config(&[]).unwrap().aws_pacer();
+        for op in Operation::ALL {
+            assert!(defaults.rate(op).is_some(), "{op:?} has no default");
+        }
+        let set = config(&["--aws-rate-limit", "StartJobRun=5/7,ListJobRuns=2"])
+            .unwrap()
+            .aws_pacer();
+        assert_eq!(
+            set.rate(Operation::StartJobRun),
+            Some(Rate {
+                per_second: 5.0,
+                burst: 7
+            })
+        );
+        assert_eq!(
+            set.rate(Operation::ListJobRuns),
+            Some(Rate {
+                per_second: 2.0,
+                burst: 4
+            })
+        );
+        assert_eq!(
+            set.rate(Operation::GetRole),
+            defaults.rate(Operation::GetRole)
+        );
+        let off = config(&["--aws-pacing=false"]).unwrap().aws_pacer();
+        assert_eq!(off.rate(Operation::StartJobRun), None);
+        assert!(config(&["--aws-rate-limit", "StartJobRun=0"]).is_err());
+        assert!(config(&["--aws-rate-limit", "Nope=1"]).is_err());
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod hostile_values;
 pub mod kit;
 pub mod kube_client;
 pub mod leader;
+pub mod lean;
 pub mod metrics;
 pub mod replaced;
 pub mod run;

@@ -79,6 +79,7 @@ pub struct Metrics {
     time_to_terminal: Family<StateLabel, Histogram>,
     aws_calls: Family<CallLabels, Counter>,
     aws_call_duration: Family<OperationLabel, Histogram>,
+    aws_pacing_wait: Family<OperationLabel, Counter<f64, AtomicU64>>,
     reconciles: Family<ControllerLabel, Counter>,
     reconcile_errors: Family<ErrorLabels, Counter>,
     reconcile_duration: Family<ControllerLabel, Histogram>,
@@ -129,6 +130,7 @@ impl Metrics {
         let aws_call_duration = Family::<OperationLabel, Histogram>::new_with_constructor(
             seconds_histogram as fn() -> Histogram,
         );
+        let aws_pacing_wait = Family::<OperationLabel, Counter<f64, AtomicU64>>::default();
         let reconciles = Family::<ControllerLabel, Counter>::default();
         let reconcile_errors = Family::<ErrorLabels, Counter>::default();
         let reconcile_duration = Family::<ControllerLabel, Histogram>::new_with_constructor(
@@ -172,6 +174,11 @@ impl Metrics {
             "aws_call_seconds",
             "AWS API request latency by operation",
             aws_call_duration.clone(),
+        );
+        registry.register(
+            "aws_rate_limit_wait_seconds",
+            "Time AWS calls waited for a token of the operator's own rate limit (--aws-rate-limit), by operation",
+            aws_pacing_wait.clone(),
         );
         registry.register("reconciles", "Reconciles by controller", reconciles.clone());
         registry.register(
@@ -227,6 +234,7 @@ impl Metrics {
             time_to_terminal,
             aws_calls,
             aws_call_duration,
+            aws_pacing_wait,
             reconciles,
             reconcile_errors,
             reconcile_duration,
@@ -421,6 +429,14 @@ impl CallObserver for Metrics {
             })
             .observe(elapsed.as_secs_f64());
     }
+
+    fn paced(&self, op: Operation, waited: Duration) {
+        self.aws_pacing_wait
+            .get_or_create(&OperationLabel {
+                operation: op.as_str().into(),
+            })
+            .inc_by(waited.as_secs_f64());
+    }
 }
 
 /// `label` in UpperCamelCase: `aws_throttled` becomes `AwsThrottled`, `StartJobRun` stays.
@@ -473,6 +489,20 @@ mod tests {
         );
         let second = m.encode();
         assert!(!second.contains(r#"namespace="team-a""#), "{second}");
+    }
+
+    #[test]
+    fn time_waited_for_a_rate_limit_token_adds_up_per_operation() {
+        let m = Metrics::new();
+        m.paced(Operation::StartJobRun, Duration::from_millis(1500));
+        m.paced(Operation::StartJobRun, Duration::from_millis(500));
+        let text = m.encode();
+        assert!(
+            text.contains(
+                "emr_operator_aws_rate_limit_wait_seconds_total{operation=\"StartJobRun\"} 2.0"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

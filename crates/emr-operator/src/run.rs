@@ -122,7 +122,9 @@ pub async fn run(config: OperatorConfig) -> Result<(), RunError> {
         max_attempts: config.aws_max_attempts.max(1),
         ..Default::default()
     };
-    let mut aws = emr_aws::Aws::from_env(aws_options, metrics.clone()).await;
+    let mut aws = emr_aws::Aws::from_env(aws_options, metrics.clone())
+        .await
+        .with_pacer(config.aws_pacer());
     aws.iam = aws
         .iam
         .with_trust_policy_max_chars(config.iam_trust_policy_max_chars);

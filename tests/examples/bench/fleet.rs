@@ -146,7 +146,7 @@ impl Fleet {
         let i = tenant;
         let t = &self.tenants[i % self.tenants.len()];
         let s = &self.settings;
-        json!({
+        let mut job = json!({
             "apiVersion": "emr-on-eks.dev/v1alpha1",
             "kind": "SparkJobRun",
             "metadata": {
@@ -170,7 +170,14 @@ impl Fleet {
                     "emulator/run-seconds": s.run_seconds.to_string(),
                 },
             }
-        })
+        });
+        if s.last_applied {
+            // What client-side `kubectl apply` adds: the applied manifest itself, compact.
+            let copy = job.to_string();
+            job["metadata"]["annotations"] =
+                json!({"kubectl.kubernetes.io/last-applied-configuration": copy});
+        }
+        job
     }
 
     /// `n` valid jobs named `<prefix>-00000`...

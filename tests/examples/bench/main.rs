@@ -47,6 +47,10 @@ pub struct Settings {
     pub timeout_seconds: u64,
     /// How long the finished objects are kept and watched after a scale burst (`BENCH_KEEP_SECONDS`, 60).
     pub keep_seconds: u64,
+    /// Whether each SparkJobRun carries the `kubectl.kubernetes.io/last-applied-configuration`
+    /// annotation, as client-side `kubectl apply` and Argo CD's default sync write it
+    /// (`BENCH_LAST_APPLIED`, 1): the copy of the spec a lean cache must not keep.
+    pub last_applied: bool,
     /// Jobs in the throttle/latency/down/apiserver-restart/watch-drop bursts (`BENCH_FAULT_SIZE`, 300).
     pub fault_size: usize,
     /// Jobs in the SIGKILL burst (`BENCH_KILL_SIZE`, 1000) and kills (`BENCH_KILLS`, 10).
@@ -115,6 +119,7 @@ impl Settings {
             run_seconds: env_or("BENCH_RUN_SECONDS", 10.0)?,
             timeout_seconds: env_or("BENCH_TIMEOUT_SECONDS", 900)?,
             keep_seconds: env_or("BENCH_KEEP_SECONDS", 60)?,
+            last_applied: env_or("BENCH_LAST_APPLIED", 1u8)? != 0,
             fault_size: env_or("BENCH_FAULT_SIZE", 300)?,
             kill_size: env_or("BENCH_KILL_SIZE", 1000)?,
             kills: env_or("BENCH_KILLS", 10)?,

@@ -54,6 +54,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 
 use crate::context::Context;
 use crate::fair_queue::{Lane, Runner, TenantInfo};
+use crate::lean;
 use crate::run::Shutdown;
 use poller::{Poller, SharedTracker, Triggers};
 use state::State;
@@ -91,18 +92,22 @@ pub async fn run(ctx: Arc<Context>, shutdown: Shutdown) {
         let (store, writer) = reflector::store();
         stores.push(store);
         let admission = state.clone();
-        let changes =
-            reflector::reflector(writer, watcher(api, ctx.watcher_config()).default_backoff())
-                .scan(Vec::new(), move |listed, event| {
-                    // The store has applied the event: a freed slot wakes who waits for it.
-                    admission.admission.observe(&event);
-                    futures::future::ready(Some(stream::iter(
-                        triggered(listed, event)
-                            .into_iter()
-                            .map(|job| (job, Lane::Changes)),
-                    )))
-                })
-                .flatten();
+        let changes = reflector::reflector(
+            writer,
+            watcher(api, ctx.watcher_config())
+                .modify(lean::trim)
+                .default_backoff(),
+        )
+        .scan(Vec::new(), move |listed, event| {
+            // The store has applied the event: a freed slot wakes who waits for it.
+            admission.admission.observe(&event);
+            futures::future::ready(Some(stream::iter(
+                triggered(listed, event)
+                    .into_iter()
+                    .map(|job| (job, Lane::Changes)),
+            )))
+        })
+        .flatten();
         triggers.push(changes.boxed());
     }
 
@@ -116,6 +121,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: Shutdown) {
                 Api::<VirtualCluster>::all(ctx.client.clone()),
                 ctx.watcher_config(),
             )
+            .modify(lean::trim)
             .default_backoff(),
         )
         .map(move |event| {

@@ -152,7 +152,9 @@ impl Poller {
                     virtual_cluster = vc,
                     "virtual cluster not found; checking its runs one by one"
                 );
-                let (_, missing) = self.tracker.with(|r| r.record_active(vc, &[], Utc::now()));
+                let (changed, missing) =
+                    self.tracker.with(|r| r.record_active(vc, &[], Utc::now()));
+                self.triggers.send(changed);
                 self.describe(missing).await;
             }
             Err(error) => {

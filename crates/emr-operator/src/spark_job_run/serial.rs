@@ -74,7 +74,10 @@ pub fn remember(cached: &SparkJobRun, ending: Ending<'_>) -> Option<BeyondCache>
     } else if ending.refused {
         Some(BeyondCache::Stale)
     } else if ending.last.resource_version() != cached.resource_version() {
-        Some(BeyondCache::Version(Box::new(ending.last.clone())))
+        // Trimmed like the cache's copies: this one stands in for them until they catch up.
+        Some(BeyondCache::Version(Box::new(crate::lean::trimmed(
+            ending.last.clone(),
+        ))))
     } else {
         None
     }

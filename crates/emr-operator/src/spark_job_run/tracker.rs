@@ -94,6 +94,28 @@ struct Observed {
     object: ObjectRef<SparkJobRun>,
 }
 
+/// What the poller's ListJobRuns said of a run a reconcile must prove before acting on it (see
+/// [`Tracker::ask_proof`]).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Proof {
+    /// No list of its virtual cluster has answered since it was asked for.
+    Waiting { asked_at: DateTime<Utc> },
+    /// The list held it: EMR's word on it, client token included.
+    Listed(Box<JobRunInfo>),
+    /// The list cannot settle it (not among the active runs: finished meanwhile, or older than
+    /// the list's window): ask EMR about this run alone.
+    Unsettled,
+}
+
+#[derive(Clone, Debug)]
+struct PendingProof {
+    proof: Proof,
+    /// When the run was created, as status tells (only bounds the list's `createdAfter`).
+    since: DateTime<Utc>,
+    /// The objects to reconcile once it is settled (usually one).
+    objects: Vec<ObjectRef<SparkJobRun>>,
+}
+
 #[derive(Clone, Debug)]
 struct Schedule {
     next_poll: DateTime<Utc>,
@@ -108,6 +130,7 @@ pub struct Tracker {
     observed: HashMap<JobKey, Observed>,
     schedules: BTreeMap<String, Schedule>,
     cancel_requested: HashSet<JobKey>,
+    proofs: HashMap<JobKey, PendingProof>,
 }
 
 fn delta(d: Duration) -> TimeDelta {
@@ -136,6 +159,7 @@ impl Tracker {
             observed: HashMap::new(),
             schedules: BTreeMap::new(),
             cancel_requested: HashSet::new(),
+            proofs: HashMap::new(),
         }
     }
 
@@ -182,7 +206,7 @@ impl Tracker {
     }
 
     fn drop_idle_schedule(&mut self, vc: &str) {
-        if !self.runs.keys().any(|k| k.virtual_cluster_id == vc) {
+        if !self.runs.keys().any(|k| k.virtual_cluster_id == vc) && !self.awaits_proof(vc) {
             self.schedules.remove(vc);
         }
     }
@@ -218,6 +242,81 @@ impl Tracker {
         }
     }
 
+    /// Asks the next ListJobRuns of `key`'s virtual cluster (already proven the object's) to
+    /// prove `key`, a run status names but the poller does not know (after a restart, every
+    /// active run): one list per virtual cluster instead of one DescribeJobRun per run. The
+    /// list is due at once. Returns what is known so far; a settled proof is handed out once.
+    pub fn ask_proof(
+        &mut self,
+        key: &JobKey,
+        object: ObjectRef<SparkJobRun>,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Proof {
+        if let Some(pending) = self.proofs.get_mut(key) {
+            if matches!(pending.proof, Proof::Waiting { .. }) {
+                if !pending.objects.contains(&object) {
+                    pending.objects.push(object);
+                }
+                return pending.proof.clone();
+            }
+            let proof = pending.proof.clone();
+            self.proofs.remove(key);
+            self.drop_idle_schedule(&key.virtual_cluster_id);
+            return proof;
+        }
+        self.proofs.insert(
+            key.clone(),
+            PendingProof {
+                proof: Proof::Waiting { asked_at: now },
+                since,
+                objects: vec![object],
+            },
+        );
+        let schedule = self
+            .schedules
+            .entry(key.virtual_cluster_id.clone())
+            .or_insert(Schedule {
+                next_poll: now,
+                failures: 0,
+            });
+        // A virtual cluster whose lists fail keeps its backoff.
+        if schedule.failures == 0 {
+            schedule.next_poll = schedule.next_poll.min(now);
+        }
+        Proof::Waiting { asked_at: now }
+    }
+
+    /// Drops a proof asked for `key` (the reconcile proved it otherwise, or gave up waiting).
+    pub fn drop_proof(&mut self, key: &JobKey) {
+        if self.proofs.remove(key).is_some() {
+            self.drop_idle_schedule(&key.virtual_cluster_id);
+        }
+    }
+
+    fn awaits_proof(&self, vc: &str) -> bool {
+        self.proofs
+            .iter()
+            .any(|(k, p)| k.virtual_cluster_id == vc && matches!(p.proof, Proof::Waiting { .. }))
+    }
+
+    /// Settles the waiting proofs of `vc` with `proof_of` (a list's answer); returns the objects
+    /// to reconcile.
+    fn settle_proofs(
+        &mut self,
+        vc: &str,
+        proof_of: impl Fn(&JobKey) -> Proof,
+    ) -> Vec<ObjectRef<SparkJobRun>> {
+        let mut woken = Vec::new();
+        for (key, pending) in &mut self.proofs {
+            if key.virtual_cluster_id == vc && matches!(pending.proof, Proof::Waiting { .. }) {
+                pending.proof = proof_of(key);
+                woken.extend(pending.objects.iter().cloned());
+            }
+        }
+        woken
+    }
+
     fn runs_of<'a>(&'a self, vc: &'a str) -> impl Iterator<Item = (&'a JobKey, &'a Tracked)> + 'a {
         self.runs
             .iter()
@@ -230,7 +329,18 @@ impl Tracker {
             .iter()
             .filter(|(_, s)| s.next_poll <= now)
             .filter_map(|(vc, _)| {
-                let oldest = self.runs_of(vc).map(|(_, t)| t.since).min()?;
+                let proving = self
+                    .proofs
+                    .iter()
+                    .filter(|(k, p)| {
+                        k.virtual_cluster_id == *vc && matches!(p.proof, Proof::Waiting { .. })
+                    })
+                    .map(|(_, p)| p.since);
+                let oldest = self
+                    .runs_of(vc)
+                    .map(|(_, t)| t.since)
+                    .chain(proving)
+                    .min()?;
                 Some(PollRequest {
                     virtual_cluster_id: vc.clone(),
                     created_after: created_after(oldest),
@@ -306,6 +416,14 @@ impl Tracker {
                 None => missing.push(key),
             }
         }
+        // A run the active list does not hold may have finished, or be older than its window:
+        // only a DescribeJobRun settles it.
+        changed.extend(
+            self.settle_proofs(vc, |key| match by_id.get(key.job_run_id.as_str()) {
+                Some(info) => Proof::Listed(Box::new((*info).clone())),
+                None => Proof::Unsettled,
+            }),
+        );
         let next = after(now, self.interval(vc, now));
         if let Some(schedule) = self.schedules.get_mut(vc) {
             schedule.next_poll = next;
@@ -379,7 +497,14 @@ impl Tracker {
     }
 
     /// A poll of `vc` failed (throttled, unavailable): try again in `retry_in`.
+    /// A failed list leaves the proofs it was due for waiting: the reconciles describe their
+    /// runs once they have waited long enough (a list that keeps failing), not at once (a
+    /// throttled list followed by a describe per object would make the throttling worse).
     pub fn record_failure(&mut self, vc: &str, retry_in: Duration, now: DateTime<Utc>) {
+        self.record_poll_failure(vc, retry_in, now);
+    }
+
+    fn record_poll_failure(&mut self, vc: &str, retry_in: Duration, now: DateTime<Utc>) {
         if let Some(schedule) = self.schedules.get_mut(vc) {
             schedule.failures = schedule.failures.saturating_add(1);
             schedule.next_poll = after(now, retry_in);
@@ -399,6 +524,11 @@ impl Tracker {
         let observed = &self.observed;
         self.cancel_requested
             .retain(|key| runs.contains_key(key) || observed.contains_key(key));
+        // A proof nobody came back for (the object went): a reconcile would ask again.
+        self.proofs.retain(|_, p| match p.proof {
+            Proof::Waiting { asked_at } => now - asked_at < max_age,
+            Proof::Listed(_) | Proof::Unsettled => true,
+        });
     }
 
     /// How many runs are being polled.
@@ -426,11 +556,16 @@ impl Tracker {
         for key in &gone {
             self.forget(key);
         }
+        self.proofs.retain(|_, p| {
+            p.objects.retain(|o| present(o));
+            !p.objects.is_empty()
+        });
     }
 
     /// How many entries each map holds, for the `tracked_objects` metric.
-    pub fn sizes(&self) -> [(&'static str, usize); 4] {
+    pub fn sizes(&self) -> [(&'static str, usize); 5] {
         [
+            ("poller_proofs", self.proofs.len()),
             ("poller_runs", self.runs.len()),
             ("poller_observations", self.observed.len()),
             ("poller_schedules", self.schedules.len()),
@@ -438,6 +573,9 @@ impl Tracker {
         ]
     }
 }
+
+#[cfg(test)]
+mod proof_tests;
 
 #[cfg(test)]
 mod tests {
@@ -723,7 +861,7 @@ mod tests {
         assert!(!r.cancel_requested(&key("vc1", "a")));
         assert_eq!(r.tracked_in("vc1"), Vec::<JobKey>::new());
         let sizes: Vec<usize> = r.sizes().iter().map(|(_, n)| *n).collect();
-        assert_eq!(sizes, vec![1, 0, 1, 0], "{:?}", r.sizes());
+        assert_eq!(sizes, vec![0, 1, 0, 1, 0], "{:?}", r.sizes());
         r.forget_objects(|_| false);
         assert!(r.sizes().iter().all(|(_, n)| *n == 0), "{:?}", r.sizes());
     }

@@ -13,8 +13,8 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::api::Api;
 use kube::runtime::controller::{Action, Config};
-use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::{Controller, watcher};
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{Controller, WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
 
 use super::error::Error;
@@ -24,15 +24,23 @@ use super::state::State;
 use super::sweep;
 use crate::Context;
 use crate::kit::{Category, ReconcileError};
+use crate::lean;
 
 /// Runs the controller until `shutdown` completes.
 pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
     let client = ctx.client.clone();
-    let controller = Controller::new(
-        Api::<VirtualCluster>::all(client.clone()),
-        ctx.watcher_config(),
-    );
-    let store = controller.store();
+    // As Controller::new builds it, but trimmed before the store (see crate::lean).
+    let (store, writer) = reflector::store();
+    let vcs = reflector::reflector(
+        writer,
+        watcher(
+            Api::<VirtualCluster>::all(client.clone()),
+            ctx.watcher_config(),
+        )
+        .modify(lean::trim),
+    )
+    .applied_objects();
+    let controller = Controller::for_stream(vcs, store.clone());
     // Children are found by the operator's label, not by owner references: the runtime maps an
     // owner reference to an owner in the child's namespace, and a VirtualCluster has none.
     let children = watcher::Config::default()
@@ -157,7 +165,6 @@ fn error_policy(vc: Arc<VirtualCluster>, error: &Error, state: Arc<State>) -> Ac
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kube::runtime::reflector;
     use kube::runtime::watcher::Event;
 
     fn vc(name: &str, spec_namespace: &str, bound: Option<&str>) -> VirtualCluster {

@@ -14,6 +14,8 @@ mod admit;
 mod expire;
 mod preflight;
 mod prove;
+#[cfg(test)]
+mod prove_tests;
 mod submit;
 mod template_ref;
 #[cfg(test)]
@@ -132,7 +134,9 @@ impl<'a> Reconcile<'a> {
                 }
             }
         }
-        self.prove_status().await?;
+        if let prove::Proven::Later(recheck) = self.prove_status().await? {
+            return Ok(Action::requeue(recheck));
+        }
         let mut target = None;
         for _ in 0..2 {
             let decision = self.decide(target.as_ref());

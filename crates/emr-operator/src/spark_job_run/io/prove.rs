@@ -1,6 +1,9 @@
 //! Status is a record, not an authority: what it names (virtual cluster, job run) is proven to
 //! be this object's before anything acts on it (see [`ownership`](super::super::ownership)).
 
+use std::time::Duration;
+
+use chrono::{TimeDelta, Utc};
 use emr_api::spark_job_run::reasons;
 use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
@@ -10,21 +13,37 @@ use crate::kit::Event;
 use crate::spark_job_run::decide::{self, Phase};
 use crate::spark_job_run::error::Error;
 use crate::spark_job_run::ownership::{self, Evidence, RunOwnership};
-use crate::spark_job_run::tracker::{JobKey, Observation};
+use crate::spark_job_run::tracker::{JobKey, Observation, Proof};
+
+/// How long a reconcile waits for the poller's list to prove a run before it describes the run
+/// itself (the list is due at once; this bounds lists that keep failing and a stuck poller).
+const LIST_PROOF_PATIENCE: TimeDelta = TimeDelta::seconds(30);
+/// When a reconcile waiting for that list looks again if the poller has not woken it first.
+const LIST_PROOF_RECHECK: Duration = Duration::from_secs(10);
+
+/// What proving status lets the reconcile do next.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Proven {
+    /// Status is proven (or replaced by what could be): decide on it.
+    Done,
+    /// The job run is not proven yet and the poller's next list will tell: do nothing until
+    /// then (at the latest after this long).
+    Later(Duration),
+}
 
 impl Reconcile<'_> {
     /// Status is a record, not an authority: proves that the virtual cluster and job run it
     /// names are this object's before anything acts on them, and discards them otherwise (see
     /// [`ownership`]). Only a recorded attempt or an active run name anything AWS is called on.
-    pub(super) async fn prove_status(&mut self) -> Result<(), Error> {
+    pub(super) async fn prove_status(&mut self) -> Result<Proven, Error> {
         let status = self.status();
         if !matches!(decide::phase(&status), Phase::Submitting | Phase::Active)
             || (self.job.metadata.deletion_timestamp.is_some() && !self.has_finalizer())
         {
-            return Ok(());
+            return Ok(Proven::Done);
         }
         let Some(claimed) = status.virtual_cluster_id.clone() else {
-            return Ok(());
+            return Ok(Proven::Done);
         };
         let uid = self.job.uid().unwrap_or_default();
         let key = decide::current_run(&status);
@@ -43,7 +62,7 @@ impl Reconcile<'_> {
                 ownership::check_run(&uid, key, evidence)
             });
             match verdict {
-                RunOwnership::Ours => return Ok(()),
+                RunOwnership::Ours => return Ok(Proven::Done),
                 RunOwnership::NotOurs(why) => return self.disown(&why).await,
                 RunOwnership::Unknown => {}
             }
@@ -53,8 +72,35 @@ impl Reconcile<'_> {
             return self.disown(&why).await;
         }
         let Some(key) = key else {
-            return Ok(());
+            return Ok(Proven::Done);
         };
+        // After a restart the poller knows no run: rather than one DescribeJobRun per object,
+        // the first ListJobRuns of the (proven) virtual cluster proves them all. Nothing is done
+        // on the run until then.
+        let since = status
+            .created_at
+            .map(|t| t.as_datetime())
+            .or_else(|| decide::submitting_since(&status))
+            .unwrap_or_else(Utc::now);
+        let this = ObjectRef::from_obj(&self.job);
+        let now = Utc::now();
+        let proof = self
+            .state
+            .tracker
+            .change(|r| r.ask_proof(&key, this, since, now));
+        match proof {
+            Proof::Listed(info) => {
+                return match ownership::check_run(&uid, &key, Evidence::Seen(&info)) {
+                    RunOwnership::NotOurs(why) => self.disown(&why).await,
+                    RunOwnership::Ours | RunOwnership::Unknown => Ok(Proven::Done),
+                };
+            }
+            Proof::Waiting { asked_at } if now - asked_at < LIST_PROOF_PATIENCE => {
+                return Ok(Proven::Later(LIST_PROOF_RECHECK));
+            }
+            Proof::Waiting { .. } => self.state.tracker.with(|r| r.drop_proof(&key)),
+            Proof::Unsettled => {}
+        }
         // The virtual cluster is this object's own: asking EMR about the run there is safe.
         match self
             .ctx()
@@ -67,7 +113,7 @@ impl Reconcile<'_> {
             // object's own virtual cluster, the boundary between tenants.
             Ok(info) => match ownership::check_run(&uid, &key, Evidence::Seen(&info)) {
                 RunOwnership::NotOurs(why) => self.disown(&why).await,
-                RunOwnership::Ours | RunOwnership::Unknown => Ok(()),
+                RunOwnership::Ours | RunOwnership::Unknown => Ok(Proven::Done),
             },
             Err(error) if error.is_not_found() => {
                 let why = format!(
@@ -85,7 +131,7 @@ impl Reconcile<'_> {
 
     /// Replaces what status named but could not prove with the spec's own virtual cluster and
     /// no job run, with a condition and a Warning Event.
-    pub(super) async fn disown(&mut self, why: &str) -> Result<(), Error> {
+    pub(super) async fn disown(&mut self, why: &str) -> Result<Proven, Error> {
         let owned = self.lookup().await?.owned_virtual_cluster_id.clone();
         tracing::warn!(object = %self.object, "status not trusted: {why}");
         let status = ownership::disowned(
@@ -102,7 +148,7 @@ impl Reconcile<'_> {
             message,
         )])
         .await;
-        Ok(())
+        Ok(Proven::Done)
     }
 
     /// Drops what the poller knows of `key`, unless it is another object's: a status naming

@@ -24,10 +24,10 @@ use crate::spark_job_run::request::client_token;
 use crate::spark_job_run::state::State;
 use crate::spark_job_run::tracker::Cadence;
 
-const UID: &str = "0b5c6a52-5a3e-4c59-9a4e-1f2f0d3c4b5a";
+pub(super) const UID: &str = "0b5c6a52-5a3e-4c59-9a4e-1f2f0d3c4b5a";
 const ROLE: &str = "arn:aws:iam::123456789012:role/emr-job-role";
-const JOB: &str = "/apis/emr-on-eks.dev/v1alpha1/namespaces/team-a/sparkjobruns/pi";
-const VC: &str = "/apis/emr-on-eks.dev/v1alpha1/virtualclusters/analytics";
+pub(super) const JOB: &str = "/apis/emr-on-eks.dev/v1alpha1/namespaces/team-a/sparkjobruns/pi";
+pub(super) const VC: &str = "/apis/emr-on-eks.dev/v1alpha1/virtualclusters/analytics";
 
 #[derive(Parser)]
 struct Args {
@@ -36,7 +36,7 @@ struct Args {
 }
 
 /// The controller's state around a mock apiserver and a scripted AWS.
-async fn state(aws_replies: Vec<Reply>) -> (Arc<State>, MockApiServer, TestServer) {
+pub(super) async fn state(aws_replies: Vec<Reply>) -> (Arc<State>, MockApiServer, TestServer) {
     let (client, server) = MockApiServer::start();
     let aws_server = TestServer::start(aws_replies);
     let sdk = aws_server.sdk_config(1).await;
@@ -59,7 +59,7 @@ async fn state(aws_replies: Vec<Reply>) -> (Arc<State>, MockApiServer, TestServe
 }
 
 /// A new SparkJobRun, as the watch cache holds it.
-fn job() -> Value {
+pub(super) fn job() -> Value {
     json!({
         "apiVersion": "emr-on-eks.dev/v1alpha1", "kind": "SparkJobRun",
         "metadata": {
@@ -76,7 +76,7 @@ fn job() -> Value {
 }
 
 /// A Ready VirtualCluster for namespace team-a, allowing [`ROLE`].
-fn virtual_cluster() -> Value {
+pub(super) fn virtual_cluster() -> Value {
     json!({
         "apiVersion": "emr-on-eks.dev/v1alpha1", "kind": "VirtualCluster",
         "metadata": {"name": "analytics", "uid": "vc-uid", "resourceVersion": "7"},
@@ -89,7 +89,7 @@ fn virtual_cluster() -> Value {
     })
 }
 
-fn cached(object: &Value) -> Arc<SparkJobRun> {
+pub(super) fn cached(object: &Value) -> Arc<SparkJobRun> {
     Arc::new(serde_json::from_value(object.clone()).unwrap())
 }
 

@@ -1,0 +1,172 @@
+//! Proofs of runs status names, from the poller's list instead of one DescribeJobRun each.
+
+#![allow(clippy::unwrap_used)]
+
+use emr_aws::JobRunState;
+
+use super::*;
+
+fn tracker() -> Tracker {
+    Tracker::new(Cadence {
+        poll_interval: Duration::from_secs(30),
+        young_poll_interval: Duration::from_secs(5),
+        young_job_age: Duration::from_secs(180),
+    })
+}
+
+fn t0() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_700_000_000, 0).unwrap()
+}
+
+fn key(vc: &str, id: &str) -> JobKey {
+    JobKey {
+        virtual_cluster_id: vc.into(),
+        job_run_id: id.into(),
+    }
+}
+
+fn obj(name: &str) -> ObjectRef<SparkJobRun> {
+    ObjectRef::new(name).within("ns")
+}
+
+fn listed(vc: &str, id: &str, token: &str) -> JobRunInfo {
+    JobRunInfo {
+        id: id.into(),
+        name: None,
+        arn: None,
+        virtual_cluster_id: vc.into(),
+        state: JobRunState::Running,
+        failure_reason: None,
+        state_details: None,
+        created_at: Some(t0()),
+        finished_at: None,
+        retry_attempts: None,
+        client_token: Some(token.into()),
+    }
+}
+
+#[test]
+fn one_list_proves_every_run_of_a_virtual_cluster_after_a_restart() {
+    let mut r = tracker();
+    let since = t0() - TimeDelta::hours(1);
+    let now = t0();
+    for id in ["a", "b", "c"] {
+        assert_eq!(
+            r.ask_proof(&key("vc1", id), obj(id), since, now),
+            Proof::Waiting { asked_at: now }
+        );
+    }
+    // The list is due at once, and its window covers the runs status names.
+    assert_eq!(
+        r.due(now),
+        [PollRequest {
+            virtual_cluster_id: "vc1".into(),
+            created_after: created_after(since),
+        }]
+    );
+    // Asking again while waiting neither settles nor duplicates anything.
+    assert_eq!(
+        r.ask_proof(&key("vc1", "a"), obj("a"), since, now),
+        Proof::Waiting { asked_at: now }
+    );
+    let (mut woken, missing) = r.record_active(
+        "vc1",
+        &[listed("vc1", "a", "uid-a-1"), listed("vc1", "b", "uid-x-1")],
+        now,
+    );
+    woken.sort_by(|x, y| x.name.cmp(&y.name));
+    assert_eq!(woken, [obj("a"), obj("b"), obj("c")]);
+    assert!(missing.is_empty(), "nothing was tracked: {missing:?}");
+    // The list's word is handed out as it is (the reconcile judges the token), once.
+    assert_eq!(
+        r.ask_proof(&key("vc1", "a"), obj("a"), since, now),
+        Proof::Listed(Box::new(listed("vc1", "a", "uid-a-1")))
+    );
+    assert_eq!(
+        r.ask_proof(&key("vc1", "b"), obj("b"), since, now),
+        Proof::Listed(Box::new(listed("vc1", "b", "uid-x-1")))
+    );
+    // Not among the active runs: finished meanwhile, or outside the window.
+    assert_eq!(
+        r.ask_proof(&key("vc1", "c"), obj("c"), since, now),
+        Proof::Unsettled
+    );
+    assert!(r.sizes().iter().all(|(_, n)| *n == 0), "{:?}", r.sizes());
+    assert_eq!(r.next_poll_at(), None, "nothing left to poll");
+}
+
+#[test]
+fn a_failed_list_keeps_the_proof_waiting_and_its_backoff() {
+    let mut r = tracker();
+    let now = t0();
+    r.ask_proof(&key("vc1", "a"), obj("a"), now, now);
+    r.record_failure("vc1", Duration::from_secs(20), now);
+    // Still waiting (the reconcile describes once it has waited long enough), and a new ask
+    // does not bring the list of a failing virtual cluster forward.
+    assert_eq!(
+        r.ask_proof(&key("vc1", "b"), obj("b"), now, now),
+        Proof::Waiting { asked_at: now }
+    );
+    assert_eq!(
+        r.ask_proof(&key("vc1", "a"), obj("a"), now, now),
+        Proof::Waiting { asked_at: now }
+    );
+    assert_eq!(r.next_poll_at(), Some(now + TimeDelta::seconds(20)));
+    assert!(r.due(now).is_empty());
+}
+
+#[test]
+fn proofs_wait_only_for_their_own_virtual_cluster_and_go_with_their_object() {
+    let mut r = tracker();
+    let now = t0();
+    r.ask_proof(&key("vc1", "a"), obj("a"), now, now);
+    r.ask_proof(&key("vc2", "b"), obj("b"), now, now);
+    let (woken, _) = r.record_active("vc2", &[], now);
+    assert_eq!(woken, [obj("b")]);
+    assert_eq!(
+        r.ask_proof(&key("vc1", "a"), obj("a"), now, now),
+        Proof::Waiting { asked_at: now }
+    );
+    // The object went: its proof goes too (and the poll it asked for).
+    r.forget_objects(|o| *o != obj("a"));
+    r.forget_objects(|_| true);
+    assert_eq!(
+        r.sizes()[0],
+        ("poller_proofs", 1),
+        "b's settled proof waits for b"
+    );
+    r.forget_objects(|o| *o != obj("b"));
+    assert_eq!(r.sizes()[0], ("poller_proofs", 0));
+    // A proof nobody came back for is dropped with age.
+    r.ask_proof(&key("vc1", "z"), obj("z"), now, now);
+    r.prune(now + TimeDelta::hours(2), TimeDelta::hours(1));
+    assert_eq!(r.sizes()[0], ("poller_proofs", 0));
+    r.drop_proof(&key("vc1", "z"));
+    assert_eq!(
+        r.next_poll_at(),
+        r.schedules.values().map(|s| s.next_poll).min()
+    );
+}
+
+#[test]
+fn a_tracked_run_and_a_proof_share_one_list() {
+    let mut r = tracker();
+    let now = t0();
+    r.track(key("vc1", "tracked"), obj("t"), now, now);
+    r.ask_proof(&key("vc1", "p"), obj("p"), now - TimeDelta::hours(3), now);
+    let due = r.due(now);
+    assert_eq!(due.len(), 1);
+    assert_eq!(
+        due[0].created_after,
+        created_after(now - TimeDelta::hours(3))
+    );
+    let (woken, _) = r.record_active(
+        "vc1",
+        &[listed("vc1", "tracked", "t-1"), listed("vc1", "p", "p-1")],
+        now,
+    );
+    assert!(
+        woken.contains(&obj("p")) && woken.contains(&obj("t")),
+        "{woken:?}"
+    );
+}

@@ -1,0 +1,109 @@
+//! Heap bytes per cached SparkJobRun, whole and trimmed ([`emr_operator::lean`]): a heap profile
+//! of what the watch cache holds, with dhat's allocator (this test binary only; nothing of it is
+//! in the operator). Objects as the apiserver serves a job applied with client-side
+//! `kubectl apply` (or Argo CD's default sync) and finished by the operator: managedFields of
+//! three managers and the last-applied annotation. `cargo test -p emr-operator --test lean_heap
+//! -- --nocapture` prints the figures bench/README.md quotes.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use emr_api::SparkJobRun;
+use serde_json::{Value, json};
+
+#[global_allocator]
+static ALLOCATOR: dhat::Alloc = dhat::Alloc;
+
+const OBJECTS: usize = 1000;
+
+/// The manifest a user applies (as the bench does).
+fn manifest(i: usize) -> Value {
+    json!({
+        "apiVersion": "emr-on-eks.dev/v1alpha1",
+        "kind": "SparkJobRun",
+        "metadata": {"name": format!("job-{i:05}"), "namespace": "team-a", "labels": {"app.kubernetes.io/instance": "spark-jobs"}},
+        "spec": {
+            "virtualCluster": {"name": "analytics"},
+            "executionRoleArn": "arn:aws:iam::123456789012:role/emr-job-role",
+            "releaseLabel": "emr-6.15.0-latest",
+            "jobDriver": {"sparkSubmitJobDriver": {
+                "entryPoint": "local:///usr/lib/spark/examples/src/main/python/pi.py",
+                "entryPointArguments": ["100"],
+                "sparkSubmitParameters": "--conf spark.executor.instances=2 --conf spark.executor.memory=2G",
+            }},
+            "tags": {"team": "t1"},
+        }
+    })
+}
+
+/// The object as a watch serves it once finished.
+fn served(i: usize) -> Value {
+    let mut object = manifest(i);
+    let last_applied = object.to_string();
+    let time = "2026-11-30T12:00:00Z";
+    let metadata = object["metadata"].as_object_mut().unwrap();
+    metadata.insert(
+        "uid".into(),
+        json!(format!("0b5c6a52-5a3e-4c59-9a4e-{i:012}")),
+    );
+    metadata.insert("resourceVersion".into(), json!(format!("{}", 100_000 + i)));
+    metadata.insert("generation".into(), json!(1));
+    metadata.insert("creationTimestamp".into(), json!(time));
+    metadata.insert("finalizers".into(), json!(["emr-on-eks.dev/job-run"]));
+    metadata.insert(
+        "annotations".into(),
+        json!({"kubectl.kubernetes.io/last-applied-configuration": last_applied}),
+    );
+    metadata.insert("managedFields".into(), json!([
+        {"manager": "kubectl-client-side-apply", "operation": "Update", "apiVersion": "emr-on-eks.dev/v1alpha1", "time": time, "fieldsType": "FieldsV1",
+         "fieldsV1": {"f:metadata": {"f:annotations": {".": {}, "f:kubectl.kubernetes.io/last-applied-configuration": {}}, "f:labels": {".": {}, "f:app.kubernetes.io/instance": {}}},
+                      "f:spec": {".": {}, "f:executionRoleArn": {}, "f:jobDriver": {".": {}, "f:sparkSubmitJobDriver": {".": {}, "f:entryPoint": {}, "f:entryPointArguments": {}, "f:sparkSubmitParameters": {}}},
+                                 "f:releaseLabel": {}, "f:tags": {".": {}, "f:team": {}}, "f:virtualCluster": {".": {}, "f:name": {}}}}},
+        {"manager": "emr-on-eks-operator", "operation": "Update", "apiVersion": "emr-on-eks.dev/v1alpha1", "time": time, "fieldsType": "FieldsV1",
+         "fieldsV1": {"f:metadata": {"f:finalizers": {".": {}, "v:\"emr-on-eks.dev/job-run\"": {}}}}},
+        {"manager": "emr-on-eks-operator", "operation": "Apply", "apiVersion": "emr-on-eks.dev/v1alpha1", "time": time, "fieldsType": "FieldsV1", "subresource": "status",
+         "fieldsV1": {"f:status": {"f:arn": {}, "f:attempt": {}, "f:attempts": {}, "f:conditions": {}, "f:createdAt": {}, "f:finishedAt": {}, "f:jobRunId": {}, "f:message": {},
+                                   "f:observedGeneration": {}, "f:state": {}, "f:submittedSpecFingerprint": {}, "f:virtualClusterId": {}}}},
+    ]));
+    let condition = |kind: &str, status: &str, reason: &str| json!({"type": kind, "status": status, "reason": reason, "message": "job run 000000036ue9ejg5m3o COMPLETED (attempt 1)", "lastTransitionTime": time, "observedGeneration": 1});
+    object["status"] = json!({
+        "observedGeneration": 1, "attempt": 1, "submittedSpecFingerprint": "5f1c0a9e3b7d2e4f",
+        "virtualClusterId": "vc0123456789abcdefghijklm", "jobRunId": format!("000000036ue9ejg{i:05}"),
+        "arn": format!("arn:aws:emr-containers:us-east-1:123456789012:/virtualclusters/vc0123456789abcdefghijklm/jobruns/000000036ue9ejg{i:05}"),
+        "state": "COMPLETED", "createdAt": time, "finishedAt": time,
+        "attempts": [{"attempt": 1, "jobRunId": format!("000000036ue9ejg{i:05}"), "state": "COMPLETED", "createdAt": time, "finishedAt": time}],
+        "conditions": [condition("Submitted", "True", "Submitted"), condition("Running", "False", "Completed"), condition("Succeeded", "True", "Completed"), condition("Failed", "False", "Completed")],
+        "message": "job run COMPLETED (attempt 1)",
+    });
+    object
+}
+
+/// Heap bytes per object of a store holding `OBJECTS` objects made by `cache`.
+fn bytes_per_object(cache: impl Fn(SparkJobRun) -> SparkJobRun) -> usize {
+    // Built outside the measured span: the wire form is not kept.
+    let wire: Vec<String> = (0..OBJECTS).map(|i| served(i).to_string()).collect();
+    let before = dhat::HeapStats::get().curr_bytes;
+    let store: Vec<Arc<SparkJobRun>> = wire
+        .iter()
+        .map(|text| Arc::new(cache(serde_json::from_str(text).unwrap())))
+        .collect();
+    let after = dhat::HeapStats::get().curr_bytes;
+    assert_eq!(store.len(), OBJECTS);
+    drop(store);
+    after.saturating_sub(before) / OBJECTS
+}
+
+#[test]
+fn a_trimmed_object_holds_a_fraction_of_the_heap_of_a_whole_one() {
+    let _profiler = dhat::Profiler::builder().testing().build();
+    let whole = bytes_per_object(|job| job);
+    let lean = bytes_per_object(emr_operator::lean::trimmed);
+    println!("heap per cached SparkJobRun: whole {whole} B, trimmed {lean} B");
+    assert!(lean > 0 && whole > 0);
+    // managedFields and the last-applied copy are most of such an object.
+    assert!(
+        lean * 2 < whole,
+        "trimming saves less than half: whole {whole} B, trimmed {lean} B"
+    );
+}
