@@ -160,7 +160,7 @@ pub struct OperatorConfig {
 
 /// The default client-side rate limits (calls per second / burst). Mutations get less than
 /// reads; calls made once per VirtualCluster pass get little, since nothing needs them fast.
-pub const DEFAULT_AWS_RATE_LIMITS: [(emr_aws::Operation, f64, u32); 14] = {
+pub const DEFAULT_AWS_RATE_LIMITS: [(emr_aws::Operation, f64, u32); 22] = {
     use emr_aws::Operation::*;
     [
         (StartJobRun, 50.0, 100),
@@ -177,6 +177,16 @@ pub const DEFAULT_AWS_RATE_LIMITS: [(emr_aws::Operation, f64, u32); 14] = {
         (GetRole, 5.0, 10),
         (UpdateAssumeRolePolicy, 1.0, 5),
         (ListOpenIdConnectProviders, 2.0, 5),
+        // Templates and security configurations change with Git commits, not with jobs.
+        (CreateJobTemplate, 1.0, 5),
+        (DeleteJobTemplate, 1.0, 5),
+        (CreateSecurityConfiguration, 1.0, 5),
+        (DescribeSecurityConfiguration, 5.0, 10),
+        (DeleteSecurityConfiguration, 1.0, 5),
+        // EKS runs one profile operation per cluster at a time anyway.
+        (CreateFargateProfile, 1.0, 5),
+        (DescribeFargateProfile, 5.0, 10),
+        (DeleteFargateProfile, 1.0, 5),
     ]
 };
 

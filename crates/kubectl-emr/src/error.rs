@@ -54,12 +54,25 @@ pub enum Error {
     },
     #[error("{0}")]
     Aws(#[from] crate::aws::AwsError),
+    #[error("setting spec.{field} of {kind} {namespace}/{name}: {source}")]
+    Patch {
+        kind: &'static str,
+        field: &'static str,
+        namespace: String,
+        name: String,
+        source: kube::Error,
+    },
     #[error(
-        "{command}: {what} does not exist in this version of the operator (emr-on-eks.dev/v1alpha1 has the kinds SparkJobRun and VirtualCluster; SparkJobRun has no spec.suspend); nothing was changed"
+        "SparkJobRun {name} was already submitted (attempt {attempt}): spec.suspend holds back only a first submission and has no effect on a submitted run; nothing was changed (to stop the run, `kubectl delete` the object)"
     )]
-    Unsupported {
-        command: &'static str,
-        what: &'static str,
+    SuspendAfterSubmission { name: String, attempt: i32 },
+    #[error("ScheduledSparkJobRun {namespace}/{name} not found")]
+    ScheduleNotFound { namespace: String, name: String },
+    #[error("reading ScheduledSparkJobRun {namespace}/{name}: {source}")]
+    GetSchedule {
+        namespace: String,
+        name: String,
+        source: kube::Error,
     },
     #[error("writing the output: {0}")]
     Output(#[from] std::io::Error),

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use emr_api::SparkJobRun;
+use emr_api::{ScheduledSparkJobRun, SparkJobRun};
 use k8s_openapi::api::core::v1::Event;
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::{Client, Config};
@@ -25,7 +25,7 @@ use logs::target::{self, Container, Source};
 #[command(
     name = "kubectl emr",
     version,
-    about = "SparkJobRuns of emr-on-eks-operator: runs, details, logs, re-runs"
+    about = "SparkJobRuns of emr-on-eks-operator: runs, details, logs, re-runs, suspend, schedules"
 )]
 struct Cli {
     /// Namespace (default: the kubeconfig context's).
@@ -71,11 +71,23 @@ enum Command {
     },
     /// Run a finished job again (sets spec.rerun to the current time).
     Rerun { job: String },
-    /// Not available: SparkJobRun has no spec.suspend field yet.
-    Suspend { job: String },
-    /// Not available: SparkJobRun has no spec.suspend field yet.
-    Resume { job: String },
-    /// Not available: the operator has no schedule kind yet.
+    /// Hold a SparkJobRun back before its first submission (spec.suspend), or stop a
+    /// ScheduledSparkJobRun from starting runs (--schedule).
+    Suspend {
+        name: String,
+        /// NAME is a ScheduledSparkJobRun.
+        #[arg(long)]
+        schedule: bool,
+    },
+    /// Lift spec.suspend: a held-back SparkJobRun is submitted as attempt 1; a schedule starts
+    /// runs again from its next slot (--schedule).
+    Resume {
+        name: String,
+        /// NAME is a ScheduledSparkJobRun.
+        #[arg(long)]
+        schedule: bool,
+    },
+    /// Start one run of a ScheduledSparkJobRun now, outside its schedule (sets spec.runNow).
     Trigger { schedule: String },
 }
 
@@ -92,21 +104,6 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), Error> {
-    match &cli.command {
-        Command::Suspend { .. } | Command::Resume { .. } => {
-            return Err(Error::Unsupported {
-                command: "suspend/resume",
-                what: "spec.suspend",
-            });
-        }
-        Command::Trigger { .. } => {
-            return Err(Error::Unsupported {
-                command: "trigger",
-                what: "a schedule kind",
-            });
-        }
-        _ => {}
-    }
     let config = Config::infer()
         .await
         .map_err(|e| Error::Kubeconfig(e.to_string()))?;
@@ -247,9 +244,105 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 });
             }
         }
-        Command::Suspend { .. } | Command::Resume { .. } | Command::Trigger { .. } => {}
+        Command::Suspend { name, schedule } => {
+            let line = set_suspend(client, &api, &namespace, &name, schedule, true).await?;
+            writeln!(out, "{line}")?;
+        }
+        Command::Resume { name, schedule } => {
+            let line = set_suspend(client, &api, &namespace, &name, schedule, false).await?;
+            writeln!(out, "{line}")?;
+        }
+        Command::Trigger { schedule } => {
+            let schedules: Api<ScheduledSparkJobRun> = Api::namespaced(client, &namespace);
+            get_schedule(&schedules, &namespace, &schedule).await?;
+            // A new value is what starts a run; the time keeps each trigger distinct.
+            let value = format!("kubectl-emr-{}", now.format("%Y%m%dT%H%M%S%.3fZ"));
+            let patch = json!({"spec": {"runNow": value}});
+            patch_spec(&schedules, &namespace, &schedule, "runNow", &patch).await?;
+            writeln!(
+                out,
+                "scheduledsparkjobrun.emr-on-eks.dev/{schedule} triggered (spec.runNow={value})"
+            )?;
+        }
     }
     Ok(())
+}
+
+/// Sets `spec.suspend` of a SparkJobRun or (with `schedule`) a ScheduledSparkJobRun.
+async fn set_suspend(
+    client: Client,
+    api: &Api<SparkJobRun>,
+    namespace: &str,
+    name: &str,
+    schedule: bool,
+    suspend: bool,
+) -> Result<String, Error> {
+    let patch = json!({"spec": {"suspend": suspend}});
+    let verb = if suspend { "suspended" } else { "resumed" };
+    if schedule {
+        let schedules: Api<ScheduledSparkJobRun> = Api::namespaced(client, namespace);
+        get_schedule(&schedules, namespace, name).await?;
+        patch_spec(&schedules, namespace, name, "suspend", &patch).await?;
+        return Ok(format!("scheduledsparkjobrun.emr-on-eks.dev/{name} {verb}"));
+    }
+    let job = get(api, namespace, name).await?;
+    let attempt = job.status.as_ref().map_or(0, |s| s.attempt);
+    // Only a first submission can be held back: say so instead of writing a field that would
+    // change nothing.
+    if suspend && attempt > 0 {
+        return Err(Error::SuspendAfterSubmission {
+            name: name.into(),
+            attempt,
+        });
+    }
+    patch_spec(api, namespace, name, "suspend", &patch).await?;
+    Ok(format!("sparkjobrun.emr-on-eks.dev/{name} {verb}"))
+}
+
+/// A merge patch of one spec field, by a user who may edit the object.
+async fn patch_spec<K>(
+    api: &Api<K>,
+    namespace: &str,
+    name: &str,
+    field: &'static str,
+    patch: &serde_json::Value,
+) -> Result<(), Error>
+where
+    K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    api.patch(name, &PatchParams::default(), &Patch::Merge(patch))
+        .await
+        .map(|_| ())
+        .map_err(|source| Error::Patch {
+            kind: if K::kind(&()) == "SparkJobRun" {
+                "SparkJobRun"
+            } else {
+                "ScheduledSparkJobRun"
+            },
+            field,
+            namespace: namespace.into(),
+            name: name.into(),
+            source,
+        })
+}
+
+async fn get_schedule(
+    api: &Api<ScheduledSparkJobRun>,
+    namespace: &str,
+    name: &str,
+) -> Result<ScheduledSparkJobRun, Error> {
+    match api.get_opt(name).await {
+        Ok(Some(schedule)) => Ok(schedule),
+        Ok(None) => Err(Error::ScheduleNotFound {
+            namespace: namespace.into(),
+            name: name.into(),
+        }),
+        Err(source) => Err(Error::GetSchedule {
+            namespace: namespace.into(),
+            name: name.into(),
+            source,
+        }),
+    }
 }
 
 async fn get(api: &Api<SparkJobRun>, namespace: &str, name: &str) -> Result<SparkJobRun, Error> {

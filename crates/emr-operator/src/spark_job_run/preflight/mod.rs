@@ -62,7 +62,7 @@ pub enum Verdict {
 pub fn check(spec: &SparkJobRunSpec, rules: &NamespaceRules) -> Verdict {
     // A template's properties merge with the spec's in EMR: checking only half would refuse
     // or pass the wrong job.
-    if spec.job_template_id.is_some() || rules.is_empty() {
+    if spec.job_template_id.is_some() || spec.job_template_ref.is_some() || rules.is_empty() {
         return Verdict::Fits {
             warnings: Vec::new(),
         };

@@ -295,6 +295,14 @@ fn job_templates_and_empty_namespaces_are_not_checked() {
         check(&templated, &seed_rules()),
         Verdict::Fits { warnings: vec![] }
     );
+    let mut referenced = job("--conf spark.executor.cores=7");
+    referenced.job_template_ref = Some(emr_api::spark_job_run::JobTemplateRef {
+        name: "sales-report-sql".into(),
+    });
+    assert_eq!(
+        check(&referenced, &seed_rules()),
+        Verdict::Fits { warnings: vec![] }
+    );
     assert_eq!(
         check(
             &job("--conf spark.executor.cores=70000"),
