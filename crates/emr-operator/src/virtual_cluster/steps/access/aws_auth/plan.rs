@@ -1,7 +1,8 @@
 //! EMR's entry in `kube-system/aws-auth`: the `mapRoles` YAML parsed, edited as a list of
-//! entries and written back, every other entry kept as it was (unknown fields included).
+//! entries and written back, every other entry kept as it was (its keys, their order and keys
+//! we do not know; see [`yaml`]).
 
-use serde_yaml::{Mapping, Value};
+use super::yaml::{self, Node};
 
 use crate::virtual_cluster::names::{EMR_SERVICE_LINKED_ROLE, EMR_USER};
 
@@ -15,6 +16,8 @@ pub fn emr_role_arn(partition: &str, account_id: &str) -> String {
 pub enum MapRolesError {
     #[error("mapRoles in kube-system/aws-auth is not valid YAML: {0}")]
     Yaml(String),
+    #[error("mapRoles in kube-system/aws-auth is refused: {0}")]
+    TooLarge(String),
     #[error("mapRoles in kube-system/aws-auth is not a YAML list of entries")]
     NotAList,
 }
@@ -43,10 +46,10 @@ pub fn plan_ensure(map_roles: Option<&str>, role_arn: &str) -> Result<EnsurePlan
     if let Some(username) = other_user {
         return Ok(EnsurePlan::MappedElsewhere { username });
     }
-    let mut entry = Mapping::new();
-    entry.insert("rolearn".into(), role_arn.into());
-    entry.insert("username".into(), EMR_USER.into());
-    entries.push(Value::Mapping(entry));
+    entries.push(Node::Map(vec![
+        (Node::Str("rolearn".into()), Node::Str(role_arn.into())),
+        (Node::Str("username".into()), Node::Str(EMR_USER.into())),
+    ]));
     render(&entries).map(EnsurePlan::Add)
 }
 
@@ -58,7 +61,7 @@ pub fn plan_remove(
 ) -> Result<Option<String>, MapRolesError> {
     let entries = parse(map_roles)?;
     let before = entries.len();
-    let kept: Vec<Value> = entries
+    let kept: Vec<Node> = entries
         .into_iter()
         .filter(|e| !(maps_role(e, role_arn) && username(e) == Some(EMR_USER)))
         .collect();
@@ -76,33 +79,42 @@ pub fn has_entry(map_roles: Option<&str>, role_arn: &str) -> Result<bool, MapRol
         .any(|e| maps_role(e, role_arn) && username(e) == Some(EMR_USER)))
 }
 
-fn parse(map_roles: Option<&str>) -> Result<Vec<Value>, MapRolesError> {
+fn parse(map_roles: Option<&str>) -> Result<Vec<Node>, MapRolesError> {
     let text = map_roles.unwrap_or_default();
     if text.trim().is_empty() {
         return Ok(Vec::new());
     }
-    match serde_yaml::from_str::<Value>(text).map_err(|e| MapRolesError::Yaml(e.to_string()))? {
-        Value::Null => Ok(Vec::new()),
-        Value::Sequence(entries) => Ok(entries),
+    match yaml::parse(text).map_err(MapRolesError::from)? {
+        Node::Null => Ok(Vec::new()),
+        Node::Seq(entries) => Ok(entries),
         _ => Err(MapRolesError::NotAList),
     }
 }
 
-fn render(entries: &[Value]) -> Result<String, MapRolesError> {
+fn render(entries: &[Node]) -> Result<String, MapRolesError> {
     if entries.is_empty() {
         return Ok(String::new());
     }
-    serde_yaml::to_string(entries).map_err(|e| MapRolesError::Yaml(e.to_string()))
+    yaml::render(&Node::Seq(entries.to_vec())).map_err(MapRolesError::from)
 }
 
-fn username(entry: &Value) -> Option<&str> {
-    entry.get("username").and_then(Value::as_str)
+impl From<yaml::ReadError> for MapRolesError {
+    fn from(e: yaml::ReadError) -> Self {
+        match e {
+            yaml::ReadError::TooLarge { .. } => MapRolesError::TooLarge(e.to_string()),
+            yaml::ReadError::Yaml(message) => MapRolesError::Yaml(message),
+        }
+    }
 }
 
-fn maps_role(entry: &Value, role_arn: &str) -> bool {
+fn username(entry: &Node) -> Option<&str> {
+    entry.get("username").and_then(Node::as_str)
+}
+
+fn maps_role(entry: &Node, role_arn: &str) -> bool {
     entry
         .get("rolearn")
-        .and_then(Value::as_str)
+        .and_then(Node::as_str)
         .is_some_and(|arn| without_path(arn.trim()) == without_path(role_arn))
 }
 
@@ -131,8 +143,11 @@ mod tests {
     - system:nodes
 "#;
 
-    fn entries(text: &str) -> Vec<Value> {
-        serde_yaml::from_str(text).unwrap()
+    fn entries(text: &str) -> Vec<Node> {
+        match yaml::parse(text).unwrap() {
+            Node::Seq(entries) => entries,
+            other => panic!("not a list: {other:?}"),
+        }
     }
 
     #[test]
@@ -165,7 +180,10 @@ mod tests {
         let all = entries(&out);
         assert_eq!(all.len(), 2);
         assert_eq!(all[0], entries(NODES)[0]);
-        assert_eq!(all[1]["username"], Value::from("emr-containers"));
+        assert_eq!(
+            all[1].get("username"),
+            Some(&Node::Str("emr-containers".into()))
+        );
         // The result is itself accepted, and adding again changes nothing.
         assert_eq!(plan_ensure(Some(&out), ARN).unwrap(), EnsurePlan::Present);
         assert!(has_entry(Some(&out), ARN).unwrap());
@@ -239,5 +257,156 @@ mod tests {
             panic!("expected Add");
         };
         assert_eq!(entries(&out).len(), 3);
+    }
+
+    /// Keys of the mapping `entry`, in order.
+    fn keys(entry: &Node) -> Vec<&str> {
+        match entry {
+            Node::Map(pairs) => pairs.iter().filter_map(|(k, _)| k.as_str()).collect(),
+            other => panic!("not a mapping: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn other_entries_keep_their_key_order_unknown_keys_and_types() {
+        let text = r#"- username: admin
+  groups: [system:masters]
+  rolearn: arn:aws:iam::123456789012:role/admin
+  x-team-note: "42"
+  x-ticket: 42
+  x-enabled: "true"
+  x-expires: null
+  x-weights: {b: 2, a: 1.5}
+  x-mode: "0755"
+  x-tags: ['on', "yes", "no"]
+"#;
+        let EnsurePlan::Add(out) = plan_ensure(Some(text), ARN).unwrap() else {
+            panic!("expected Add");
+        };
+        let all = entries(&out);
+        assert_eq!(all[0], entries(text)[0], "{out}");
+        assert_eq!(
+            keys(&all[0]),
+            [
+                "username",
+                "groups",
+                "rolearn",
+                "x-team-note",
+                "x-ticket",
+                "x-enabled",
+                "x-expires",
+                "x-weights",
+                "x-mode",
+                "x-tags"
+            ],
+            "{out}"
+        );
+        // Quoted scalars stay strings, plain ones keep their type.
+        let first = &all[0];
+        assert_eq!(first.get("x-team-note"), Some(&Node::Str("42".into())));
+        assert_eq!(first.get("x-ticket"), Some(&Node::Int(42)));
+        assert_eq!(first.get("x-enabled"), Some(&Node::Str("true".into())));
+        assert_eq!(first.get("x-expires"), Some(&Node::Null));
+        assert_eq!(first.get("x-mode"), Some(&Node::Str("0755".into())));
+        assert_eq!(keys(first.get("x-weights").unwrap()), ["b", "a"]);
+        assert_eq!(
+            first.get("x-tags"),
+            Some(&Node::Seq(vec![
+                Node::Str("on".into()),
+                Node::Str("yes".into()),
+                Node::Str("no".into())
+            ]))
+        );
+        // Strings that YAML 1.1 readers (aws-iam-authenticator's) would take for something
+        // else are written quoted.
+        for quoted in ["'42'", "'true'", "'0755'", "'on'", "'yes'", "'no'"] {
+            let double = quoted.replace('\'', "\"");
+            assert!(
+                out.contains(quoted) || out.contains(&double),
+                "{quoted} lost its quotes: {out}"
+            );
+        }
+        // Removing EMR's entry gives the same entries back, in the same order.
+        let removed = plan_remove(Some(&out), ARN).unwrap().unwrap();
+        assert_eq!(entries(&removed), entries(text));
+    }
+
+    #[test]
+    fn comments_are_dropped_but_the_entries_they_annotate_are_kept() {
+        let text = "# managed by eksctl\n- rolearn: arn:aws:iam::1:role/nodes # nodes\n  username: system:node:{{EC2PrivateDNSName}}\n";
+        let EnsurePlan::Add(out) = plan_ensure(Some(text), ARN).unwrap() else {
+            panic!("expected Add");
+        };
+        assert_eq!(entries(&out)[0], entries(text)[0]);
+        assert_eq!(
+            entries(&out)[0].get("username"),
+            Some(&Node::Str("system:node:{{EC2PrivateDNSName}}".into()))
+        );
+    }
+
+    #[test]
+    fn aliases_and_merge_keys_are_written_out_as_they_read() {
+        // A merge key is expanded as aws-iam-authenticator (YAML 1.1) reads it: written back as
+        // a quoted "<<" it would become an ordinary key and the entry would lose its rolearn.
+        let text = "- &nodes\n  rolearn: arn:aws:iam::1:role/nodes\n  username: n\n- <<: *nodes\n  username: m\n- *nodes\n";
+        let EnsurePlan::Add(out) = plan_ensure(Some(text), ARN).unwrap() else {
+            panic!("expected Add");
+        };
+        let all = entries(&out);
+        assert_eq!(all.len(), 4, "{out}");
+        assert!(!out.contains("<<") && !out.contains('*'), "{out}");
+        let role = Some(Node::Str("arn:aws:iam::1:role/nodes".into()));
+        assert_eq!(all[1].get("rolearn"), role.as_ref(), "{out}");
+        assert_eq!(all[1].get("username"), Some(&Node::Str("m".into())));
+        assert_eq!(all[2], all[0]);
+    }
+
+    #[test]
+    fn an_alias_bomb_is_refused() {
+        // Each level doubles: 2^40 nodes if expanded.
+        let mut text = String::from("- &a0 [x, x]\n");
+        for level in 1..40 {
+            let prev = level - 1;
+            text.push_str(&format!("- &a{level} [*a{prev}, *a{prev}]\n"));
+        }
+        let err = plan_ensure(Some(&text), ARN).unwrap_err();
+        assert!(matches!(err, MapRolesError::Yaml(_)), "{err}");
+        // It ends up in a condition message: one line, saying why.
+        assert!(!err.to_string().contains('\n'), "{err}");
+        assert!(err.to_string().contains("alias"), "{err}");
+        assert!(plan_remove(Some(&text), ARN).is_err());
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        for text in [
+            format!("- {}{}", "[".repeat(10_000), "]".repeat(10_000)),
+            format!("- {}x{}", "{a: ".repeat(10_000), "}".repeat(10_000)),
+            (0..200)
+                .map(|depth| format!("{}- \n", "  ".repeat(depth)))
+                .collect(),
+        ] {
+            let err = plan_ensure(Some(&text), ARN).unwrap_err();
+            assert!(matches!(err, MapRolesError::Yaml(_)), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_huge_map_roles_is_refused_before_parsing() {
+        let entry = "- rolearn: arn:aws:iam::1:role/r\n  username: u\n";
+        let text = entry.repeat(yaml::MAX_BYTES / entry.len() + 1);
+        let err = plan_ensure(Some(&text), ARN).unwrap_err();
+        assert!(matches!(err, MapRolesError::TooLarge(_)), "{err}");
+        assert!(err.to_string().contains("refused"), "{err}");
+        // Many nodes within the size: refused by the node budget, not read.
+        let many = "- [".to_string() + &"x,".repeat(400_000) + "x]\n";
+        assert!(many.len() <= yaml::MAX_BYTES);
+        assert!(plan_ensure(Some(&many), ARN).is_err());
+    }
+
+    #[test]
+    fn several_documents_are_refused() {
+        let text = format!("- rolearn: {ARN}\n  username: x\n---\n- a\n");
+        assert!(plan_ensure(Some(&text), ARN).is_err());
     }
 }
