@@ -284,18 +284,13 @@ pub fn aws_outcome(e: &AwsError) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use emr_aws::{AwsFault, FaultKind};
+    use crate::kit::testing::aws_fault;
+    use emr_aws::FaultKind;
 
     fn aws(kind: FaultKind) -> AwsError {
         AwsError::UpdateAssumeRolePolicy {
             role_name: "emr-job-role".into(),
-            cause: AwsFault {
-                kind,
-                code: Some("X".into()),
-                message: "m".into(),
-                request_id: None,
-                http_status: None,
-            },
+            cause: aws_fault(kind),
         }
     }
 
