@@ -158,8 +158,12 @@ impl Error {
     }
 
     /// How the failure shows on the object: a condition reason a user can search for and a
-    /// message saying what to do.
+    /// message saying what to do; its [`Category`] picks the backoff.
     pub fn outcome(&self) -> Outcome {
+        self.shown().because(self.category())
+    }
+
+    fn shown(&self) -> Outcome {
         match self {
             Error::Aws(e) => aws_outcome(e),
             Error::RemoveTrustStatement {
@@ -262,6 +266,10 @@ impl ReconcileError for Error {
 
 /// Throttling backs off; access denied names the IAM action to grant.
 pub fn aws_outcome(e: &AwsError) -> Outcome {
+    aws_shown(e).because(Category::of_aws(e))
+}
+
+fn aws_shown(e: &AwsError) -> Outcome {
     if e.is_throttled() {
         Outcome::failed("AwsThrottled", format!("{e}; retrying with backoff"))
     } else if e.is_access_denied() {
@@ -298,6 +306,43 @@ mod tests {
         kube::Error::Api(Box::new(
             kube::core::Status::failure("boom", "Reason").with_code(code),
         ))
+    }
+
+    #[test]
+    fn a_failed_step_carries_the_kind_of_trouble_that_picks_its_backoff() {
+        let category = |e: Error| e.outcome().category;
+        assert_eq!(
+            category(Error::Aws(aws(FaultKind::Throttled))),
+            Category::Throttled
+        );
+        assert_eq!(
+            category(Error::Aws(aws(FaultKind::Unavailable))),
+            Category::TransientAws
+        );
+        assert_eq!(
+            category(Error::Aws(aws(FaultKind::AccessDenied))),
+            Category::Other
+        );
+        assert_eq!(
+            aws_outcome(&aws(FaultKind::Validation)).category,
+            Category::TerminalInput
+        );
+        assert_eq!(
+            aws_outcome(&aws(FaultKind::Throttled)).category,
+            Category::Throttled
+        );
+        assert_eq!(
+            category(Error::NoOidcIssuer {
+                cluster: "c".into()
+            }),
+            Category::TerminalInput
+        );
+        let namespace = |code| Error::GetNamespace {
+            namespace: "ns".into(),
+            source: kube(code),
+        };
+        assert_eq!(category(namespace(503)), Category::ApiserverUnreachable);
+        assert_eq!(category(namespace(403)), Category::Other);
     }
 
     #[test]
