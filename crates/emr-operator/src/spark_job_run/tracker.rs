@@ -6,6 +6,10 @@
 //! however many runs it holds; a run that drops out of that list has finished and is fetched
 //! once more (one DescribeJobRun, or one ListJobRuns of finished runs when several finish
 //! together); after that it costs nothing.
+//!
+//! (One file over 400 lines on purpose: the tracked runs, what EMR last said of them and each
+//! virtual cluster's schedule are changed together by every method and must agree; its tests
+//! are in `tracker/tests.rs`.)
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
