@@ -72,6 +72,16 @@ pub struct Bed {
 
 static PREPARED: OnceCell<BTreeMap<String, String>> = OnceCell::const_new();
 
+/// A VirtualCluster the operator has made Ready ([`Bed::ready_virtual_cluster`]).
+pub struct ReadyVirtualCluster {
+    pub name: String,
+    pub namespace: String,
+    /// Its execution role.
+    pub role_arn: String,
+    /// Its id in EMR.
+    pub virtual_cluster_id: String,
+}
+
 /// The bed, started (if needed) and prepared once per test process; the clients are new for
 /// each call. Every `#[tokio::test]` has its own runtime, and a client made on one runtime stops
 /// working when that runtime ends, so clients are never shared between tests.
@@ -432,6 +442,50 @@ impl Bed {
                     .expect("update trust policy");
                 self.aws.iam.get_role(name).await.expect("get role").arn
             }
+        }
+    }
+
+    /// A VirtualCluster of the test `test_id` on the emulator's EKS cluster `eks_cluster`, named
+    /// and bound to a namespace after `prefix`, with an execution role of its own named after
+    /// `role_prefix`, once the operator has made it Ready.
+    pub async fn ready_virtual_cluster(
+        &self,
+        test_id: &str,
+        eks_cluster: &str,
+        prefix: &str,
+        role_prefix: &str,
+    ) -> ReadyVirtualCluster {
+        self.eks_cluster(eks_cluster).await;
+        let trust = serde_json::json!({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"
+        }]});
+        let role_arn = self.iam_role(&self.unique(role_prefix), &trust).await;
+        let name = self.unique(prefix);
+        let namespace = self.unique(prefix);
+        self.apply_yaml(&format!(
+            r#"
+apiVersion: emr-on-eks.dev/v1alpha1
+kind: VirtualCluster
+metadata:
+  name: {name}
+  labels: {{{TEST_LABEL}: {test_id}}}
+spec:
+  eksClusterName: {eks_cluster}
+  namespace: {{name: {namespace}}}
+  executionRoles: [{{arn: "{role_arn}"}}]
+"#
+        ))
+        .await;
+        let vc = self.virtual_cluster_ready(&name).await;
+        let virtual_cluster_id = vc
+            .status
+            .and_then(|s| s.virtual_cluster_id)
+            .expect("a Ready VirtualCluster has its EMR id");
+        ReadyVirtualCluster {
+            name,
+            namespace,
+            role_arn,
+            virtual_cluster_id,
         }
     }
 

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use emr_api::SparkJobRun;
 use emr_api::condition::{self, ConditionStatus};
 use emr_api::spark_job_run::condition_types as types;
-use emr_operator_tests::{Bed, Operator, TEST_LABEL, bed, wait_for};
+use emr_operator_tests::{Operator, ReadyVirtualCluster, TEST_LABEL, bed, wait_for};
 use futures::StreamExt;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
@@ -19,45 +19,14 @@ use serde_json::{Value, json};
 const EKS_CLUSTER: &str = "hostile-tests";
 const ENTRY_POINT: &str = "local:///usr/lib/spark/examples/src/main/python/pi.py";
 
-struct Vc {
-    name: String,
-    namespace: String,
-    role_arn: String,
-}
-
-/// A VirtualCluster the operator under test brings to Ready.
-async fn ready_virtual_cluster(bed: &Bed, test_id: &str, prefix: &str) -> Vc {
-    bed.eks_cluster(EKS_CLUSTER).await;
-    let trust = json!({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"
-    }]});
-    let role_arn = bed.iam_role(&bed.unique("hostile-role"), &trust).await;
-    let name = bed.unique(prefix);
-    let namespace = bed.unique(prefix);
-    bed.apply_yaml(&format!(
-        r#"
-apiVersion: emr-on-eks.dev/v1alpha1
-kind: VirtualCluster
-metadata:
-  name: {name}
-  labels: {{{TEST_LABEL}: {test_id}}}
-spec:
-  eksClusterName: {EKS_CLUSTER}
-  namespace: {{name: {namespace}}}
-  executionRoles: [{{arn: "{role_arn}"}}]
-"#
-    ))
-    .await;
-    bed.virtual_cluster_ready(&name).await;
-    Vc {
-        name,
-        namespace,
-        role_arn,
-    }
-}
-
 /// A SparkJobRun of pi.py in `vc`'s namespace, its emulated run taking `run_seconds`.
-fn job(test_id: &str, vc: &Vc, name: &str, run_seconds: u32, spec_extra: Value) -> Value {
+fn job(
+    test_id: &str,
+    vc: &ReadyVirtualCluster,
+    name: &str,
+    run_seconds: u32,
+    spec_extra: Value,
+) -> Value {
     let mut spec = json!({
         "virtualCluster": {"name": vc.name},
         "executionRoleArn": vc.role_arn,
@@ -130,8 +99,12 @@ async fn a_hostile_tenant_cannot_stop_another_teams_job() {
     let bed = bed().await;
     let id = bed.unique("hostile");
     let mut op = bed.start_operator(&id, &[]).await;
-    let attacker = ready_virtual_cluster(bed, &id, "attacker").await;
-    let victim = ready_virtual_cluster(bed, &id, "victim").await;
+    let attacker = bed
+        .ready_virtual_cluster(&id, EKS_CLUSTER, "attacker", "hostile-role")
+        .await;
+    let victim = bed
+        .ready_virtual_cluster(&id, EKS_CLUSTER, "victim", "hostile-role")
+        .await;
     let hostile: Api<SparkJobRun> = Api::namespaced(bed.client.clone(), &attacker.namespace);
     let calm: Api<SparkJobRun> = Api::namespaced(bed.client.clone(), &victim.namespace);
 
@@ -323,7 +296,9 @@ async fn deleted_objects_leave_nothing_in_memory() {
     let bed = bed().await;
     let id = bed.unique("tenant-cost");
     let op = bed.start_operator(&id, &[]).await;
-    let vc = ready_virtual_cluster(bed, &id, "cost").await;
+    let vc = bed
+        .ready_virtual_cluster(&id, EKS_CLUSTER, "cost", "hostile-role")
+        .await;
     let elsewhere = [bed.namespace("cost-a").await, bed.namespace("cost-b").await];
 
     let running_api: Api<SparkJobRun> = Api::namespaced(bed.client.clone(), &vc.namespace);

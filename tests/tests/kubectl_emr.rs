@@ -9,7 +9,7 @@ use std::process::{Output, Stdio};
 use std::time::Duration;
 
 use emr_api::SparkJobRun;
-use emr_operator_tests::{Bed, TEST_LABEL, bed, repo_root, wait_for};
+use emr_operator_tests::{Bed, ReadyVirtualCluster, TEST_LABEL, bed, repo_root, wait_for};
 use kube::api::Api;
 use serde_json::{Value, json};
 
@@ -88,26 +88,15 @@ async fn setup(prefix: &str) -> (Setup, emr_operator_tests::Operator) {
     let bed = bed().await;
     let id = bed.unique(prefix);
     let op = bed.start_operator(&id, &[]).await;
-    bed.eks_cluster(EKS_CLUSTER).await;
-    let trust = json!({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]});
-    let role = bed.iam_role(&bed.unique("plugin-role"), &trust).await;
-    let vc_name = bed.unique(prefix);
-    let namespace = bed.unique(prefix);
-    bed.apply_yaml(&format!(
-        r#"
-apiVersion: emr-on-eks.dev/v1alpha1
-kind: VirtualCluster
-metadata: {{name: {vc_name}, labels: {{{TEST_LABEL}: {id}}}}}
-spec:
-  eksClusterName: {EKS_CLUSTER}
-  namespace: {{name: {namespace}}}
-  executionRoles: [{{arn: "{role}"}}]
-"#
-    ))
-    .await;
-    let vc = bed.virtual_cluster_ready(&vc_name).await;
-    let vc_id = vc.status.and_then(|s| s.virtual_cluster_id).unwrap();
+    let vc = bed
+        .ready_virtual_cluster(&id, EKS_CLUSTER, prefix, "plugin-role")
+        .await;
+    let ReadyVirtualCluster {
+        name: vc_name,
+        namespace,
+        role_arn: role,
+        virtual_cluster_id: vc_id,
+    } = vc;
     (
         Setup {
             bed,

@@ -96,22 +96,10 @@ async fn every_metric_of_the_dashboard_and_the_alerts_is_exported() {
 /// A Ready VirtualCluster, one job that completes, one that fails, and StartJobRun answered 503
 /// for a few seconds first (failed reconciles, retried).
 async fn work_the_operator(bed: &Bed, id: &str) {
-    const EKS: &str = "monitoring-tests";
-    bed.eks_cluster(EKS).await;
-    let trust = json!({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]});
-    let role = bed.iam_role(&bed.unique("monitoring-role"), &trust).await;
-    let (vc, ns) = (bed.unique("monitoring"), bed.unique("monitoring"));
-    bed.apply_yaml(&format!(
-        r#"
-apiVersion: emr-on-eks.dev/v1alpha1
-kind: VirtualCluster
-metadata: {{name: {vc}, labels: {{{TEST_LABEL}: {id}}}}}
-spec: {{eksClusterName: {EKS}, namespace: {{name: {ns}}}, executionRoles: [{{arn: "{role}"}}]}}
-"#
-    ))
-    .await;
-    bed.virtual_cluster_ready(&vc).await;
+    let ready = bed
+        .ready_virtual_cluster(id, "monitoring-tests", "monitoring", "monitoring-role")
+        .await;
+    let (vc, ns, role) = (ready.name, ready.namespace, ready.role_arn);
     bed.emulator
         .set_faults(json!({"downForSeconds": 3, "services": ["emr-containers"], "operations": ["StartJobRun"]}))
         .await;

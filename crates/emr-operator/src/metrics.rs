@@ -12,7 +12,6 @@ use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use emr_aws::{CallObserver, CallOutcome, Operation};
-use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -20,50 +19,13 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use crate::fair_queue::TenantLoad;
+use labels::{
+    CallLabels, ControllerLabel, ErrorLabels, LaneLabel, MapLabel, OperationLabel, StateLabel,
+    TenantLabels, upper_camel,
+};
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct StateLabel {
-    state: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct CallLabels {
-    service: String,
-    operation: String,
-    outcome: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct OperationLabel {
-    operation: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ControllerLabel {
-    controller: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct MapLabel {
-    map: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct TenantLabels {
-    namespace: String,
-    virtual_cluster: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct LaneLabel {
-    lane: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ErrorLabels {
-    controller: String,
-    error: String,
-}
+mod labels;
+mod scrape;
 
 fn seconds_histogram() -> Histogram {
     // 10 ms .. ~3 h: from a reconcile to a long Spark job.
@@ -266,52 +228,11 @@ impl Metrics {
         }
     }
 
-    fn refresh_map_sizes(&self) {
-        let Ok(all) = self.map_sizes.lock() else {
-            return;
-        };
-        for (map, size) in all.values().flat_map(|sizes| sizes()) {
-            self.tracked_objects
-                .get_or_create(&MapLabel { map: map.into() })
-                .set(i64::try_from(size).unwrap_or(i64::MAX));
-        }
-    }
-
     /// Where the queue gauges come from (the SparkJobRun controller's fair queue).
     pub fn set_queue_load(&self, load: QueueLoad) {
         if let Ok(mut slot) = self.queue_load.lock() {
             *slot = Some(load);
         }
-    }
-
-    fn refresh_queue_load(&self) {
-        let loads = match self.queue_load.lock() {
-            Ok(load) => load.as_ref().map(|load| load()).unwrap_or_default(),
-            Err(_) => return,
-        };
-        let Ok(mut last) = self.last_tenants.lock() else {
-            return;
-        };
-        let now: Vec<TenantLabels> = loads
-            .iter()
-            .map(|load| TenantLabels {
-                namespace: load.tenant.clone(),
-                virtual_cluster: load.virtual_cluster.clone().unwrap_or_default(),
-            })
-            .collect();
-        for gone in last.iter().filter(|labels| !now.contains(labels)) {
-            self.queue_depth.remove(gone);
-            self.queue_wait.remove(gone);
-        }
-        for (labels, load) in now.iter().zip(&loads) {
-            self.queue_depth
-                .get_or_create(labels)
-                .set(i64::try_from(load.depth).unwrap_or(i64::MAX));
-            self.queue_wait
-                .get_or_create(labels)
-                .set(load.oldest_wait.as_secs_f64());
-        }
-        *last = now;
     }
 
     /// A reconcile started after waiting `waited` in `lane`.
@@ -338,30 +259,6 @@ impl Metrics {
             out.clear();
         }
         out
-    }
-
-    /// Replaces the per-state job counts.
-    fn set_job_runs_by_state(&self, counts: &BTreeMap<String, i64>) {
-        let Ok(mut last) = self.last_states.lock() else {
-            return;
-        };
-        for state in last.iter() {
-            if !counts.contains_key(state) {
-                self.job_runs
-                    .get_or_create(&StateLabel {
-                        state: state.clone(),
-                    })
-                    .set(0);
-            }
-        }
-        for (state, count) in counts {
-            self.job_runs
-                .get_or_create(&StateLabel {
-                    state: state.clone(),
-                })
-                .set(*count);
-        }
-        *last = counts.keys().cloned().collect();
     }
 
     /// A job run entered `state`.
@@ -439,141 +336,5 @@ impl CallObserver for Metrics {
     }
 }
 
-/// `label` in UpperCamelCase: `aws_throttled` becomes `AwsThrottled`, `StartJobRun` stays.
-fn upper_camel(label: &str) -> String {
-    label
-        .split(['_', '-', ' '])
-        .flat_map(|word| {
-            let mut chars = word.chars();
-            chars
-                .next()
-                .map(|first| first.to_ascii_uppercase())
-                .into_iter()
-                .chain(chars)
-        })
-        .collect()
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn queue_gauges_show_who_waits_and_drop_a_drained_tenant() {
-        let m = Metrics::new();
-        let calls = std::sync::atomic::AtomicUsize::new(0);
-        m.set_queue_load(Box::new(move || {
-            if calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == 0 {
-                vec![TenantLoad {
-                    tenant: "team-a".into(),
-                    virtual_cluster: Some("a".into()),
-                    depth: 4000,
-                    oldest_wait: Duration::from_secs(72),
-                }]
-            } else {
-                Vec::new()
-            }
-        }));
-        let first = m.encode();
-        assert!(
-            first.contains(
-                r#"emr_operator_queue_depth{namespace="team-a",virtual_cluster="a"} 4000"#
-            ),
-            "{first}"
-        );
-        assert!(
-            first.contains(
-                r#"emr_operator_queue_wait_seconds{namespace="team-a",virtual_cluster="a"} 72"#
-            ),
-            "{first}"
-        );
-        let second = m.encode();
-        assert!(!second.contains(r#"namespace="team-a""#), "{second}");
-    }
-
-    #[test]
-    fn time_waited_for_a_rate_limit_token_adds_up_per_operation() {
-        let m = Metrics::new();
-        m.paced(Operation::StartJobRun, Duration::from_millis(1500));
-        m.paced(Operation::StartJobRun, Duration::from_millis(500));
-        let text = m.encode();
-        assert!(
-            text.contains(
-                "emr_operator_aws_rate_limit_wait_seconds_total{operation=\"StartJobRun\"} 2.0"
-            ),
-            "{text}"
-        );
-    }
-
-    #[test]
-    fn reconcile_labels_follow_one_case() {
-        assert_eq!(upper_camel("aws_throttled"), "AwsThrottled");
-        assert_eq!(upper_camel("kube_conflict"), "KubeConflict");
-        assert_eq!(upper_camel("StartJobRun"), "StartJobRun");
-        assert_eq!(upper_camel("ReconcilePanicked"), "ReconcilePanicked");
-        let m = Metrics::new();
-        m.reconciled("VirtualCluster", Duration::ZERO, Some("aws_access_denied"));
-        let text = m.encode();
-        assert!(
-            text.contains(
-                r#"emr_operator_reconcile_errors_total{controller="VirtualCluster",error="AwsAccessDenied"} 1"#
-            ),
-            "{text}"
-        );
-    }
-
-    #[test]
-    fn exposes_calls_and_job_states() {
-        let m = Metrics::new();
-        m.observe(
-            Operation::StartJobRun,
-            CallOutcome::Ok,
-            Duration::from_millis(5),
-        );
-        let calls = std::sync::atomic::AtomicUsize::new(0);
-        m.set_job_run_counter(Box::new(move || {
-            let state = if calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == 0 {
-                "RUNNING"
-            } else {
-                "COMPLETED"
-            };
-            BTreeMap::from([(state.to_string(), 3)])
-        }));
-        let _ = m.encode();
-        let text = m.encode();
-        assert!(text.contains(r#"emr_operator_aws_calls_total{service="emr-containers",operation="StartJobRun",outcome="ok"} 1"#), "{text}");
-        assert!(
-            text.contains(r#"emr_operator_job_runs{state="RUNNING"} 0"#),
-            "{text}"
-        );
-        assert!(
-            text.contains(r#"emr_operator_job_runs{state="COMPLETED"} 3"#),
-            "{text}"
-        );
-    }
-
-    #[test]
-    fn map_sizes_are_read_at_scrape_time() {
-        let m = Metrics::new();
-        let size = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(2000));
-        let read = size.clone();
-        m.set_map_sizes(
-            "sparkjobrun",
-            Box::new(move || {
-                vec![(
-                    "sparkjobrun_failures",
-                    read.load(std::sync::atomic::Ordering::Relaxed),
-                )]
-            }),
-        );
-        assert!(
-            m.encode()
-                .contains(r#"emr_operator_tracked_objects{map="sparkjobrun_failures"} 2000"#)
-        );
-        size.store(0, std::sync::atomic::Ordering::Relaxed);
-        assert!(
-            m.encode()
-                .contains(r#"emr_operator_tracked_objects{map="sparkjobrun_failures"} 0"#)
-        );
-    }
-}
+mod tests;

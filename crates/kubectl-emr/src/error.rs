@@ -60,7 +60,7 @@ pub enum Error {
         field: &'static str,
         namespace: String,
         name: String,
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
     #[error(
         "SparkJobRun {name} was already submitted (attempt {attempt}): spec.suspend holds back only a first submission and has no effect on a submitted run; nothing was changed (to stop the run, `kubectl delete` the object)"

@@ -322,7 +322,7 @@ where
             field,
             namespace: namespace.into(),
             name: name.into(),
-            source,
+            source: Box::new(source),
         })
 }
 

@@ -116,7 +116,7 @@ pub fn apiserver_unreachable(error: &kube::Error) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use emr_aws::{AwsFault, FaultKind};
+    use emr_aws::FaultKind;
 
     use super::*;
 
@@ -150,17 +150,7 @@ mod tests {
 
     #[test]
     fn aws_errors_are_sorted_by_fault() {
-        let aws = |kind| AwsError::CancelJobRun {
-            virtual_cluster_id: "vc".into(),
-            job_run_id: "jr".into(),
-            cause: AwsFault {
-                kind,
-                code: Some("X".into()),
-                message: "m".into(),
-                request_id: None,
-                http_status: None,
-            },
-        };
+        let aws = crate::kit::testing::aws_error;
         assert_eq!(
             Category::of_aws(&aws(FaultKind::Throttled)),
             Category::Throttled

@@ -190,6 +190,28 @@ pub fn written(object: &Value, patch: &Value) -> Value {
     out
 }
 
+/// An AWS failure of `kind` as the AWS layer reports one (code `X`, message `m`): the fixture
+/// of every test that sorts errors by what AWS said.
+pub fn aws_fault(kind: emr_aws::FaultKind) -> emr_aws::AwsFault {
+    emr_aws::AwsFault {
+        kind,
+        code: Some("X".into()),
+        message: "m".into(),
+        request_id: None,
+        http_status: None,
+    }
+}
+
+/// A failed AWS call (CancelJobRun of job run `jr` in virtual cluster `vc`) whose cause is of
+/// `kind`.
+pub fn aws_error(kind: emr_aws::FaultKind) -> emr_aws::AwsError {
+    emr_aws::AwsError::CancelJobRun {
+        virtual_cluster_id: "vc".into(),
+        job_run_id: "jr".into(),
+        cause: aws_fault(kind),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use k8s_openapi::api::core::v1::ConfigMap;

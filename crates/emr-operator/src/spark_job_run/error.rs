@@ -140,23 +140,10 @@ impl ReconcileError for Error {
 
 #[cfg(test)]
 mod tests {
-    use emr_aws::{AwsFault, FaultKind};
+    use emr_aws::FaultKind;
 
     use super::*;
-
-    fn aws(kind: FaultKind) -> AwsError {
-        AwsError::CancelJobRun {
-            virtual_cluster_id: "vc".into(),
-            job_run_id: "jr".into(),
-            cause: AwsFault {
-                kind,
-                code: Some("X".into()),
-                message: "m".into(),
-                request_id: None,
-                http_status: None,
-            },
-        }
-    }
+    use crate::kit::testing::aws_error as aws;
 
     #[test]
     fn each_kind_of_trouble_has_its_category() {

@@ -158,8 +158,12 @@ impl Error {
     }
 
     /// How the failure shows on the object: a condition reason a user can search for and a
-    /// message saying what to do.
+    /// message saying what to do; its [`Category`] picks the backoff.
     pub fn outcome(&self) -> Outcome {
+        self.shown().because(self.category())
+    }
+
+    fn shown(&self) -> Outcome {
         match self {
             Error::Aws(e) => aws_outcome(e),
             Error::RemoveTrustStatement {
@@ -262,6 +266,10 @@ impl ReconcileError for Error {
 
 /// Throttling backs off; access denied names the IAM action to grant.
 pub fn aws_outcome(e: &AwsError) -> Outcome {
+    aws_shown(e).because(Category::of_aws(e))
+}
+
+fn aws_shown(e: &AwsError) -> Outcome {
     if e.is_throttled() {
         Outcome::failed("AwsThrottled", format!("{e}; retrying with backoff"))
     } else if e.is_access_denied() {
@@ -282,105 +290,4 @@ pub fn aws_outcome(e: &AwsError) -> Outcome {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use emr_aws::{AwsFault, FaultKind};
-
-    fn aws(kind: FaultKind) -> AwsError {
-        AwsError::UpdateAssumeRolePolicy {
-            role_name: "emr-job-role".into(),
-            cause: AwsFault {
-                kind,
-                code: Some("X".into()),
-                message: "m".into(),
-                request_id: None,
-                http_status: None,
-            },
-        }
-    }
-
-    fn kube(code: u16) -> kube::Error {
-        kube::Error::Api(Box::new(
-            kube::core::Status::failure("boom", "Reason").with_code(code),
-        ))
-    }
-
-    #[test]
-    fn access_denied_names_the_action() {
-        let o = Error::Aws(aws(FaultKind::AccessDenied)).outcome();
-        assert_eq!(o.reason, "AccessDenied");
-        assert!(
-            o.message.contains("iam:UpdateAssumeRolePolicy"),
-            "{}",
-            o.message
-        );
-    }
-
-    #[test]
-    fn throttling_backs_off() {
-        let o = Error::Aws(aws(FaultKind::Throttled)).outcome();
-        assert_eq!(o.reason, "AwsThrottled");
-        assert_eq!(o.retry, crate::virtual_cluster::outcome::Retry::Backoff);
-        assert_eq!(
-            Error::Aws(aws(FaultKind::Throttled)).metric_label(),
-            "AwsThrottled"
-        );
-    }
-
-    #[test]
-    fn forbidden_points_at_the_cluster_role() {
-        let e = Error::ApplyChild {
-            kind: "RoleBinding",
-            namespace: "ns".into(),
-            name: "emr-containers".into(),
-            source: kube(403),
-        };
-        let o = e.outcome();
-        assert_eq!(o.reason, "Forbidden");
-        assert!(o.message.contains("clusterrole-rules.yaml"));
-        assert!(
-            o.message
-                .contains("applying RoleBinding ns/emr-containers failed")
-        );
-    }
-
-    #[test]
-    fn conflicts_retry_soon() {
-        let o = Error::UpdateAwsAuth { source: kube(409) }.outcome();
-        assert_eq!(
-            (o.reason.as_str(), o.retry),
-            ("Conflict", crate::virtual_cluster::outcome::Retry::Poll)
-        );
-    }
-
-    #[test]
-    fn a_denied_trust_removal_names_the_role_and_the_action() {
-        let e = Error::RemoveTrustStatement {
-            role_arn: "arn:aws:iam::123456789012:role/emr-job-role".into(),
-            namespace: "spark".into(),
-            source: aws(FaultKind::AccessDenied),
-        };
-        let o = e.outcome();
-        assert_eq!(o.reason, "TrustStatementRemovalDenied");
-        assert!(
-            o.message.contains("iam:UpdateAssumeRolePolicy"),
-            "{}",
-            o.message
-        );
-        assert!(
-            o.message
-                .contains("role arn:aws:iam::123456789012:role/emr-job-role"),
-            "{}",
-            o.message
-        );
-        assert!(o.message.contains("Retain"), "{}", o.message);
-        assert_eq!(e.metric_label(), "AwsAccessDenied");
-        assert_eq!(e.category(), Category::Other);
-        let throttled = Error::RemoveTrustStatement {
-            role_arn: "arn:aws:iam::123456789012:role/r".into(),
-            namespace: "spark".into(),
-            source: aws(FaultKind::Throttled),
-        };
-        assert_eq!(throttled.outcome().reason, "AwsThrottled");
-    }
-}
+mod tests;

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use emr_api::condition::ConditionStatus;
 
+use crate::kit::Category;
+
 /// When the step wants the object looked at again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Retry {
@@ -23,6 +25,9 @@ pub struct Outcome {
     pub reason: String,
     pub message: String,
     pub retry: Retry,
+    /// The kind of trouble behind a failure: picks how long the backoff waits
+    /// ([`Category::Other`] unless [`Outcome::because`] says otherwise).
+    pub category: Category,
 }
 
 impl Outcome {
@@ -66,7 +71,13 @@ impl Outcome {
             reason: reason.to_owned(),
             message: message.into(),
             retry,
+            category: Category::Other,
         }
+    }
+
+    /// The same outcome, caused by trouble of `category`.
+    pub fn because(self, category: Category) -> Self {
+        Self { category, ..self }
     }
 
     pub fn is_ready(&self) -> bool {

@@ -59,10 +59,6 @@ pub async fn reconcile(vc: Arc<VirtualCluster>, state: Arc<State>) -> Result<Act
     result.map(|reconciled| reconciled.action)
 }
 
-/// The kind of trouble a step that failed is counted as: its reason is on the object already,
-/// the streak only needs it to grow.
-const STEP_FAILED: Category = Category::Other;
-
 /// How many writes removing the finalizer may take, each after a fresh read.
 const FINALIZER_ATTEMPTS: usize = 3;
 
@@ -155,7 +151,8 @@ async fn converge(
 
     let errors = invalid(vc);
     if !errors.is_empty() {
-        let outcome = Outcome::failed("InvalidSpec", check::summarize(&errors));
+        let outcome = Outcome::failed("InvalidSpec", check::summarize(&errors))
+            .because(Category::TerminalInput);
         conditions::set_condition(
             &mut recon.status.conditions,
             READY,
@@ -268,7 +265,7 @@ async fn converge(
         vc.metadata.generation,
     );
     let retry = steps.retry();
-    let action = Action::requeue(state.next(&key(vc), retry, STEP_FAILED));
+    let action = Action::requeue(state.next(&key(vc), retry, steps.failure_category()));
     // The metric names the first failing part, even when Ready's own reason is a wait.
     let failing = steps
         .iter()
@@ -326,7 +323,7 @@ async fn delete(
                 &outcome,
                 vc.metadata.generation,
             );
-            let action = Action::requeue(state.next(&key(vc), outcome.retry, STEP_FAILED));
+            let action = Action::requeue(state.next(&key(vc), outcome.retry, outcome.category));
             status::finish(&api, recon, &outcome).await?;
             Ok(Reconciled::after(action, &outcome))
         }

@@ -16,17 +16,20 @@ use crate::kit::{Backoff, Bounds, Category, Streaks};
 
 /// How soon a step that waits on something moving by itself is looked at again.
 const POLL: Duration = Duration::from_secs(5);
-/// Every kind of trouble backs off from 2 s to 5 min, as this controller always did; a panic
-/// waits as long as in every controller. One table, so a kind of trouble can get its own bounds.
-const FAILING: Bounds = Bounds::secs(2, 300);
-const BACKOFF: Backoff = Backoff {
-    throttled: FAILING,
-    transient_aws: FAILING,
-    apiserver_unreachable: FAILING,
-    conflict: FAILING,
-    terminal_input: FAILING,
+/// Backoff by the kind of trouble. What clears by itself is retried soon and never waits more
+/// than a minute (throttling starts slower so a burst spreads out; an apiserver that could not
+/// answer is looked at again within 30 s); a conflict is redone within seconds on a fresh read.
+/// What a person must fix (invalid input, access denied, an RBAC refusal, anything else) waits
+/// longer from the start and backs off to five minutes: a spec edit triggers a reconcile anyway,
+/// and IAM or RBAC fixes are noticed within the cap. A panic waits as in every controller.
+pub(super) const BACKOFF: Backoff = Backoff {
+    throttled: Bounds::secs(5, 60),
+    transient_aws: Bounds::secs(2, 60),
+    apiserver_unreachable: Bounds::secs(2, 30),
+    conflict: Bounds::secs(1, 10),
+    terminal_input: Bounds::secs(10, 300),
     panicked: Backoff::DEFAULT.panicked,
-    other: FAILING,
+    other: Bounds::secs(5, 300),
 };
 
 /// What the controller keeps between reconciles: the shared context and, per object (by
@@ -124,4 +127,56 @@ impl State {
 
 pub(super) fn key(vc: &VirtualCluster) -> String {
     vc.metadata.uid.clone().unwrap_or_else(|| vc.name_any())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Trouble that clears by itself, and trouble a person must fix.
+    const CLEARS: [Category; 3] = [
+        Category::Throttled,
+        Category::TransientAws,
+        Category::ApiserverUnreachable,
+    ];
+    const NEEDS_A_PERSON: [Category; 2] = [Category::TerminalInput, Category::Other];
+
+    #[test]
+    fn trouble_that_clears_by_itself_is_retried_sooner_than_what_a_person_must_fix() {
+        for quick in CLEARS {
+            for slow in NEEDS_A_PERSON {
+                let (q, s) = (BACKOFF.bounds(quick), BACKOFF.bounds(slow));
+                assert!(q.cap < s.cap, "{quick:?} {q:?} vs {slow:?} {s:?}");
+            }
+        }
+        // Jittered: each bound is checked on many draws.
+        for streak in 1..=20 {
+            for _ in 0..20 {
+                for quick in CLEARS {
+                    let delay = BACKOFF.delay(quick, streak);
+                    assert!(delay <= Duration::from_secs(60), "{quick:?} {delay:?}");
+                }
+                let conflict = BACKOFF.delay(Category::Conflict, streak);
+                assert!(conflict <= Duration::from_secs(10), "{conflict:?}");
+                for slow in NEEDS_A_PERSON {
+                    let delay = BACKOFF.delay(slow, streak);
+                    assert!(delay >= Duration::from_millis(2500), "{slow:?} {delay:?}");
+                    assert!(delay <= Duration::from_secs(300), "{slow:?} {delay:?}");
+                }
+            }
+        }
+        for _ in 0..50 {
+            let first_transient = BACKOFF.delay(Category::TransientAws, 1);
+            let first_invalid = BACKOFF.delay(Category::TerminalInput, 1);
+            assert!(
+                first_transient <= Duration::from_secs(2),
+                "{first_transient:?}"
+            );
+            assert!(first_invalid >= Duration::from_secs(5), "{first_invalid:?}");
+        }
+        assert_eq!(
+            BACKOFF.bounds(Category::Panicked),
+            Backoff::DEFAULT.panicked
+        );
+    }
 }

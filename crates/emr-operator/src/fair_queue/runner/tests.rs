@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::channel::mpsc;
+use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::ObjectMeta;
 use tokio::sync::oneshot;
@@ -35,34 +36,69 @@ fn at(ns: &str, name: &str) -> (ObjectRef<ConfigMap>, Lane) {
     (ObjectRef::new(name).within(ns), Lane::Changes)
 }
 
+/// These requests, then none: the watch stays open.
+fn requests(
+    requests: impl IntoIterator<Item = (ObjectRef<ConfigMap>, Lane)>,
+) -> impl Stream<Item = (ObjectRef<ConfigMap>, Lane)> {
+    futures::stream::iter(requests).chain(futures::stream::pending())
+}
+
+/// A reconcile that takes `pause`, then writes the object's name to `log` and waits for a change.
+fn logging(log: &Log, pause: Duration) -> impl Fn(Arc<ConfigMap>) -> BoxFuture<'static, Action> {
+    let log = log.clone();
+    move |cm| {
+        let log = log.clone();
+        async move {
+            if !pause.is_zero() {
+                tokio::time::sleep(pause).await;
+            }
+            log.lock().unwrap().push(name(&cm));
+            Action::await_change()
+        }
+        .boxed()
+    }
+}
+
+/// A runner of `concurrency` workers, over a store that holds every object, serving `requests`
+/// once `ready` until `stop` has passed.
+async fn serve<Fut>(
+    concurrency: usize,
+    ready: impl Future<Output = ()>,
+    requests: impl Stream<Item = (ObjectRef<ConfigMap>, Lane)>,
+    reconcile: impl Fn(Arc<ConfigMap>) -> Fut,
+    stop: Duration,
+) where
+    Fut: Future<Output = Action> + Send + 'static,
+{
+    Runner {
+        queue: SharedQueue::default(),
+        concurrency,
+    }
+    .run(
+        object,
+        ready,
+        requests,
+        reconcile,
+        |_| {},
+        tokio::time::sleep(stop),
+    )
+    .await;
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_tenant_behind_a_backlog_is_served_next() {
     let log: Log = Arc::default();
     let mut triggers: Vec<_> = (0..50).map(|i| at("a", &format!("j{i}"))).collect();
     triggers.push(at("b", "only"));
-    let runner = Runner {
-        queue: SharedQueue::default(),
-        concurrency: 1,
-    };
-    let seen = log.clone();
-    runner
-        .run(
-            object,
-            // Everything is queued before the first reconcile, as after a restart.
-            tokio::time::sleep(Duration::from_millis(10)),
-            futures::stream::iter(triggers).chain(futures::stream::pending()),
-            move |cm| {
-                let seen = seen.clone();
-                async move {
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    seen.lock().unwrap().push(name(&cm));
-                    Action::await_change()
-                }
-            },
-            |_| {},
-            tokio::time::sleep(Duration::from_secs(60)),
-        )
-        .await;
+    serve(
+        1,
+        // Everything is queued before the first reconcile, as after a restart.
+        tokio::time::sleep(Duration::from_millis(10)),
+        requests(triggers),
+        logging(&log, Duration::from_millis(100)),
+        Duration::from_secs(60),
+    )
+    .await;
     let log = log.lock().unwrap();
     assert_eq!(log.len(), 51);
     assert_eq!(log[..2], ["a/j0".to_owned(), "b/only".to_owned()]);
@@ -92,12 +128,8 @@ async fn an_object_is_never_reconciled_twice_at_once() {
         }
     });
     let (b, o, r) = (busy.clone(), overlaps.clone(), runs.clone());
-    Runner {
-        queue: SharedQueue::default(),
-        concurrency: 8,
-    }
-    .run(
-        object,
+    serve(
+        8,
         async {},
         rx,
         move |cm| {
@@ -112,8 +144,7 @@ async fn an_object_is_never_reconciled_twice_at_once() {
                 Action::await_change()
             }
         },
-        |_| {},
-        tokio::time::sleep(Duration::from_secs(10)),
+        Duration::from_secs(10),
     )
     .await;
     assert!(!overlaps.load(Ordering::SeqCst));
@@ -127,14 +158,10 @@ async fn a_requeue_runs_the_object_again_after_its_delay() {
     let log: Log = Arc::default();
     let seen = log.clone();
     let started = Instant::now();
-    Runner {
-        queue: SharedQueue::default(),
-        concurrency: 4,
-    }
-    .run(
-        object,
+    serve(
+        4,
         async {},
-        futures::stream::iter([at("a", "x")]).chain(futures::stream::pending()),
+        requests([at("a", "x")]),
         move |_| {
             let seen = seen.clone();
             async move {
@@ -144,8 +171,7 @@ async fn a_requeue_runs_the_object_again_after_its_delay() {
                 Action::requeue(Duration::from_secs(30))
             }
         },
-        |_| {},
-        tokio::time::sleep(Duration::from_secs(100)),
+        Duration::from_secs(100),
     )
     .await;
     assert_eq!(*log.lock().unwrap(), ["0", "30", "60", "90"]);
@@ -154,7 +180,6 @@ async fn a_requeue_runs_the_object_again_after_its_delay() {
 #[tokio::test(start_paused = true)]
 async fn nothing_runs_before_the_cache_is_ready() {
     let log: Log = Arc::default();
-    let seen = log.clone();
     let (ready_tx, ready_rx) = oneshot::channel::<()>();
     let checked = log.clone();
     tokio::spawn(async move {
@@ -162,25 +187,14 @@ async fn nothing_runs_before_the_cache_is_ready() {
         assert!(checked.lock().unwrap().is_empty());
         let _ = ready_tx.send(());
     });
-    Runner {
-        queue: SharedQueue::default(),
-        concurrency: 4,
-    }
-    .run(
-        object,
+    serve(
+        4,
         async move {
             let _ = ready_rx.await;
         },
-        futures::stream::iter([at("a", "x")]).chain(futures::stream::pending()),
-        move |cm| {
-            let seen = seen.clone();
-            async move {
-                seen.lock().unwrap().push(name(&cm));
-                Action::await_change()
-            }
-        },
-        |_| {},
-        tokio::time::sleep(Duration::from_secs(10)),
+        requests([at("a", "x")]),
+        logging(&log, Duration::ZERO),
+        Duration::from_secs(10),
     )
     .await;
     assert_eq!(*log.lock().unwrap(), ["a/x"]);
@@ -189,27 +203,14 @@ async fn nothing_runs_before_the_cache_is_ready() {
 #[tokio::test(start_paused = true)]
 async fn shutdown_waits_for_running_reconciles_and_starts_no_more() {
     let log: Log = Arc::default();
-    let seen = log.clone();
     let triggers: Vec<_> = (0..10).map(|i| at("a", &format!("j{i}"))).collect();
-    Runner {
-        queue: SharedQueue::default(),
-        concurrency: 2,
-    }
-    .run(
-        object,
+    serve(
+        2,
         async {},
-        futures::stream::iter(triggers).chain(futures::stream::pending()),
-        move |cm| {
-            let seen = seen.clone();
-            async move {
-                tokio::time::sleep(Duration::from_secs(3)).await;
-                seen.lock().unwrap().push(name(&cm));
-                Action::await_change()
-            }
-        },
-        |_| {},
+        requests(triggers),
+        logging(&log, Duration::from_secs(3)),
         // Two reconciles are running when shutdown comes.
-        tokio::time::sleep(Duration::from_secs(1)),
+        Duration::from_secs(1),
     )
     .await;
     assert_eq!(*log.lock().unwrap(), ["a/j0", "a/j1"]);
@@ -218,7 +219,6 @@ async fn shutdown_waits_for_running_reconciles_and_starts_no_more() {
 #[tokio::test(start_paused = true)]
 async fn a_deleted_object_is_dropped_not_reconciled() {
     let log: Log = Arc::default();
-    let seen = log.clone();
     let queue = SharedQueue::default();
     Runner {
         queue: queue.clone(),
@@ -227,14 +227,8 @@ async fn a_deleted_object_is_dropped_not_reconciled() {
     .run(
         |key: &ObjectRef<ConfigMap>| (key.name != "gone").then(|| object(key)).flatten(),
         async {},
-        futures::stream::iter([at("a", "gone"), at("a", "here")]).chain(futures::stream::pending()),
-        move |cm| {
-            let seen = seen.clone();
-            async move {
-                seen.lock().unwrap().push(name(&cm));
-                Action::await_change()
-            }
-        },
+        requests([at("a", "gone"), at("a", "here")]),
+        logging(&log, Duration::ZERO),
         |_| {},
         tokio::time::sleep(Duration::from_secs(1)),
     )

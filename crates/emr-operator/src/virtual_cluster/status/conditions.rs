@@ -4,7 +4,7 @@
 use emr_api::condition::{self, Condition, ConditionStatus};
 use emr_api::virtual_cluster::condition_types::{FARGATE_PROFILE_READY, PARTS, READY};
 
-use crate::kit::Event;
+use crate::kit::{Category, Event};
 use crate::virtual_cluster::outcome::{Outcome, Retry};
 use crate::virtual_cluster::reconciliation::ACTION;
 
@@ -51,8 +51,19 @@ impl StepOutcomes {
                 reason: o.reason.clone(),
                 message: format!("{type_}: {}", o.message),
                 retry: o.retry,
+                category: o.category,
             },
         }
+    }
+
+    /// The kind of trouble of the first part (in convergence order) that failed, which picks
+    /// the backoff; [`Category::Other`] when none did.
+    pub fn failure_category(&self) -> Category {
+        self.0
+            .iter()
+            .map(|(_, o)| o)
+            .find(|o| o.retry == Retry::Backoff)
+            .map_or(Category::Other, |o| o.category)
     }
 
     /// The most urgent retry any part asks for.
@@ -185,6 +196,27 @@ mod tests {
         assert_eq!(ready.reason, "AccessDenied");
         assert_eq!(ready.message, "TrustPoliciesReady: no iam");
         assert_eq!(parts.retry(), Retry::Backoff);
+    }
+
+    #[test]
+    fn the_first_failing_part_picks_the_kind_of_trouble() {
+        let mut parts = all_ready();
+        assert_eq!(parts.failure_category(), Category::Other);
+        parts.set(
+            NAMESPACE_READY,
+            Outcome::waiting("Terminating", "ns going").because(Category::TerminalInput),
+        );
+        parts.set(
+            TRUST_POLICIES_READY,
+            Outcome::failed("AwsThrottled", "slow down").because(Category::Throttled),
+        );
+        parts.set(
+            VIRTUAL_CLUSTER_READY,
+            Outcome::failed("AccessDenied", "no emr"),
+        );
+        // A part that waits is not a failure; the first one that failed is the trust step.
+        assert_eq!(parts.failure_category(), Category::Throttled);
+        assert_eq!(parts.ready("x").category, Category::TerminalInput);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! EMR's entry in `kube-system/aws-auth`: the `mapRoles` YAML parsed, edited as a list of
-//! entries and written back, every other entry kept as it was (unknown fields included).
+//! entries and written back, every other entry kept as it was (its keys, their order and keys
+//! we do not know; see [`yaml`]).
 
-use serde_yaml::{Mapping, Value};
+use super::yaml::{self, Node};
 
 use crate::virtual_cluster::names::{EMR_SERVICE_LINKED_ROLE, EMR_USER};
 
@@ -15,6 +16,8 @@ pub fn emr_role_arn(partition: &str, account_id: &str) -> String {
 pub enum MapRolesError {
     #[error("mapRoles in kube-system/aws-auth is not valid YAML: {0}")]
     Yaml(String),
+    #[error("mapRoles in kube-system/aws-auth is refused: {0}")]
+    TooLarge(String),
     #[error("mapRoles in kube-system/aws-auth is not a YAML list of entries")]
     NotAList,
 }
@@ -43,10 +46,10 @@ pub fn plan_ensure(map_roles: Option<&str>, role_arn: &str) -> Result<EnsurePlan
     if let Some(username) = other_user {
         return Ok(EnsurePlan::MappedElsewhere { username });
     }
-    let mut entry = Mapping::new();
-    entry.insert("rolearn".into(), role_arn.into());
-    entry.insert("username".into(), EMR_USER.into());
-    entries.push(Value::Mapping(entry));
+    entries.push(Node::Map(vec![
+        (Node::Str("rolearn".into()), Node::Str(role_arn.into())),
+        (Node::Str("username".into()), Node::Str(EMR_USER.into())),
+    ]));
     render(&entries).map(EnsurePlan::Add)
 }
 
@@ -58,7 +61,7 @@ pub fn plan_remove(
 ) -> Result<Option<String>, MapRolesError> {
     let entries = parse(map_roles)?;
     let before = entries.len();
-    let kept: Vec<Value> = entries
+    let kept: Vec<Node> = entries
         .into_iter()
         .filter(|e| !(maps_role(e, role_arn) && username(e) == Some(EMR_USER)))
         .collect();
@@ -76,33 +79,42 @@ pub fn has_entry(map_roles: Option<&str>, role_arn: &str) -> Result<bool, MapRol
         .any(|e| maps_role(e, role_arn) && username(e) == Some(EMR_USER)))
 }
 
-fn parse(map_roles: Option<&str>) -> Result<Vec<Value>, MapRolesError> {
+fn parse(map_roles: Option<&str>) -> Result<Vec<Node>, MapRolesError> {
     let text = map_roles.unwrap_or_default();
     if text.trim().is_empty() {
         return Ok(Vec::new());
     }
-    match serde_yaml::from_str::<Value>(text).map_err(|e| MapRolesError::Yaml(e.to_string()))? {
-        Value::Null => Ok(Vec::new()),
-        Value::Sequence(entries) => Ok(entries),
+    match yaml::parse(text).map_err(MapRolesError::from)? {
+        Node::Null => Ok(Vec::new()),
+        Node::Seq(entries) => Ok(entries),
         _ => Err(MapRolesError::NotAList),
     }
 }
 
-fn render(entries: &[Value]) -> Result<String, MapRolesError> {
+fn render(entries: &[Node]) -> Result<String, MapRolesError> {
     if entries.is_empty() {
         return Ok(String::new());
     }
-    serde_yaml::to_string(entries).map_err(|e| MapRolesError::Yaml(e.to_string()))
+    yaml::render(&Node::Seq(entries.to_vec())).map_err(MapRolesError::from)
 }
 
-fn username(entry: &Value) -> Option<&str> {
-    entry.get("username").and_then(Value::as_str)
+impl From<yaml::ReadError> for MapRolesError {
+    fn from(e: yaml::ReadError) -> Self {
+        match e {
+            yaml::ReadError::TooLarge { .. } => MapRolesError::TooLarge(e.to_string()),
+            yaml::ReadError::Yaml(message) => MapRolesError::Yaml(message),
+        }
+    }
 }
 
-fn maps_role(entry: &Value, role_arn: &str) -> bool {
+fn username(entry: &Node) -> Option<&str> {
+    entry.get("username").and_then(Node::as_str)
+}
+
+fn maps_role(entry: &Node, role_arn: &str) -> bool {
     entry
         .get("rolearn")
-        .and_then(Value::as_str)
+        .and_then(Node::as_str)
         .is_some_and(|arn| without_path(arn.trim()) == without_path(role_arn))
 }
 
@@ -119,125 +131,4 @@ fn without_path(arn: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const ARN: &str = "arn:aws:iam::123456789012:role/AWSServiceRoleForAmazonEMRContainers";
-
-    const NODES: &str = r#"- rolearn: arn:aws:iam::123456789012:role/eks-nodes
-  username: system:node:{{EC2PrivateDNSName}}
-  groups:
-    - system:bootstrappers
-    - system:nodes
-"#;
-
-    fn entries(text: &str) -> Vec<Value> {
-        serde_yaml::from_str(text).unwrap()
-    }
-
-    #[test]
-    fn the_arn_has_no_path() {
-        assert_eq!(emr_role_arn("aws", "123456789012"), ARN);
-        assert_eq!(
-            emr_role_arn("aws-cn", "1"),
-            "arn:aws-cn:iam::1:role/AWSServiceRoleForAmazonEMRContainers"
-        );
-    }
-
-    #[test]
-    fn adds_to_missing_or_empty_map_roles() {
-        for text in [None, Some(""), Some("  \n"), Some("[]"), Some("~")] {
-            let EnsurePlan::Add(out) = plan_ensure(text, ARN).unwrap() else {
-                panic!("{text:?}: expected Add");
-            };
-            assert_eq!(
-                entries(&out),
-                entries(&format!("- rolearn: {ARN}\n  username: emr-containers\n"))
-            );
-        }
-    }
-
-    #[test]
-    fn adding_keeps_other_entries_and_their_fields() {
-        let EnsurePlan::Add(out) = plan_ensure(Some(NODES), ARN).unwrap() else {
-            panic!("expected Add");
-        };
-        let all = entries(&out);
-        assert_eq!(all.len(), 2);
-        assert_eq!(all[0], entries(NODES)[0]);
-        assert_eq!(all[1]["username"], Value::from("emr-containers"));
-        // The result is itself accepted, and adding again changes nothing.
-        assert_eq!(plan_ensure(Some(&out), ARN).unwrap(), EnsurePlan::Present);
-        assert!(has_entry(Some(&out), ARN).unwrap());
-    }
-
-    #[test]
-    fn an_entry_with_the_path_counts() {
-        let text = "- rolearn: arn:aws:iam::123456789012:role/aws-service-role/emr-containers.amazonaws.com/AWSServiceRoleForAmazonEMRContainers\n  username: emr-containers\n";
-        assert_eq!(plan_ensure(Some(text), ARN).unwrap(), EnsurePlan::Present);
-        assert_eq!(plan_remove(Some(text), ARN).unwrap(), Some(String::new()));
-    }
-
-    #[test]
-    fn another_account_is_another_role() {
-        let text = "- rolearn: arn:aws:iam::999999999999:role/AWSServiceRoleForAmazonEMRContainers\n  username: emr-containers\n";
-        assert!(matches!(
-            plan_ensure(Some(text), ARN).unwrap(),
-            EnsurePlan::Add(_)
-        ));
-        assert_eq!(plan_remove(Some(text), ARN).unwrap(), None);
-    }
-
-    #[test]
-    fn a_mapping_to_another_user_is_reported_not_changed() {
-        let text = format!("- rolearn: {ARN}\n  username: someone\n");
-        assert_eq!(
-            plan_ensure(Some(&text), ARN).unwrap(),
-            EnsurePlan::MappedElsewhere {
-                username: "someone".into()
-            }
-        );
-        assert_eq!(plan_remove(Some(&text), ARN).unwrap(), None);
-    }
-
-    #[test]
-    fn remove_drops_every_copy_and_keeps_the_rest() {
-        let text = format!(
-            "- rolearn: {ARN}\n  username: emr-containers\n{NODES}- rolearn: {ARN}\n  username: emr-containers\n"
-        );
-        let out = plan_remove(Some(&text), ARN).unwrap().unwrap();
-        assert_eq!(entries(&out), entries(NODES));
-        assert_eq!(plan_remove(Some(&out), ARN).unwrap(), None);
-    }
-
-    #[test]
-    fn ensure_then_remove_restores_the_entries() {
-        let EnsurePlan::Add(added) = plan_ensure(Some(NODES), ARN).unwrap() else {
-            panic!("expected Add");
-        };
-        let removed = plan_remove(Some(&added), ARN).unwrap().unwrap();
-        assert_eq!(entries(&removed), entries(NODES));
-    }
-
-    #[test]
-    fn broken_yaml_is_an_error_not_a_panic() {
-        assert!(matches!(
-            plan_ensure(Some("- rolearn: [unclosed"), ARN),
-            Err(MapRolesError::Yaml(_))
-        ));
-        assert_eq!(
-            plan_ensure(Some("rolearn: x"), ARN),
-            Err(MapRolesError::NotAList)
-        );
-        assert!(plan_remove(Some("{{{"), ARN).is_err());
-    }
-
-    #[test]
-    fn entries_without_a_username_or_rolearn_are_kept() {
-        let text = "- groups: [x]\n- rolearn: 42\n";
-        let EnsurePlan::Add(out) = plan_ensure(Some(text), ARN).unwrap() else {
-            panic!("expected Add");
-        };
-        assert_eq!(entries(&out).len(), 3);
-    }
-}
+mod tests;
