@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
-use emr_api::SparkJobRun;
+use emr_api::{ScheduledSparkJobRun, SparkJobRun};
 use emr_operator_tests::{Bed, ReadyVirtualCluster, TEST_LABEL, bed, repo_root, wait_for};
 use kube::api::Api;
 use serde_json::{Value, json};
@@ -426,18 +426,59 @@ spec:
         "{text}"
     );
 
-    // What does not exist yet says so and changes nothing.
-    for args in [
-        ["suspend", "slow"],
-        ["resume", "slow"],
-        ["trigger", "nightly"],
-    ] {
-        let err = fails(t.bed, &[&["-n", ns][..], &args[..]].concat()).await;
-        assert!(
-            err.contains("does not exist in this version of the operator"),
-            "{err}"
-        );
-    }
+    // suspend / resume: only a first submission can be held back, so a submitted job is
+    // refused with the reason and nothing is written.
+    let err = fails(t.bed, &["-n", ns, "suspend", "slow"]).await;
+    assert!(
+        err.contains("SparkJobRun slow was already submitted (attempt 1)"),
+        "{err}"
+    );
+    assert_eq!(api.get("slow").await.unwrap().spec.suspend, None);
+    // A job that never started (its VirtualCluster does not exist) is held back and let go.
+    let text = ok(t.bed, &["-n", ns, "suspend", "orphan"]).await;
+    assert!(
+        text.contains("sparkjobrun.emr-on-eks.dev/orphan suspended"),
+        "{text}"
+    );
+    assert_eq!(api.get("orphan").await.unwrap().spec.suspend, Some(true));
+    ok(t.bed, &["-n", ns, "resume", "orphan"]).await;
+    assert_eq!(api.get("orphan").await.unwrap().spec.suspend, Some(false));
+
+    // Schedules: a missing one is named; an existing one is suspended, resumed and triggered
+    // through its spec (the schedule tests prove what the operator does with it).
+    let err = fails(t.bed, &["-n", ns, "trigger", "nightly"]).await;
+    assert!(
+        err.contains(&format!("ScheduledSparkJobRun {ns}/nightly not found")),
+        "{err}"
+    );
+    let template = api.get("slow").await.unwrap().spec;
+    let schedule: ScheduledSparkJobRun = serde_json::from_value(json!({
+        "apiVersion": "emr-on-eks.dev/v1alpha1",
+        "kind": "ScheduledSparkJobRun",
+        "metadata": {"name": "nightly", "namespace": ns},
+        "spec": {"schedule": "@yearly", "suspend": true, "template": {"spec": template}},
+    }))
+    .unwrap();
+    let schedules: Api<ScheduledSparkJobRun> = Api::namespaced(t.bed.client.clone(), ns);
+    schedules
+        .create(&Default::default(), &schedule)
+        .await
+        .unwrap();
+    ok(t.bed, &["-n", ns, "resume", "nightly", "--schedule"]).await;
+    assert!(!schedules.get("nightly").await.unwrap().spec.suspend);
+    ok(t.bed, &["-n", ns, "suspend", "nightly", "--schedule"]).await;
+    assert!(schedules.get("nightly").await.unwrap().spec.suspend);
+    let text = ok(t.bed, &["-n", ns, "trigger", "nightly"]).await;
+    let first = schedules.get("nightly").await.unwrap().spec.run_now;
+    assert!(
+        first
+            .as_deref()
+            .is_some_and(|v| v.starts_with("kubectl-emr-") && text.contains(v)),
+        "{first:?} {text}"
+    );
+    ok(t.bed, &["-n", ns, "trigger", "nightly"]).await;
+    let second = schedules.get("nightly").await.unwrap().spec.run_now;
+    assert_ne!(first, second, "each trigger is a new value");
 }
 
 /// The krew archive holds the plugin, the manifest's sha256 is the archive's, and kubectl finds
