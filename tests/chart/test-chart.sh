@@ -39,7 +39,7 @@ cleanup_cmds=()
 cleanup() {
   local c
   for c in "${cleanup_cmds[@]}"; do eval "$c" >/dev/null 2>&1 || true; done
-  rm -rf "$work"
+  if [[ -n ${CHART_KEEP_WORK:-} ]]; then echo "chart: kept $work (CHART_KEEP_WORK)"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 
@@ -143,7 +143,7 @@ run_release_operator() {
     if [[ $state != COMPLETED ]]; then
       err "operator from the release: pi in $vns ended ${state:-without a state}, not COMPLETED"
     elif ! curl -sf "http://127.0.0.1:$port/metrics" | grep -q '^emr_operator_aws_calls_total{.*operation="StartJobRun"'; then
-      err "operator from the release: /metrics shows no StartJobRun"
+      err "operator from the release: /metrics shows no StartJobRun; its AWS calls: $(curl -sf "http://127.0.0.1:$port/metrics" | grep '^emr_operator_aws_calls_total' | tr '\n' ' '); log tail: $(tail -n 5 "$work/release-operator.log" | tr '\n' ' ')"
     else
       ok=1
     fi
