@@ -261,6 +261,7 @@ PY
           "create leases.coordination.k8s.io -n $tns"
           "update leases.coordination.k8s.io/$lease -n $tns"
           "patch namespaces"
+          "get priorityclasses.scheduling.k8s.io/high-priority"
         )
         refused=(
           "list secrets -A" "watch secrets -A" "get secrets -n $tenant" "create secrets -n $tenant"
@@ -277,6 +278,8 @@ PY
           "create clusterroles.rbac.authorization.k8s.io" "create clusterrolebindings.rbac.authorization.k8s.io"
           "create deployments.apps -n $tenant" "create jobs.batch -n $tenant" "create persistentvolumeclaims -n $tenant"
           "create ingresses.networking.k8s.io -n $tenant" "impersonate users" "impersonate serviceaccounts -A"
+          "list priorityclasses.scheduling.k8s.io" "create priorityclasses.scheduling.k8s.io"
+          "delete priorityclasses.scheduling.k8s.io/high-priority"
         )
         for q in "${allowed[@]}"; do
           # shellcheck disable=SC2086
