@@ -9,6 +9,7 @@ pub mod crd;
 pub mod emr_name;
 pub mod labels;
 pub mod patterns;
+pub mod pod_template;
 pub mod reference;
 pub mod spark_job_run;
 pub mod time;

@@ -36,6 +36,9 @@ pub const ACCOUNT_ID: &str = r"^\d{12}$";
 pub const OIDC_PROVIDER: &str = r"^[^:/\s][^:\s]*$";
 /// S3 URIs (log locations).
 pub const S3_URI: &str = r"^s3://[^\s]+$";
+/// An S3 bucket, optionally with a key prefix: `s3://bucket` or `s3://bucket/prefix/` (S3's
+/// bucket naming rules: 3-63 lowercase letters, digits, dots and hyphens).
+pub const S3_PREFIX_URI: &str = r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\s]*)?$";
 
 /// EMR accepts at most this many tags on a resource.
 pub const MAX_TAGS: usize = 50;

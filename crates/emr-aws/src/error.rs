@@ -342,6 +342,18 @@ pub enum AwsError {
     UpdateAssumeRolePolicy { role_name: String, cause: AwsFault },
     #[error("ListOpenIDConnectProviders failed: {cause}")]
     ListOpenIdConnectProviders { cause: AwsFault },
+    #[error("HeadObject of s3://{bucket}/{key} failed: {cause}")]
+    HeadObject {
+        bucket: String,
+        key: String,
+        cause: AwsFault,
+    },
+    #[error("PutObject of s3://{bucket}/{key} failed: {cause}")]
+    PutObject {
+        bucket: String,
+        key: String,
+        cause: AwsFault,
+    },
 }
 
 impl AwsError {
@@ -361,6 +373,8 @@ impl AwsError {
             AwsError::GetRole { .. } => Operation::GetRole,
             AwsError::UpdateAssumeRolePolicy { .. } => Operation::UpdateAssumeRolePolicy,
             AwsError::ListOpenIdConnectProviders { .. } => Operation::ListOpenIdConnectProviders,
+            AwsError::HeadObject { .. } => Operation::HeadObject,
+            AwsError::PutObject { .. } => Operation::PutObject,
         }
     }
 
@@ -379,7 +393,9 @@ impl AwsError {
             | AwsError::GetCallerIdentity { cause }
             | AwsError::GetRole { cause, .. }
             | AwsError::UpdateAssumeRolePolicy { cause, .. }
-            | AwsError::ListOpenIdConnectProviders { cause } => cause,
+            | AwsError::ListOpenIdConnectProviders { cause }
+            | AwsError::HeadObject { cause, .. }
+            | AwsError::PutObject { cause, .. } => cause,
         }
     }
 

@@ -17,11 +17,13 @@ pub enum Operation {
     GetRole,
     UpdateAssumeRolePolicy,
     ListOpenIdConnectProviders,
+    HeadObject,
+    PutObject,
 }
 
 impl Operation {
     /// Every operation, so metrics can be registered up front and show zeros.
-    pub const ALL: [Operation; 14] = [
+    pub const ALL: [Operation; 16] = [
         Operation::StartJobRun,
         Operation::DescribeJobRun,
         Operation::ListJobRuns,
@@ -36,6 +38,8 @@ impl Operation {
         Operation::GetRole,
         Operation::UpdateAssumeRolePolicy,
         Operation::ListOpenIdConnectProviders,
+        Operation::HeadObject,
+        Operation::PutObject,
     ];
 
     /// The API's own name for the call, as AWS documentation and CloudTrail spell it.
@@ -55,6 +59,8 @@ impl Operation {
             Operation::GetRole => "GetRole",
             Operation::UpdateAssumeRolePolicy => "UpdateAssumeRolePolicy",
             Operation::ListOpenIdConnectProviders => "ListOpenIDConnectProviders",
+            Operation::HeadObject => "HeadObject",
+            Operation::PutObject => "PutObject",
         }
     }
 
@@ -75,12 +81,17 @@ impl Operation {
             Operation::GetRole
             | Operation::UpdateAssumeRolePolicy
             | Operation::ListOpenIdConnectProviders => "iam",
+            Operation::HeadObject | Operation::PutObject => "s3",
         }
     }
 
     /// The permission a policy must grant for this call, e.g. "emr-containers:StartJobRun".
     pub fn iam_action(self) -> String {
-        format!("{}:{}", self.service(), self.as_str())
+        match self {
+            // S3 authorizes HeadObject as s3:GetObject (there is no s3:HeadObject action).
+            Operation::HeadObject => "s3:GetObject".to_owned(),
+            _ => format!("{}:{}", self.service(), self.as_str()),
+        }
     }
 }
 
@@ -116,6 +127,8 @@ mod tests {
             Operation::GetCallerIdentity.iam_action(),
             "sts:GetCallerIdentity"
         );
+        assert_eq!(Operation::HeadObject.iam_action(), "s3:GetObject");
+        assert_eq!(Operation::PutObject.iam_action(), "s3:PutObject");
     }
 
     #[test]

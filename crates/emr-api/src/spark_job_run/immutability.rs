@@ -6,7 +6,7 @@
 use kube::core::{Reason, Rule};
 
 /// Every spec field except `rerun`. A unit test keeps this list equal to the schema's properties.
-pub const IMMUTABLE_SPEC_FIELDS: [&str; 12] = [
+pub const IMMUTABLE_SPEC_FIELDS: [&str; 13] = [
     "virtualCluster",
     "name",
     "executionRoleArn",
@@ -19,6 +19,7 @@ pub const IMMUTABLE_SPEC_FIELDS: [&str; 12] = [
     "jobTemplateParameters",
     "activeDeadlineSeconds",
     "resubmitPolicy",
+    "podTemplates",
 ];
 
 /// The root-level transition rule: once `status.submittedSpecFingerprint` is set, every field but

@@ -49,6 +49,7 @@ pub use status::{AttemptRecord, LogLocations, SparkJobRunStatus, condition_types
     {"required": ["releaseLabel", "jobDriver"]},
     {"required": ["jobTemplateId"]}
 ]))]
+#[schemars(extend("x-kubernetes-validations" = [crate::pod_template::conflict_rule()]))]
 pub struct SparkJobRunSpec {
     /// The virtual cluster to run in: a VirtualCluster object by name (its namespace must be this
     /// object's namespace), or a raw EMR virtual cluster id (only when the operator allows it).
@@ -112,6 +113,13 @@ pub struct SparkJobRunSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 253))]
     pub rerun: Option<String>,
+
+    /// Pod templates for the driver and the executors, written here instead of uploaded by
+    /// hand: the operator checks them, writes them to the VirtualCluster's podTemplateStore
+    /// and sets `spark.kubernetes.{driver,executor}.podTemplateFile`. A template here replaces
+    /// the VirtualCluster's default for that role. Not with those Spark properties set by hand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_templates: Option<crate::pod_template::PodTemplates>,
 }
 
 /// Where a job runs: exactly one of `name` or `id`.
