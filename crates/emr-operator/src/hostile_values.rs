@@ -258,6 +258,7 @@ pub fn spark_job_run_spec() -> BoxedStrategy<SparkJobRunSpec> {
                 active_deadline_seconds,
                 resubmit_policy,
                 rerun,
+                pod_templates: None,
             },
         )
         .boxed()
@@ -574,6 +575,8 @@ pub fn virtual_cluster_spec() -> BoxedStrategy<VirtualClusterSpec> {
                 deletion_policy: Default::default(),
                 running_jobs_on_delete: Default::default(),
                 share: None,
+                pod_templates: None,
+                pod_template_store: None,
             },
         )
         .boxed()

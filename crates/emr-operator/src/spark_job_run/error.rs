@@ -78,6 +78,22 @@ pub enum Error {
         #[source]
         source: AwsError,
     },
+    #[error(
+        "reading PriorityClass {name} named by a pod template of SparkJobRun {object}: {source}"
+    )]
+    ReadPriorityClass {
+        object: String,
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("writing pod template {uri} of SparkJobRun {object} to S3: {source}")]
+    UploadPodTemplate {
+        object: String,
+        uri: String,
+        #[source]
+        source: AwsError,
+    },
     #[error("reconciling SparkJobRun {object} panicked (an operator bug): {message}")]
     Panicked { object: String, message: String },
 }
@@ -93,12 +109,14 @@ impl ReconcileError for Error {
             | Error::WriteStatus { source, .. }
             | Error::AddFinalizer { source, .. }
             | Error::RemoveFinalizer { source, .. }
-            | Error::ReadVirtualCluster { source, .. } => Category::of_kube(source),
+            | Error::ReadVirtualCluster { source, .. }
+            | Error::ReadPriorityClass { source, .. } => Category::of_kube(source),
             Error::StartJobRun { source, .. }
             | Error::FindJobRun { source, .. }
             | Error::CancelJobRun { source, .. }
             | Error::ProveJobRun { source, .. }
-            | Error::DescribeJobTemplate { source, .. } => Category::of_aws(source),
+            | Error::DescribeJobTemplate { source, .. }
+            | Error::UploadPodTemplate { source, .. } => Category::of_aws(source),
         }
     }
 
@@ -116,6 +134,8 @@ impl ReconcileError for Error {
             Error::ProveJobRun { .. } => "ProveJobRun",
             Error::DescribeJobTemplate { .. } => "DescribeJobTemplate",
             Error::TimedOut { .. } => "TimedOut",
+            Error::ReadPriorityClass { .. } => "ReadPriorityClass",
+            Error::UploadPodTemplate { .. } => "UploadPodTemplate",
             Error::Panicked { .. } => crate::kit::panic_guard::REASON,
         }
     }

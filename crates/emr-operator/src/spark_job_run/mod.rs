@@ -27,6 +27,7 @@ pub mod logs;
 mod no_panic_tests;
 pub mod ownership;
 pub mod panic_report;
+pub mod pod_templates;
 pub mod poller;
 pub mod reconcile;
 pub mod request;

@@ -14,6 +14,7 @@ use crate::fair_queue::Action;
 use crate::spark_job_run::decide::{self, Submit};
 use crate::spark_job_run::error::Error;
 use crate::spark_job_run::ownership;
+use crate::spark_job_run::pod_templates;
 use crate::spark_job_run::request;
 use crate::spark_job_run::tracker::{self, JobKey};
 
@@ -23,7 +24,7 @@ const STRAY_JOB_RUN_CANCELLED: &str = "StrayJobRunCancelled";
 const ACCESS_DENIED_RETRY: Duration = Duration::from_secs(300);
 
 /// Why a StartJobRun is not sent.
-enum Refusal {
+pub(super) enum Refusal {
     /// As the objects stand (reason, message): the user must change something.
     Refused {
         reason: &'static str,
@@ -37,7 +38,7 @@ impl Reconcile<'_> {
     /// Records the attempt, then starts it: the order that makes a second job run impossible.
     pub(super) async fn submit(
         &mut self,
-        recorded: SparkJobRunStatus,
+        mut recorded: SparkJobRunStatus,
         submit: Submit,
     ) -> Result<Action, Error> {
         let Submit {
@@ -55,6 +56,16 @@ impl Reconcile<'_> {
         let fresh = recover_since.is_none();
         if fresh && let Some(refusal) = self.template_refusal().await? {
             return self.refuse_start(refusal).await;
+        }
+        // Pod templates are checked and uploaded before the attempt is recorded (see
+        // io/pod_templates.rs for why that order keeps one job run per attempt).
+        let mut pod_templates = None;
+        if fresh {
+            match self.pod_template_files().await? {
+                Ok(files) => pod_templates = files,
+                Err(refusal) => return self.refuse_start(refusal).await,
+            }
+            recorded.pod_templates = pod_templates.clone();
         }
         self.ensure_finalizer().await?;
         self.write(recorded).await?;
@@ -79,9 +90,16 @@ impl Reconcile<'_> {
             return self.refuse_start(refusal).await;
         }
         if !fresh {
+            match self.recovered_pod_template_files().await? {
+                Ok(files) => pod_templates = files,
+                Err(refusal) => return self.refuse_start(refusal).await,
+            }
+        }
+        if !fresh {
             self.cancel_strays(&vc, attempt).await?;
         }
-        let input = match request::start_job_run_input(&self.job, &vc, attempt) {
+        let sent = pod_templates::apply::with_files(&self.job, pod_templates.as_ref());
+        let input = match request::start_job_run_input(&sent, &vc, attempt) {
             Ok(input) => input,
             Err(error) => {
                 let status = decide::rejected(
