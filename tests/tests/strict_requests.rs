@@ -238,7 +238,7 @@ async fn a_multi_line_spark_parameter_is_refused_and_never_sent() {
 // Conformance: every example, submitted on the bed
 // ---------------------------------------------------------------------------------------------
 
-/// Every VirtualCluster and SparkJobRun document under `examples/`.
+/// Every VirtualCluster, SparkJobRun and PriorityClass document under `examples/`.
 fn example_objects() -> Vec<(String, Value)> {
     fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
         let mut entries: Vec<_> = std::fs::read_dir(dir)
@@ -260,7 +260,9 @@ fn example_objects() -> Vec<(String, Value)> {
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
         for value in serde_saphyr::from_multiple::<Value>(&text).unwrap() {
-            if value["apiVersion"] == "emr-on-eks.dev/v1alpha1" {
+            // PriorityClasses too: the inline pod templates name them.
+            if value["apiVersion"] == "emr-on-eks.dev/v1alpha1" || value["kind"] == "PriorityClass"
+            {
                 let origin = file
                     .strip_prefix(repo_root())
                     .unwrap()
@@ -357,6 +359,29 @@ async fn every_example_makes_only_requests_aws_would_take() {
             vc.spec.namespace.name.clone(),
             status.virtual_cluster_id.unwrap(),
         );
+    }
+
+    // Inline pod templates: the PriorityClasses they name exist, and so do the stores' buckets.
+    for (_, class) in objects.iter().filter(|(_, o)| o["kind"] == "PriorityClass") {
+        t.bed.apply_yaml(&class.to_string()).await;
+    }
+    for (_, vc) in objects
+        .iter()
+        .filter(|(_, o)| o["kind"] == "VirtualCluster")
+    {
+        if let Some(uri) = vc["spec"]["podTemplateStore"]["s3Uri"].as_str() {
+            let bucket = uri.trim_start_matches("s3://").split('/').next().unwrap();
+            // Already there from an earlier run: fine.
+            let _ = t
+                .bed
+                .aws
+                .s3
+                .client()
+                .create_bucket()
+                .bucket(bucket)
+                .send()
+                .await;
+        }
     }
 
     let emr = emr_aws::aws_sdk_emrcontainers::Client::new(t.bed.sdk_config());
@@ -470,6 +495,7 @@ async fn every_example_makes_only_requests_aws_would_take() {
         "StartJobRun",
         "UpdateAssumeRolePolicy",
         "DeleteVirtualCluster",
+        "PutObject",
     ] {
         assert!(operations.contains(must), "no {must} among {operations:?}");
     }
