@@ -15,8 +15,8 @@ use emr_operator_tests::{Bed, Operator, TEST_LABEL, bed, wait_for};
 use kube::api::Api;
 use serde_json::{Value, json};
 
-/// Emulator faults are global and a new configuration replaces the old: the tests here that
-/// inject faults take turns.
+/// Emulator faults are global and a new configuration replaces the old, and these tests count
+/// S3 calls: they take turns, each holding this for its whole run.
 static FAULTS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 const EKS_CLUSTER: &str = "pod-template-tests";
@@ -34,14 +34,22 @@ struct Test {
     bed: &'static Bed,
     id: String,
     op: Operator,
+    _turn: tokio::sync::MutexGuard<'static, ()>,
 }
 
 impl Test {
     async fn start(prefix: &str) -> Test {
+        let turn = FAULTS.lock().await;
         let bed = bed().await;
+        bed.emulator.clear_faults().await;
         let id = bed.unique(prefix);
         let op = bed.start_operator(&id, &[]).await;
-        Test { bed, id, op }
+        Test {
+            bed,
+            id,
+            op,
+            _turn: turn,
+        }
     }
 
     /// A VirtualCluster with `podTemplateStore` (SSE-S3) in a new bucket, and `defaults` as its
@@ -503,8 +511,6 @@ async fn a_virtual_cluster_default_is_used_and_a_jobs_own_template_replaces_it()
 async fn s3_throttling_and_an_outage_during_upload_are_retried_with_one_job_run_each() {
     let t = Test::start("pt-faults").await;
     let vc = t.virtual_cluster("pt-faults", None).await;
-    let faults = FAULTS.lock().await;
-
     // An outage: every S3 call fails for a while, then S3 is back.
     t.bed
         .emulator
@@ -538,7 +544,6 @@ async fn s3_throttling_and_an_outage_during_upload_are_retried_with_one_job_run_
     .await;
     let throttled = t.started(&vc, "throttled").await;
     t.bed.emulator.clear_faults().await;
-    drop(faults);
     let puts = t.s3_calls(&vc, "PutObject", None).await;
     assert!(
         puts.iter().any(|c| c["fault"] == "throttle"),
@@ -562,7 +567,6 @@ async fn s3_throttling_and_an_outage_during_upload_are_retried_with_one_job_run_
 async fn a_kill_between_upload_and_start_job_run_still_makes_exactly_one_job_run() {
     let mut t = Test::start("pt-kill").await;
     let vc = t.virtual_cluster("pt-kill", None).await;
-    let faults = FAULTS.lock().await;
     // StartJobRun fails while the operator has uploaded the template and recorded the attempt:
     // it keeps retrying the start, and is killed in the middle of that.
     t.bed
@@ -603,7 +607,6 @@ async fn a_kill_between_upload_and_start_job_run_still_makes_exactly_one_job_run
     assert_eq!(t.s3_calls(&vc, "PutObject", Some(200)).await.len(), 1);
     t.op.kill();
     t.bed.emulator.clear_faults().await;
-    drop(faults);
 
     t.op.start().await;
     let job = t.started(&vc, "killed").await;

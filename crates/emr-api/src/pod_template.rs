@@ -294,6 +294,7 @@ pub struct PodTemplateStore {
     /// Server-side encryption of the objects: `AES256` (SSE-S3) or `aws:kms` (SSE-KMS). Unset:
     /// the bucket's default encryption.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "sse_schema")]
     pub sse: Option<ServerSideEncryption>,
     /// The KMS key for `aws:kms` (key id, ARN or alias); unset: the account's S3 AWS managed key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -305,6 +306,18 @@ pub struct PodTemplateStore {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = patterns::ACCOUNT_ID))]
     pub expected_bucket_owner: Option<String>,
+}
+
+/// The schema of an optional [`ServerSideEncryption`]: spelled out, since schemars would list
+/// `null` among the enum values, which a 1.20 apiserver refuses in a CRD (see
+/// `persistent_app_ui_schema`).
+fn sse_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "string",
+        "nullable": true,
+        "enum": ["AES256", "aws:kms"],
+        "description": "Server-side encryption of the objects: `AES256` (SSE-S3) or `aws:kms` (SSE-KMS). Unset: the bucket's default encryption."
+    })
 }
 
 /// See [`PodTemplateStore::sse`].

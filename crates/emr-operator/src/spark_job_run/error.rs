@@ -87,6 +87,8 @@ pub enum Error {
         #[source]
         source: kube::Error,
     },
+    #[error("checking the pod templates of SparkJobRun {object}: {message}")]
+    CheckPodTemplates { object: String, message: String },
     #[error("writing pod template {uri} of SparkJobRun {object} to S3: {source}")]
     UploadPodTemplate {
         object: String,
@@ -105,6 +107,8 @@ impl ReconcileError for Error {
             Error::StaleObject { .. } => Category::Conflict,
             // A call that never answered, most likely the apiserver's (AWS calls time out).
             Error::TimedOut { .. } => Category::ApiserverUnreachable,
+            // A thread that could not start (resources short): tried again like any fault.
+            Error::CheckPodTemplates { .. } => Category::Other,
             Error::ReadJob { source, .. }
             | Error::WriteStatus { source, .. }
             | Error::AddFinalizer { source, .. }
@@ -135,6 +139,7 @@ impl ReconcileError for Error {
             Error::DescribeJobTemplate { .. } => "DescribeJobTemplate",
             Error::TimedOut { .. } => "TimedOut",
             Error::ReadPriorityClass { .. } => "ReadPriorityClass",
+            Error::CheckPodTemplates { .. } => "CheckPodTemplates",
             Error::UploadPodTemplate { .. } => "UploadPodTemplate",
             Error::Panicked { .. } => crate::kit::panic_guard::REASON,
         }

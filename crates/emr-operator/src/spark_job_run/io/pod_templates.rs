@@ -20,7 +20,7 @@ use kube::api::Api;
 use super::Reconcile;
 use super::submit::Refusal;
 use crate::spark_job_run::error::Error;
-use crate::spark_job_run::pod_templates::{Store, render, select, upload, validate};
+use crate::spark_job_run::pod_templates::{self, Store, select, upload};
 
 impl Reconcile<'_> {
     /// The S3 URIs of this attempt's pod templates (`None`: it has none), or why StartJobRun
@@ -66,41 +66,48 @@ impl Reconcile<'_> {
 
         // Every check of every template first: a refusal costs no AWS call.
         let namespace = self.job.namespace().unwrap_or_default();
-        let mut rendered = Vec::with_capacity(chosen.len());
-        for template in &chosen {
-            let field = template.field();
-            let typed = match validate::parse(template, &namespace) {
-                Ok(typed) => typed,
-                Err(invalid) => {
-                    return Ok(Err(refused(
-                        reasons::INVALID_POD_TEMPLATE,
-                        invalid.to_string(),
-                    )));
-                }
-            };
-            if let Some(class) = validate::priority_class(&typed)
-                && !self.priority_class_exists(class).await?
+        let fields: Vec<String> = chosen.iter().map(|c| c.field()).collect();
+        let jobs = chosen
+            .iter()
+            .map(|c| pod_templates::Job {
+                role: c.role,
+                template: c.template.clone(),
+                origin: c.origin.clone(),
+            })
+            .collect();
+        let checked = match pod_templates::check_and_render(jobs, namespace).await {
+            Ok(Ok(checked)) => checked,
+            Ok(Err(invalid)) => {
+                return Ok(Err(refused(
+                    reasons::INVALID_POD_TEMPLATE,
+                    invalid.to_string(),
+                )));
+            }
+            Err(error) => {
+                return Err(Error::CheckPodTemplates {
+                    object: self.object.clone(),
+                    message: error.to_string(),
+                });
+            }
+        };
+        for (c, field) in checked.iter().zip(&fields) {
+            if let Some(class) = &c.priority_class
+                && !Box::pin(self.priority_class_exists(class)).await?
             {
                 return Ok(Err(refused(
                     reasons::INVALID_POD_TEMPLATE,
                     format!("{field}.spec.priorityClassName: PriorityClass {class} does not exist"),
                 )));
             }
-            match render::render(template.role, &typed, &field) {
-                Ok(r) => rendered.push(r),
-                Err(invalid) => {
-                    return Ok(Err(refused(
-                        reasons::INVALID_POD_TEMPLATE,
-                        invalid.to_string(),
-                    )));
-                }
-            }
         }
+        let rendered: Vec<_> = checked.into_iter().map(|c| c.rendered).collect();
 
         let mut files = PodTemplateFiles::default();
         for r in &rendered {
             let uri = store.uri(&r.sha256);
-            match upload::ensure(&self.ctx().aws.s3, &store, r).await {
+            // Boxed: the SDK's S3 futures are large, and inline in the reconcile's future they
+            // overflow a runtime worker's stack in an unoptimized build.
+            match Box::pin(upload::ensure(&self.ctx().aws.s3, &store, r)).await {
                 Ok(outcome) => {
                     tracing::info!(object = %self.object, %uri, outcome = outcome.as_str(), "pod template in S3");
                     self.ctx().metrics.pod_template_upload(outcome.as_str());
@@ -132,7 +139,7 @@ impl Reconcile<'_> {
     pub(super) async fn recovered_pod_template_files(
         &mut self,
     ) -> Result<Result<Option<PodTemplateFiles>, Refusal>, Error> {
-        let files = match self.pod_template_files().await? {
+        let files = match Box::pin(self.pod_template_files()).await? {
             Ok(files) => files,
             Err(refusal) => return Ok(Err(refusal)),
         };

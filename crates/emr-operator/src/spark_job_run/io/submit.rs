@@ -61,7 +61,7 @@ impl Reconcile<'_> {
         // io/pod_templates.rs for why that order keeps one job run per attempt).
         let mut pod_templates = None;
         if fresh {
-            match self.pod_template_files().await? {
+            match Box::pin(self.pod_template_files()).await? {
                 Ok(files) => pod_templates = files,
                 Err(refusal) => return self.refuse_start(refusal).await,
             }
@@ -90,7 +90,7 @@ impl Reconcile<'_> {
             return self.refuse_start(refusal).await;
         }
         if !fresh {
-            match self.recovered_pod_template_files().await? {
+            match Box::pin(self.recovered_pod_template_files()).await? {
                 Ok(files) => pod_templates = files,
                 Err(refusal) => return self.refuse_start(refusal).await,
             }

@@ -29,7 +29,7 @@ struct PodFile<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     metadata: Option<&'a ObjectMeta>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    spec: Option<&'a PodSpec>,
+    spec: Option<serde_json::Value>,
 }
 
 /// The template's YAML and hash; `field` names it in a refusal.
@@ -38,7 +38,7 @@ pub fn render(role: PodRole, template: &PodTemplateSpec, field: &str) -> Result<
         api_version: "v1",
         kind: "Pod",
         metadata: template.metadata.as_ref(),
-        spec: template.spec.as_ref(),
+        spec: template.spec.as_ref().map(spec_value),
     };
     let mut options = serde_saphyr::SerializerOptions::default();
     // Long strings (a command line) stay on one line rather than folded at a width.
@@ -56,6 +56,21 @@ pub fn render(role: PodRole, template: &PodTemplateSpec, field: &str) -> Result<
         yaml: yaml.into_bytes(),
         sha256,
     })
+}
+
+/// The spec as written, without the empty `containers` list k8s-openapi always serializes (it
+/// is required in a Pod): a template that names no container says nothing about them.
+fn spec_value(spec: &PodSpec) -> serde_json::Value {
+    let mut value = serde_json::to_value(spec).unwrap_or_default();
+    if let Some(object) = value.as_object_mut()
+        && object
+            .get("containers")
+            .and_then(serde_json::Value::as_array)
+            .is_some_and(Vec::is_empty)
+    {
+        object.remove("containers");
+    }
+    value
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -115,6 +130,13 @@ mod tests {
         let t = template(json!({}));
         let r = render(PodRole::Driver, &t, "f").unwrap();
         assert_eq!(r.yaml, b"apiVersion: v1\nkind: Pod\n");
+        let only_selector = template(json!({"spec": {"nodeSelector": {"a": "b"}}}));
+        let text = render(PodRole::Driver, &only_selector, "f").unwrap().yaml;
+        assert_eq!(
+            String::from_utf8(text).unwrap(),
+            "apiVersion: v1\nkind: Pod\nspec:\n  nodeSelector:\n    a: b\n",
+            "no empty containers list"
+        );
         // From `printf 'apiVersion: v1\nkind: Pod\n' | sha256sum`.
         assert_eq!(
             r.sha256,
