@@ -616,7 +616,7 @@ async fn a_kill_between_upload_and_start_job_run_still_makes_exactly_one_job_run
     assert_eq!(runs, vec![status.job_run_id.clone().unwrap()]);
     // The restarted operator checked the template again and wrote nothing new.
     assert_eq!(t.s3_calls(&vc, "PutObject", Some(200)).await.len(), 1);
-    assert!(t.s3_calls(&vc, "HeadObject", Some(200)).await.len() >= 1);
+    assert!(!t.s3_calls(&vc, "HeadObject", Some(200)).await.is_empty());
     let requests = t.bed.emulator.start_job_run_requests(Some(&vc.id)).await;
     let sent = requests.iter().find(|r| r["status"] == 200).unwrap();
     assert_eq!(
