@@ -342,6 +342,9 @@ async fn the_exact_yaml_lands_in_s3_under_its_hash_and_start_job_run_names_it() 
         metrics.contains("emr_operator_pod_template_uploads_total{outcome=\"uploaded\"} 2"),
         "{metrics}"
     );
+    let classes: Api<k8s_openapi::api::scheduling::v1::PriorityClass> =
+        Api::all(t.bed.client.clone());
+    let _ = classes.delete(&class, &Default::default()).await;
 }
 
 #[tokio::test]
