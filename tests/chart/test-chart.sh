@@ -269,6 +269,7 @@ PY
           "delete sparkjobruns.emr-on-eks.dev -n $tenant"
           "watch scheduledsparkjobruns.emr-on-eks.dev -A"
           "patch scheduledsparkjobruns.emr-on-eks.dev --subresource=status -n $tenant"
+          "get priorityclasses.scheduling.k8s.io/high-priority"
         )
         refused=(
           "list secrets -A" "watch secrets -A" "get secrets -n $tenant" "create secrets -n $tenant"
@@ -291,6 +292,8 @@ PY
           "update limitranges -n $tenant" "update resourcequotas -n $tenant"
           "create sparkjobtemplates.emr-on-eks.dev -n $tenant" "delete securityconfigurations.emr-on-eks.dev"
           "create scheduledsparkjobruns.emr-on-eks.dev -n $tenant" "patch scheduledsparkjobruns.emr-on-eks.dev -n $tenant"
+          "list priorityclasses.scheduling.k8s.io" "create priorityclasses.scheduling.k8s.io"
+          "delete priorityclasses.scheduling.k8s.io/high-priority"
         )
         for q in "${allowed[@]}"; do
           # shellcheck disable=SC2086

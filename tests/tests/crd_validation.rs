@@ -360,6 +360,62 @@ fn examples_parse_into_the_rust_types_and_pass_the_checks() {
         }
     }
 
+    // Inline pod templates (a job's own and VirtualCluster defaults) read as the operator reads
+    // them, have a store to go to, and name priority classes the examples define.
+    let mut inline: Vec<(String, PathBuf, emr_api::pod_template::PodTemplate)> = Vec::new();
+    for (doc, job) in &jobs {
+        let own = job
+            .spec
+            .pod_templates
+            .iter()
+            .flat_map(|t| [&t.driver, &t.executor]);
+        for template in own.flatten() {
+            inline.push((doc.origin.clone(), doc.dir.clone(), template.clone()));
+            let store = job
+                .spec
+                .virtual_cluster
+                .name
+                .as_ref()
+                .and_then(|name| clusters.get(name))
+                .and_then(|vc| vc.spec.pod_template_store.as_ref());
+            if store.is_none() {
+                problems.push(format!(
+                    "{}: inline pod templates, but its VirtualCluster has no podTemplateStore",
+                    doc.origin
+                ));
+            }
+        }
+    }
+    for doc in docs.iter().filter(|d| d.kind() == "VirtualCluster") {
+        if let Ok(vc) = serde_json::from_value::<VirtualCluster>(doc.value.clone()) {
+            let defaults = vc
+                .spec
+                .pod_templates
+                .iter()
+                .flat_map(|t| [&t.driver, &t.executor]);
+            for template in defaults.flatten() {
+                inline.push((doc.origin.clone(), doc.dir.clone(), template.clone()));
+            }
+        }
+    }
+    for (origin, dir, template) in &inline {
+        match template.parse() {
+            Err(e) => problems.push(format!("{origin}: pod template {e}")),
+            Ok(parsed) => {
+                let class = parsed.spec.and_then(|s| s.priority_class_name);
+                if let Some(class) = class
+                    && !priority_classes
+                        .get(dir)
+                        .is_some_and(|set| set.contains(&class))
+                {
+                    problems.push(format!(
+                        "{origin}: priority class {class} is defined by no example"
+                    ));
+                }
+            }
+        }
+    }
+
     for (doc, pod) in &templates {
         let spec = pod.spec.clone().unwrap_or_default();
         if let Some(class) = &spec.priority_class_name {
@@ -388,6 +444,11 @@ fn examples_parse_into_the_rust_types_and_pass_the_checks() {
         }
     }
 
+    assert!(
+        inline.len() >= 10,
+        "suspiciously few inline pod templates: {}",
+        inline.len()
+    );
     assert!(
         n_vc >= 5 && n_sjr >= 10,
         "suspiciously few examples: {n_vc} VirtualClusters, {n_sjr} SparkJobRuns"

@@ -238,7 +238,7 @@ async fn a_multi_line_spark_parameter_is_refused_and_never_sent() {
 // Conformance: every example, submitted on the bed
 // ---------------------------------------------------------------------------------------------
 
-/// Every VirtualCluster and SparkJobRun document under `examples/`.
+/// Every VirtualCluster, SparkJobRun and PriorityClass document under `examples/`.
 fn example_objects() -> Vec<(String, Value)> {
     fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
         let mut entries: Vec<_> = std::fs::read_dir(dir)
@@ -260,7 +260,9 @@ fn example_objects() -> Vec<(String, Value)> {
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
         for value in serde_saphyr::from_multiple::<Value>(&text).unwrap() {
-            if value["apiVersion"] == "emr-on-eks.dev/v1alpha1" {
+            // PriorityClasses too: the inline pod templates name them.
+            if value["apiVersion"] == "emr-on-eks.dev/v1alpha1" || value["kind"] == "PriorityClass"
+            {
                 let origin = file
                     .strip_prefix(repo_root())
                     .unwrap()
@@ -438,6 +440,38 @@ async fn every_example_makes_only_requests_aws_would_take() {
         );
     }
 
+    // Inline pod templates: the PriorityClasses they name exist, and so do the stores' buckets.
+    // Only those not there yet, removed again at the end: the chart's `priorityClasses.create`
+    // makes classes of the same names and refuses ones it does not own.
+    let classes: Api<k8s_openapi::api::scheduling::v1::PriorityClass> =
+        Api::all(t.bed.client.clone());
+    let mut created_classes = Vec::new();
+    for (_, class) in objects.iter().filter(|(_, o)| o["kind"] == "PriorityClass") {
+        let name = class["metadata"]["name"].as_str().unwrap().to_owned();
+        if classes.get_opt(&name).await.unwrap().is_none() {
+            t.bed.apply_yaml(&class.to_string()).await;
+            created_classes.push(name);
+        }
+    }
+    for (_, vc) in objects
+        .iter()
+        .filter(|(_, o)| o["kind"] == "VirtualCluster")
+    {
+        if let Some(uri) = vc["spec"]["podTemplateStore"]["s3Uri"].as_str() {
+            let bucket = uri.trim_start_matches("s3://").split('/').next().unwrap();
+            // Already there from an earlier run: fine.
+            let _ = t
+                .bed
+                .aws
+                .s3
+                .client()
+                .create_bucket()
+                .bucket(bucket)
+                .send()
+                .await;
+        }
+    }
+
     let emr = emr_aws::aws_sdk_emrcontainers::Client::new(t.bed.sdk_config());
     let mut templates = BTreeMap::new();
     for (origin, obj) in objects
@@ -578,6 +612,10 @@ async fn every_example_makes_only_requests_aws_would_take() {
         let _ = sc_api.delete(name, &Default::default()).await;
     }
 
+    for name in &created_classes {
+        let _ = classes.delete(name, &Default::default()).await;
+    }
+
     let calls = t.calls().await;
     let operations: BTreeSet<String> = calls
         .iter()
@@ -604,6 +642,8 @@ async fn every_example_makes_only_requests_aws_would_take() {
         "DeleteVirtualCluster",
         "CreateFargateProfile",
         "DeleteFargateProfile",
+        // The inline pod templates (PutObject only on a bed whose S3 lacks them yet).
+        "HeadObject",
     ] {
         assert!(operations.contains(must), "no {must} among {operations:?}");
     }

@@ -10,6 +10,7 @@ pub mod emr_name;
 pub mod emr_object;
 pub mod labels;
 pub mod patterns;
+pub mod pod_template;
 pub mod reference;
 pub mod scheduled_spark_job_run;
 pub mod security_configuration;

@@ -56,6 +56,9 @@ pub const SESSION_TAG_VALUE: &str = r"^[.\-_/#A-Za-z0-9 ]+$";
 /// A Secrets Manager secret ARN.
 pub const SECRETS_MANAGER_ARN: &str =
     r"^arn:(aws[a-zA-Z0-9-]*):secretsmanager:.+:(\d{12}):secret:[0-9a-zA-Z/_+=.@-]+$";
+/// An S3 bucket, optionally with a key prefix: `s3://bucket` or `s3://bucket/prefix/` (S3's
+/// bucket naming rules: 3-63 lowercase letters, digits, dots and hyphens).
+pub const S3_PREFIX_URI: &str = r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\s]*)?$";
 
 /// EMR accepts at most this many tags on a resource.
 pub const MAX_TAGS: usize = 50;

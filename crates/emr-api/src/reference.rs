@@ -139,6 +139,9 @@ fn walk(out: &mut String, path: &str, schema: &Value, required: bool) {
         type_of(schema),
         rules(schema, required)
     );
+    if crate::pod_template::is_pod_spec_path(path) {
+        return;
+    }
     let (node, prefix) = match schema.get("items") {
         Some(items) => (items, format!("{path}[]")),
         None => (schema, path.to_string()),

@@ -137,6 +137,16 @@ pub struct VirtualClusterSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 10000))]
     pub max_concurrent_job_runs: Option<u32>,
+
+    /// Default pod templates for this virtual cluster's SparkJobRuns: a job's own
+    /// `spec.podTemplates.driver`/`.executor` replaces the default of that role (no merge).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_templates: Option<crate::pod_template::PodTemplates>,
+
+    /// Where the operator writes inline pod templates (this object's defaults and its jobs'
+    /// own) for EMR to read. Required for either.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_template_store: Option<crate::pod_template::PodTemplateStore>,
 }
 
 /// A SecurityConfiguration by name.
@@ -445,6 +455,10 @@ pub mod condition_types {
     /// Only when `spec.fargate` is set (or a profile the operator made is still being removed).
     pub const FARGATE_PROFILE_READY: &str = "FargateProfileReady";
     pub const READY: &str = "Ready";
+    /// Informational, not rolled up into `Ready`: whether the podTemplateStore's bucket is in
+    /// this virtual cluster's account (reason `SameAccount` or `OtherAccount`). The operator
+    /// cannot check the job roles' s3:GetObject there.
+    pub const POD_TEMPLATE_STORE: &str = "PodTemplateStore";
     /// The parts rolled up into `Ready`, in the order they are converged.
     pub const PARTS: [&str; 5] = [
         NAMESPACE_READY,

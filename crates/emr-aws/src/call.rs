@@ -56,18 +56,44 @@ impl Caller {
         }
         let started = Instant::now();
         let result = request.await.map_err(|e| AwsFault::from_sdk_error(&e));
-        let elapsed = started.elapsed();
-        let outcome = match &result {
-            Ok(_) => CallOutcome::Ok,
-            Err(fault) => CallOutcome::Fault(fault.kind),
+        self.finish(op, started, result.as_ref().err());
+        result
+    }
+
+    /// Like [`Caller::call`], for a call where one error is an answer, not a failure (S3's
+    /// HeadObject 404: "not there"): that error is `Ok(None)` and is observed as a success.
+    pub(crate) async fn call_or_absent<T, E>(
+        &self,
+        op: Operation,
+        request: impl Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+        absent: impl Fn(&E) -> bool,
+    ) -> Result<Option<T>, AwsFault>
+    where
+        E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+    {
+        let started = Instant::now();
+        let result = match request.await {
+            Ok(value) => Ok(Some(value)),
+            Err(e) if e.as_service_error().is_some_and(&absent) => Ok(None),
+            Err(e) => Err(AwsFault::from_sdk_error(&e)),
         };
-        match &result {
-            Ok(_) => tracing::debug!(
+        self.finish(op, started, result.as_ref().err());
+        result
+    }
+
+    fn finish(&self, op: Operation, started: Instant, fault: Option<&AwsFault>) {
+        let elapsed = started.elapsed();
+        let outcome = match fault {
+            None => CallOutcome::Ok,
+            Some(fault) => CallOutcome::Fault(fault.kind),
+        };
+        match fault {
+            None => tracing::debug!(
                 operation = op.as_str(),
                 elapsed_ms = elapsed.as_millis() as u64,
                 "AWS call succeeded"
             ),
-            Err(fault) => tracing::debug!(
+            Some(fault) => tracing::debug!(
                 operation = op.as_str(),
                 elapsed_ms = elapsed.as_millis() as u64,
                 kind = fault.kind.as_str(),
@@ -76,7 +102,6 @@ impl Caller {
             ),
         }
         self.observer.observe(op, outcome, elapsed);
-        result
     }
 }
 

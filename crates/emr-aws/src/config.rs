@@ -63,13 +63,14 @@ pub async fn load_sdk_config(opts: &ClientOptions) -> SdkConfig {
     loader.load().await
 }
 
-/// The four SDK clients the operator needs, sharing one configuration.
+/// The SDK clients the operator needs, sharing one configuration.
 #[derive(Clone, Debug)]
 pub struct AwsClients {
     pub emr_containers: aws_sdk_emrcontainers::Client,
     pub iam: aws_sdk_iam::Client,
     pub eks: aws_sdk_eks::Client,
     pub sts: aws_sdk_sts::Client,
+    pub s3: aws_sdk_s3::Client,
     region: Option<String>,
 }
 
@@ -97,6 +98,15 @@ impl AwsClients {
             ),
             sts: aws_sdk_sts::Client::from_conf(
                 aws_sdk_sts::config::Builder::from(config)
+                    .retry_classifier(TooManyRequestsIsThrottling)
+                    .build(),
+            ),
+            // Path-style addressing (`https://s3.<region>.amazonaws.com/<bucket>/<key>`) works
+            // for every bucket name, dots included, and with an endpoint override such as the
+            // bed's emulator on 127.0.0.1 (virtual-hosted style needs DNS per bucket).
+            s3: aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(config)
+                    .force_path_style(true)
                     .retry_classifier(TooManyRequestsIsThrottling)
                     .build(),
             ),

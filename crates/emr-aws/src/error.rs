@@ -108,6 +108,18 @@ pub enum AwsError {
         target: String,
         cause: AwsFault,
     },
+    #[error("HeadObject of s3://{bucket}/{key} failed: {cause}")]
+    HeadObject {
+        bucket: String,
+        key: String,
+        cause: AwsFault,
+    },
+    #[error("PutObject of s3://{bucket}/{key} failed: {cause}")]
+    PutObject {
+        bucket: String,
+        key: String,
+        cause: AwsFault,
+    },
 }
 
 impl AwsError {
@@ -131,6 +143,8 @@ impl AwsError {
             AwsError::DescribeFargateProfile { .. } => Operation::DescribeFargateProfile,
             AwsError::DeleteFargateProfile { .. } => Operation::DeleteFargateProfile,
             AwsError::EmrObject { operation, .. } => *operation,
+            AwsError::HeadObject { .. } => Operation::HeadObject,
+            AwsError::PutObject { .. } => Operation::PutObject,
         }
     }
 
@@ -152,7 +166,9 @@ impl AwsError {
             | AwsError::ListOpenIdConnectProviders { cause }
             | AwsError::CreateFargateProfile { cause, .. }
             | AwsError::DescribeFargateProfile { cause, .. }
-            | AwsError::DeleteFargateProfile { cause, .. } => cause,
+            | AwsError::DeleteFargateProfile { cause, .. }
+            | AwsError::HeadObject { cause, .. }
+            | AwsError::PutObject { cause, .. } => cause,
             AwsError::EmrObject { cause, .. } => cause,
         }
     }

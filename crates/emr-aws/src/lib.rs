@@ -1,4 +1,4 @@
-//! The AWS layer of emr-on-eks-operator: EMR on EKS (emr-containers), IAM, EKS and STS calls
+//! The AWS layer of emr-on-eks-operator: EMR on EKS (emr-containers), IAM, EKS, STS and S3 calls
 //! with typed, classified errors and a per-call observer hook, plus the pure trust-policy logic
 //! behind "update-role-trust-policy done right".
 //!
@@ -18,6 +18,7 @@ pub mod observer;
 pub mod operation;
 pub mod pacing;
 mod pagination;
+pub mod s3;
 pub mod sts;
 mod time;
 pub mod trust_policy;
@@ -42,6 +43,7 @@ pub use job_template::{JobTemplateInfo, TemplateParameterError};
 pub use observer::{CallObserver, CallOutcome, NoopObserver};
 pub use operation::Operation;
 pub use pacing::{Pacer, Rate, RateLimitParseError, parse_rate_limit};
+pub use s3::S3;
 pub use sts::Sts;
 pub use virtual_cluster::{
     CreateVirtualClusterRequest, CreatedVirtualCluster, VirtualClusterInfo, VirtualClusterState,
@@ -52,6 +54,7 @@ pub use virtual_cluster::{
 pub use aws_sdk_eks;
 pub use aws_sdk_emrcontainers;
 pub use aws_sdk_iam;
+pub use aws_sdk_s3;
 pub use aws_sdk_sts;
 
 /// Every AWS API the operator uses, sharing one configuration and one observer.
@@ -61,6 +64,7 @@ pub struct Aws {
     pub iam: Iam,
     pub eks: Eks,
     pub sts: Sts,
+    pub s3: S3,
     region: Option<String>,
 }
 
@@ -70,7 +74,8 @@ impl Aws {
             emr: EmrContainers::new(clients.emr_containers.clone(), observer.clone()),
             iam: Iam::new(clients.iam.clone(), observer.clone()),
             eks: Eks::new(clients.eks.clone(), observer.clone()),
-            sts: Sts::new(clients.sts.clone(), observer),
+            sts: Sts::new(clients.sts.clone(), observer.clone()),
+            s3: S3::new(clients.s3.clone(), observer),
             region: clients.region().map(str::to_owned),
         }
     }
@@ -86,7 +91,8 @@ impl Aws {
             emr: self.emr.with_pacer(pacer.clone()),
             iam: self.iam.with_pacer(pacer.clone()),
             eks: self.eks.with_pacer(pacer.clone()),
-            sts: self.sts.with_pacer(pacer),
+            sts: self.sts.with_pacer(pacer.clone()),
+            s3: self.s3.with_pacer(pacer),
             region: self.region,
         }
     }

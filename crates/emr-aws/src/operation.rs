@@ -25,11 +25,13 @@ pub enum Operation {
     CreateFargateProfile,
     DescribeFargateProfile,
     DeleteFargateProfile,
+    HeadObject,
+    PutObject,
 }
 
 impl Operation {
     /// Every operation, so metrics can be registered up front and show zeros.
-    pub const ALL: [Operation; 22] = [
+    pub const ALL: [Operation; 24] = [
         Operation::StartJobRun,
         Operation::DescribeJobRun,
         Operation::ListJobRuns,
@@ -52,6 +54,8 @@ impl Operation {
         Operation::CreateFargateProfile,
         Operation::DescribeFargateProfile,
         Operation::DeleteFargateProfile,
+        Operation::HeadObject,
+        Operation::PutObject,
     ];
 
     /// The API's own name for the call, as AWS documentation and CloudTrail spell it.
@@ -79,6 +83,8 @@ impl Operation {
             Operation::CreateFargateProfile => "CreateFargateProfile",
             Operation::DescribeFargateProfile => "DescribeFargateProfile",
             Operation::DeleteFargateProfile => "DeleteFargateProfile",
+            Operation::HeadObject => "HeadObject",
+            Operation::PutObject => "PutObject",
         }
     }
 
@@ -107,12 +113,17 @@ impl Operation {
             Operation::GetRole
             | Operation::UpdateAssumeRolePolicy
             | Operation::ListOpenIdConnectProviders => "iam",
+            Operation::HeadObject | Operation::PutObject => "s3",
         }
     }
 
     /// The permission a policy must grant for this call, e.g. "emr-containers:StartJobRun".
     pub fn iam_action(self) -> String {
-        format!("{}:{}", self.service(), self.as_str())
+        match self {
+            // S3 authorizes HeadObject as s3:GetObject (there is no s3:HeadObject action).
+            Operation::HeadObject => "s3:GetObject".to_owned(),
+            _ => format!("{}:{}", self.service(), self.as_str()),
+        }
     }
 }
 
@@ -148,6 +159,8 @@ mod tests {
             Operation::GetCallerIdentity.iam_action(),
             "sts:GetCallerIdentity"
         );
+        assert_eq!(Operation::HeadObject.iam_action(), "s3:GetObject");
+        assert_eq!(Operation::PutObject.iam_action(), "s3:PutObject");
     }
 
     #[test]

@@ -45,6 +45,15 @@ impl Reply {
         }
     }
 
+    /// An answer with no body (S3's HeadObject, PutObject).
+    pub fn empty(status: u16) -> Self {
+        Reply {
+            status,
+            headers: vec![("x-amz-request-id".into(), "req-s3".into())],
+            body: String::new(),
+        }
+    }
+
     /// An awsQuery answer (IAM, STS), with the request id header those services send.
     pub fn xml(status: u16, body: &str) -> Self {
         Reply {
@@ -62,10 +71,20 @@ impl Reply {
 pub struct Recorded {
     pub method: String,
     pub path: String,
+    /// Header names in lower case.
+    pub headers: Vec<(String, String)>,
     pub body: String,
 }
 
 impl Recorded {
+    /// The value of header `name` (case-insensitive), if sent.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
     }
@@ -181,6 +200,7 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Recorded> {
     let method = parts.next()?.to_owned();
     let path = parts.next()?.to_owned();
     let mut content_length = 0usize;
+    let mut headers = Vec::new();
     loop {
         let mut line = String::new();
         if reader.read_line(&mut line).ok()? == 0 {
@@ -190,10 +210,11 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Recorded> {
         if line.is_empty() {
             break;
         }
-        if let Some((name, value)) = line.split_once(':')
-            && name.eq_ignore_ascii_case("content-length")
-        {
-            content_length = value.trim().parse().ok()?;
+        if let Some((name, value)) = line.split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                content_length = value.trim().parse().ok()?;
+            }
+            headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
         }
     }
     let mut body = vec![0; content_length];
@@ -201,6 +222,7 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Recorded> {
     Some(Recorded {
         method,
         path,
+        headers,
         body: String::from_utf8_lossy(&body).into_owned(),
     })
 }

@@ -160,7 +160,7 @@ pub struct OperatorConfig {
 
 /// The default client-side rate limits (calls per second / burst). Mutations get less than
 /// reads; calls made once per VirtualCluster pass get little, since nothing needs them fast.
-pub const DEFAULT_AWS_RATE_LIMITS: [(emr_aws::Operation, f64, u32); 22] = {
+pub const DEFAULT_AWS_RATE_LIMITS: [(emr_aws::Operation, f64, u32); 24] = {
     use emr_aws::Operation::*;
     [
         (StartJobRun, 50.0, 100),
@@ -187,6 +187,9 @@ pub const DEFAULT_AWS_RATE_LIMITS: [(emr_aws::Operation, f64, u32); 22] = {
         (CreateFargateProfile, 1.0, 5),
         (DescribeFargateProfile, 5.0, 10),
         (DeleteFargateProfile, 1.0, 5),
+        // Pod templates: one HeadObject per job, a PutObject only for new content.
+        (HeadObject, 50.0, 100),
+        (PutObject, 20.0, 40),
     ]
 };
 

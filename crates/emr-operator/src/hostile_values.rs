@@ -267,6 +267,7 @@ pub fn spark_job_run_spec() -> BoxedStrategy<SparkJobRunSpec> {
                 ttl_seconds_after_finished,
                 suspend,
                 priority,
+                pod_templates: None,
             },
         )
         .boxed()
@@ -587,6 +588,8 @@ pub fn virtual_cluster_spec() -> BoxedStrategy<VirtualClusterSpec> {
                 running_jobs_on_delete: Default::default(),
                 share: None,
                 max_concurrent_job_runs: None,
+                pod_templates: None,
+                pod_template_store: None,
             },
         )
         .boxed()

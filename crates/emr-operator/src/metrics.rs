@@ -20,8 +20,8 @@ use prometheus_client::registry::Registry;
 
 use crate::fair_queue::TenantLoad;
 use labels::{
-    CallLabels, ControllerLabel, ErrorLabels, LaneLabel, MapLabel, OperationLabel, StateLabel,
-    TenantLabels, upper_camel,
+    CallLabels, ControllerLabel, ErrorLabels, LaneLabel, MapLabel, OperationLabel, OutcomeLabel,
+    StateLabel, TenantLabels, upper_camel,
 };
 
 mod labels;
@@ -50,6 +50,7 @@ pub struct Metrics {
     queue_depth: Family<TenantLabels, Gauge>,
     queue_wait: Family<TenantLabels, Gauge<f64, AtomicU64>>,
     queue_dispatch_wait: Family<LaneLabel, Histogram>,
+    pod_template_uploads: Family<OutcomeLabel, Counter>,
     // Reads the fair queue's load per tenant when /metrics is scraped.
     queue_load: Mutex<Option<QueueLoad>>,
     // The tenants shown last time, so a tenant that drained leaves the queue gauges.
@@ -180,6 +181,18 @@ impl Metrics {
             queue_dispatch_wait.clone(),
         );
 
+        let pod_template_uploads = Family::<OutcomeLabel, Counter>::default();
+        registry.register(
+            "pod_template_uploads",
+            "Pod templates made sure of in S3 before a StartJobRun, by outcome (uploaded, already_present, failed)",
+            pod_template_uploads.clone(),
+        );
+        for outcome in ["uploaded", "already_present", "failed"] {
+            let _ = pod_template_uploads.get_or_create(&OutcomeLabel {
+                outcome: outcome.into(),
+            });
+        }
+
         for op in Operation::ALL {
             let _ = aws_calls.get_or_create(&CallLabels {
                 service: op.service().into(),
@@ -205,6 +218,7 @@ impl Metrics {
             queue_depth,
             queue_wait,
             queue_dispatch_wait,
+            pod_template_uploads,
             queue_load: Mutex::new(None),
             last_tenants: Mutex::new(Vec::new()),
             map_sizes: Mutex::new(BTreeMap::new()),
@@ -303,6 +317,16 @@ impl Metrics {
                 })
                 .inc();
         }
+    }
+
+    /// A pod template was made sure of in S3 (`uploaded`, `already_present`) or could not be
+    /// (`failed`).
+    pub fn pod_template_upload(&self, outcome: &str) {
+        self.pod_template_uploads
+            .get_or_create(&OutcomeLabel {
+                outcome: outcome.into(),
+            })
+            .inc();
     }
 
     /// Whether this replica leads.

@@ -11,7 +11,7 @@ pub const MUTABLE_SPEC_FIELDS: [&str; 4] =
 
 /// Every spec field except [`MUTABLE_SPEC_FIELDS`]. A unit test keeps this list equal to the
 /// schema's properties.
-pub const IMMUTABLE_SPEC_FIELDS: [&str; 13] = [
+pub const IMMUTABLE_SPEC_FIELDS: [&str; 14] = [
     "virtualCluster",
     "name",
     "executionRoleArn",
@@ -25,6 +25,7 @@ pub const IMMUTABLE_SPEC_FIELDS: [&str; 13] = [
     "jobTemplateParameters",
     "activeDeadlineSeconds",
     "resubmitPolicy",
+    "podTemplates",
 ];
 
 /// The root-level transition rule: once `status.submittedSpecFingerprint` is set, every field but

@@ -50,12 +50,13 @@ pub use status::{AttemptRecord, LogLocations, SparkJobRunStatus, condition_types
     {"required": ["executionRoleArn", "jobTemplateId"]},
     {"required": ["jobTemplateRef"]}
 ]))]
-// A SparkJobTemplate supplies the role, release and driver, and names the EMR template itself.
+// A SparkJobTemplate supplies the role, release and driver, and names the EMR template itself;
+// inline pod templates exclude the podTemplateFile Spark properties.
 #[schemars(extend("x-kubernetes-validations" = [{
     "rule": "!has(self.jobTemplateRef) || (!has(self.jobTemplateId) && !has(self.executionRoleArn) && !has(self.releaseLabel) && !has(self.jobDriver))",
     "message": "jobTemplateRef excludes jobTemplateId, executionRoleArn, releaseLabel and jobDriver: the SparkJobTemplate supplies them",
     "reason": "FieldValueForbidden"
-}]))]
+}, crate::pod_template::conflict_rule()]))]
 pub struct SparkJobRunSpec {
     /// The virtual cluster to run in: a VirtualCluster object by name (its namespace must be this
     /// object's namespace), or a raw EMR virtual cluster id (only when the operator allows it).
@@ -148,6 +149,13 @@ pub struct SparkJobRunSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = -1000, max = 1000))]
     pub priority: Option<i32>,
+
+    /// Pod templates for the driver and the executors, written here instead of uploaded by
+    /// hand: the operator checks them, writes them to the VirtualCluster's podTemplateStore
+    /// and sets `spark.kubernetes.{driver,executor}.podTemplateFile`. A template here replaces
+    /// the VirtualCluster's default for that role. Not with those Spark properties set by hand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_templates: Option<crate::pod_template::PodTemplates>,
 }
 
 /// A SparkJobTemplate by name.

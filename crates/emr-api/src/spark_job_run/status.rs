@@ -71,6 +71,9 @@ pub struct SparkJobRunStatus {
     /// SparkJobTemplate, resolved when the attempt was recorded, or spec.jobTemplateId).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_template_id: Option<String>,
+    /// Where the operator put the current attempt's pod templates (S3 URIs, as sent to EMR).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_templates: Option<crate::pod_template::PodTemplateFiles>,
     /// Where the current attempt's logs are, derived from the monitoring configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logs: Option<LogLocations>,
@@ -173,6 +176,13 @@ pub mod reasons {
     /// Status named a virtual cluster or job run that is not this object's (see
     /// `condition_types::STATUS_NOT_OWNED`).
     pub const FORGED_STATUS: &str = "ForgedStatus";
+    /// A pod template cannot be used as it stands (the message names the field).
+    pub const INVALID_POD_TEMPLATE: &str = "InvalidPodTemplate";
+    /// Inline pod templates together with the `podTemplateFile` Spark properties.
+    pub const POD_TEMPLATE_CONFLICT: &str = "PodTemplateConflict";
+    /// Inline pod templates, but the VirtualCluster names no `podTemplateStore` (or the job
+    /// names a raw virtual cluster id, which has none).
+    pub const POD_TEMPLATE_STORE_MISSING: &str = "PodTemplateStoreMissing";
     /// `spec.jobTemplateId` names no job template EMR knows.
     pub const JOB_TEMPLATE_NOT_FOUND: &str = "JobTemplateNotFound";
     /// The job template's execution role cannot be resolved with `spec.jobTemplateParameters`.

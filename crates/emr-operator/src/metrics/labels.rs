@@ -60,3 +60,8 @@ pub(super) fn upper_camel(label: &str) -> String {
         })
         .collect()
 }
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(super) struct OutcomeLabel {
+    pub(super) outcome: String,
+}

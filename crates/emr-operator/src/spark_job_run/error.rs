@@ -91,6 +91,24 @@ pub enum Error {
         #[source]
         source: kube::Error,
     },
+    #[error(
+        "reading PriorityClass {name} named by a pod template of SparkJobRun {object}: {source}"
+    )]
+    ReadPriorityClass {
+        object: String,
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("checking the pod templates of SparkJobRun {object}: {message}")]
+    CheckPodTemplates { object: String, message: String },
+    #[error("writing pod template {uri} of SparkJobRun {object} to S3: {source}")]
+    UploadPodTemplate {
+        object: String,
+        uri: String,
+        #[source]
+        source: AwsError,
+    },
     #[error("reconciling SparkJobRun {object} panicked (an operator bug): {message}")]
     Panicked { object: String, message: String },
 }
@@ -102,18 +120,22 @@ impl ReconcileError for Error {
             Error::StaleObject { .. } => Category::Conflict,
             // A call that never answered, most likely the apiserver's (AWS calls time out).
             Error::TimedOut { .. } => Category::ApiserverUnreachable,
+            // A thread that could not start (resources short): tried again like any fault.
+            Error::CheckPodTemplates { .. } => Category::Other,
             Error::ReadJob { source, .. }
             | Error::WriteStatus { source, .. }
             | Error::AddFinalizer { source, .. }
             | Error::RemoveFinalizer { source, .. }
             | Error::ReadVirtualCluster { source, .. }
             | Error::DeleteExpired { source, .. }
-            | Error::ReadJobTemplate { source, .. } => Category::of_kube(source),
+            | Error::ReadJobTemplate { source, .. }
+            | Error::ReadPriorityClass { source, .. } => Category::of_kube(source),
             Error::StartJobRun { source, .. }
             | Error::FindJobRun { source, .. }
             | Error::CancelJobRun { source, .. }
             | Error::ProveJobRun { source, .. }
-            | Error::DescribeJobTemplate { source, .. } => Category::of_aws(source),
+            | Error::DescribeJobTemplate { source, .. }
+            | Error::UploadPodTemplate { source, .. } => Category::of_aws(source),
         }
     }
 
@@ -133,6 +155,9 @@ impl ReconcileError for Error {
             Error::DescribeJobTemplate { .. } => "DescribeJobTemplate",
             Error::TimedOut { .. } => "TimedOut",
             Error::DeleteExpired { .. } => "DeleteExpired",
+            Error::ReadPriorityClass { .. } => "ReadPriorityClass",
+            Error::CheckPodTemplates { .. } => "CheckPodTemplates",
+            Error::UploadPodTemplate { .. } => "UploadPodTemplate",
             Error::Panicked { .. } => crate::kit::panic_guard::REASON,
         }
     }

@@ -28,6 +28,7 @@ pub mod logs;
 mod no_panic_tests;
 pub mod ownership;
 pub mod panic_report;
+pub mod pod_templates;
 pub mod poller;
 pub mod preflight;
 pub mod reconcile;

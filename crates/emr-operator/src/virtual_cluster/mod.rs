@@ -30,6 +30,7 @@ mod names;
 mod no_panic_tests;
 mod outcome;
 mod panic_report;
+mod pod_template_store;
 mod reconcile;
 mod reconciliation;
 mod state;

@@ -264,6 +264,7 @@ async fn converge(
         &ready,
         vc.metadata.generation,
     );
+    super::pod_template_store::set_condition(&mut recon.status, &vc.spec, vc.metadata.generation);
     let retry = steps.retry();
     let action = Action::requeue(state.next(&key(vc), retry, steps.failure_category()));
     // The metric names the first failing part, even when Ready's own reason is a wait.

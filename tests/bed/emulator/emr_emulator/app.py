@@ -89,7 +89,7 @@ class EmulatorApp:
             time.sleep(decision.latency_seconds)
         if decision.fault is not None:
             dropped = decision.fault == "down" and decision.down_mode == "close"
-            status_line, headers, payload = faults.error_response(ident.service, ident.protocol, decision.fault)
+            status_line, headers, payload = faults.error_response(ident.service, ident.protocol, decision.fault, method)
             self.log.record(
                 started=started,
                 service=ident.service,
@@ -112,7 +112,9 @@ class EmulatorApp:
 
         role = denials.role_name(ident.protocol, body, environ.get("QUERY_STRING", ""))
         if self.denials.denies(ident.service, ident.operation, role):
-            status_line, headers, payload = denials.error_response(ident.service, ident.protocol, ident.operation, role)
+            status_line, headers, payload = denials.error_response(
+                ident.service, ident.protocol, ident.operation, role, method
+            )
             self.log.record(
                 started=started,
                 service=ident.service,

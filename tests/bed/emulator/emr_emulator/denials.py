@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
+from . import faults
+
 
 class DenialError(ValueError):
     pass
@@ -82,11 +84,22 @@ class Denials:
             )
 
 
-def error_response(service: str | None, protocol: str | None, operation: str | None, role: str | None):
+def error_response(
+    service: str | None, protocol: str | None, operation: str | None, role: str | None, method: str = "POST"
+):
     """AccessDenied in the service's wire format (HTTP 403), worded as AWS words it."""
     request_id = str(uuid.uuid4())
     resource = f"role {role}" if role else "*"
     message = f"User: arn:aws:iam::123456789012:user/emulated is not authorized to perform: {service}:{operation} on resource: {resource}"
+    if service == "s3":
+        # S3 authorizes HeadObject as s3:GetObject, and answers with its own <Error> document.
+        action = "GetObject" if operation == "HeadObject" else operation
+        return faults.s3_error(
+            403,
+            "AccessDenied",
+            f"User: arn:aws:iam::123456789012:user/emulated is not authorized to perform: s3:{action}",
+            method,
+        )
     if protocol in ("query", "ec2", "rest-xml"):
         body = (
             "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code>"

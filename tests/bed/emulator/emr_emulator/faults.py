@@ -145,14 +145,24 @@ class Faults:
             return Decision(latency, None, cfg.down_mode)
 
 
-def error_response(service: str | None, protocol: str | None, fault: str) -> tuple[str, list[tuple[str, str]], bytes]:
+def error_response(
+    service: str | None, protocol: str | None, fault: str, method: str = "POST"
+) -> tuple[str, list[tuple[str, str]], bytes]:
     """An error in the service's own wire format, so the SDK parses its code.
 
     emr-containers documents RequestThrottledException (HTTP 429); other JSON services
     get the generic ThrottlingException (429); query-protocol services (IAM, STS) answer
-    throttling as XML ``Throttling`` with HTTP 400, as AWS does.
+    throttling as XML ``Throttling`` with HTTP 400, as AWS does. S3 throttles with HTTP 503
+    ``SlowDown`` (an ``<Error>`` document; none for HEAD, whose answers have no body).
     """
     request_id = str(uuid.uuid4())
+    if service == "s3":
+        return s3_error(
+            503,
+            "SlowDown" if fault == "throttle" else "ServiceUnavailable",
+            "Please reduce your request rate." if fault == "throttle" else "Service unavailable (emulated outage)",
+            method,
+        )
     if fault == "throttle":
         status, json_code, xml_code, message = 429, "ThrottlingException", "Throttling", "Rate exceeded"
         if service == "emr-containers":
@@ -182,4 +192,17 @@ def error_response(service: str | None, protocol: str | None, fault: str) -> tup
         ]
     headers.append(("Content-Length", str(len(body))))
     reason = {429: "Too Many Requests", 400: "Bad Request", 503: "Service Unavailable"}[status]
+    return f"{status} {reason}", headers, body
+
+
+def s3_error(status: int, code: str, message: str, method: str) -> tuple[str, list[tuple[str, str]], bytes]:
+    """An S3 REST error: an ``<Error>`` document, and the request id in ``x-amz-request-id``."""
+    request_id = uuid.uuid4().hex[:16].upper()
+    body = b"" if method == "HEAD" else (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f"<Error><Code>{code}</Code><Message>{message}</Message><RequestId>{request_id}</RequestId></Error>"
+    ).encode()
+    headers = [("Content-Type", "application/xml"), ("x-amz-request-id", request_id)]
+    headers.append(("Content-Length", str(len(body))))
+    reason = {403: "Forbidden", 503: "Service Unavailable"}.get(status, "Error")
     return f"{status} {reason}", headers, body

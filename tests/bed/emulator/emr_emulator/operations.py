@@ -37,9 +37,14 @@ class _Route:
     operation: str
     # The query part of the model's requestUri (S3: "?list-type=2", "?session"): required in the request.
     query: dict[str, str] = field(default_factory=dict)
+    # Required header members (WSGI names): S3's CopyObject is PutObject's route plus
+    # x-amz-copy-source.
+    headers: frozenset[str] = frozenset()
 
-    def wants(self, query: dict[str, list[str]]) -> bool:
-        return all(k in query and (not v or v in query[k]) for k, v in self.query.items())
+    def wants(self, query: dict[str, list[str]], environ: dict | None = None) -> bool:
+        if not all(k in query and (not v or v in query[k]) for k, v in self.query.items()):
+            return False
+        return environ is None or all(h in environ for h in self.headers)
 
 
 class _Models:
@@ -72,12 +77,27 @@ class _Models:
                     uri, _, query = http.get("requestUri", "/").partition("?")
                     regex, literal = _uri_to_regex(uri)
                     required = {k: v for k, _, v in (p.partition("=") for p in query.split("&") if p)}
-                    routes.append(_Route(http.get("method", "POST"), regex, literal, name, required))
+                    headers = _required_headers(model.operation_model(name))
+                    routes.append(_Route(http.get("method", "POST"), regex, literal, name, required, headers))
                 # Most literal characters first: /virtualclusters/{id}/jobruns beats /virtualclusters/{id};
-                # then the most required query parameters: GET /{Bucket}?list-type=2 beats GET /{Bucket}.
-                routes.sort(key=lambda r: (r.literal_length, len(r.query)), reverse=True)
+                # then the most required query parameters: GET /{Bucket}?list-type=2 beats GET /{Bucket};
+                # then the most required headers: CopyObject beats PutObject.
+                routes.sort(key=lambda r: (r.literal_length, len(r.query), len(r.headers)), reverse=True)
                 self._routes[service] = routes
             return self._routes[service]
+
+
+def _required_headers(op_model) -> frozenset[str]:  # op_model: botocore.model.OperationModel
+    shape = op_model.input_shape
+    if shape is None:
+        return frozenset()
+    required = set(shape.required_members)
+    names = set()
+    for member_name, member in shape.members.items():
+        if member_name in required and member.serialization.get("location") == "header":
+            wire = member.serialization.get("name", member_name)
+            names.add("HTTP_" + wire.upper().replace("-", "_"))
+    return frozenset(names)
 
 
 def _uri_to_regex(uri: str) -> tuple[re.Pattern[str], int]:
@@ -129,7 +149,7 @@ def identify(environ: dict, body: bytes) -> Identified:
     path = urlsplit(raw).path
     params = parse_qs(query, keep_blank_values=True)
     for route in MODELS.routes(service):
-        if route.method != method or not route.wants(params):
+        if route.method != method or not route.wants(params, environ):
             continue
         found = route.pattern.match(path)
         if found:

@@ -4,6 +4,7 @@
 //! - this file: one reconcile's state, the decision loop and the dispatch of the effect;
 //! - [`prove`]: proving that what status names is this object's before anything acts on it;
 //! - [`submit`]: recording an attempt, then starting it (the exactly-once order);
+//! - [`pod_templates`]: an attempt's pod templates checked and in S3 before it is recorded;
 //! - [`write`]: status and finalizer writes (through the [`kit`](crate::kit)), cancels, Events.
 //!
 //! Every write carries the object's resourceVersion, so a decision taken on a stale copy (the
@@ -12,6 +13,7 @@
 
 mod admit;
 mod expire;
+mod pod_templates;
 mod preflight;
 mod prove;
 #[cfg(test)]

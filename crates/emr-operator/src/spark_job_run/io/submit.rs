@@ -15,6 +15,7 @@ use crate::fair_queue::Action;
 use crate::spark_job_run::decide::{self, Submit};
 use crate::spark_job_run::error::Error;
 use crate::spark_job_run::ownership;
+use crate::spark_job_run::pod_templates;
 use crate::spark_job_run::request;
 use crate::spark_job_run::tracker::{self, JobKey};
 
@@ -44,7 +45,7 @@ impl Reconcile<'_> {
     /// Records the attempt, then starts it: the order that makes a second job run impossible.
     pub(super) async fn submit(
         &mut self,
-        recorded: SparkJobRunStatus,
+        mut recorded: SparkJobRunStatus,
         submit: Submit,
     ) -> Result<Action, Error> {
         let Submit {
@@ -68,6 +69,16 @@ impl Reconcile<'_> {
         }
         if fresh && let Some(refusal) = self.namespace_refusal().await? {
             return self.refuse_start(refusal).await;
+        }
+        // Pod templates are checked and uploaded before the attempt is recorded (see
+        // io/pod_templates.rs for why that order keeps one job run per attempt).
+        let mut pod_templates = None;
+        if fresh {
+            match Box::pin(self.pod_template_files()).await? {
+                Ok(files) => pod_templates = files,
+                Err(refusal) => return self.refuse_start(refusal).await,
+            }
+            recorded.pod_templates = pod_templates.clone();
         }
         self.ensure_finalizer().await?;
         self.write(self.with_template_id(recorded)).await?;
@@ -95,9 +106,16 @@ impl Reconcile<'_> {
             return self.refuse_start(refusal).await;
         }
         if !fresh {
+            match Box::pin(self.recovered_pod_template_files()).await? {
+                Ok(files) => pod_templates = files,
+                Err(refusal) => return self.refuse_start(refusal).await,
+            }
+        }
+        if !fresh {
             self.cancel_strays(&vc, attempt).await?;
         }
-        let input = match request::start_job_run_input(&self.job, &vc, attempt) {
+        let sent = pod_templates::apply::with_files(&self.job, pod_templates.as_ref());
+        let input = match request::start_job_run_input(&sent, &vc, attempt) {
             Ok(input) => input,
             Err(error) => {
                 let status = decide::rejected(
