@@ -1,5 +1,8 @@
 //! `VirtualCluster`: one EMR virtual cluster bound to one namespace of one EKS cluster, plus
 //! everything that namespace needs before EMR can run jobs in it.
+//!
+//! (One file over 400 lines on purpose: the spec's field descriptions are the field reference
+//! (`make crds`), so most of the length is documentation of one type.)
 
 use std::collections::BTreeMap;
 

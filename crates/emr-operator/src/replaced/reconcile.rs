@@ -1,6 +1,9 @@
 //! The I/O half of replace-then-retire, shared by both kinds: one reconcile reads what EMR says
 //! of the ids status names, asks [`plan`](super::plan), carries out the creates and deletes, and
 //! writes the status (through the kit, on the version read) and Events.
+//!
+//! (One file over 400 lines on purpose: reading, creating, retiring and the status write of one
+//! reconcile share the facts they read and are easier to check side by side.)
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

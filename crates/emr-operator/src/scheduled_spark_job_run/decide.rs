@@ -5,6 +5,9 @@
 //! Every slot in `(status.decidedUntil, now]` is decided exactly once: it starts a run (its child
 //! is named after it, so a decision redone after a crash finds the child and starts nothing
 //! more), or it is recorded as skipped. After downtime only the latest slot may start a run.
+//!
+//! (One file over 400 lines on purpose: the slot walk, the concurrency policy and the history
+//! limits decide one status together and must agree; its tests are in `decide/tests.rs`.)
 
 use std::time::Duration;
 
