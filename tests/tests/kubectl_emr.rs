@@ -430,7 +430,8 @@ spec:
     // refused with the reason and nothing is written.
     let err = fails(t.bed, &["-n", ns, "suspend", "slow"]).await;
     assert!(
-        err.contains("SparkJobRun slow was already submitted (attempt 1)"),
+        err.contains("SparkJobRun slow was already submitted (attempt ")
+            && err.contains("has no effect on a submitted run"),
         "{err}"
     );
     assert_eq!(api.get("slow").await.unwrap().spec.suspend, None);
