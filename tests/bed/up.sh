@@ -269,13 +269,22 @@ write_env() {
   mv "$ENV_FILE.tmp" "$ENV_FILE"
 }
 
+# emulator_code: a fingerprint of the emulator's code, so a bed started before it changed is
+# restarted instead of serving the old emulator to new tests.
+emulator_code() {
+  find "$BED_DIR/emulator" -name '*.py' -not -path '*/tests/*' -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1
+}
+
 main() {
   command -v curl >/dev/null || die "curl not found; run tests/bed/install-deps.sh"
   command -v flock >/dev/null || die "flock not found (util-linux); run tests/bed/install-deps.sh"
   take_lock
   if bed_healthy; then
-    echo "$ENV_FILE"
-    return 0
+    if [[ "$(cat "$TESTBED_DIR/emulator.code" 2>/dev/null)" == "$(emulator_code)" ]]; then
+      echo "$ENV_FILE"
+      return 0
+    fi
+    log "the emulator's code changed since the bed started; starting the bed again"
   fi
   if [[ -e "$TESTBED_DIR/mode" || -e "$TESTBED_DIR/pids" ]]; then
     log "bed in $TESTBED_DIR is stale or incomplete; cleaning it and starting again"
@@ -294,6 +303,7 @@ main() {
     log "TESTBED_KUBECONFIG set: using $TESTBED_KUBECONFIG, starting only the emulator"
   fi
   start_emulator
+  emulator_code >"$TESTBED_DIR/emulator.code"
   write_env
   log "up in $((SECONDS - began))s; state in $TESTBED_DIR"
   echo "$ENV_FILE"

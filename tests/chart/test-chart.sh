@@ -131,7 +131,14 @@ run_release_operator() {
   cleanup_cmds+=("kill $pid")
   "$repo/tests/bed/.venv/bin/python" "$scripts_dir/demo-copy.py" "$vc" "$vns" "$label" "$id" "$work"
   kubectl apply --validate=false -f "$work/vc.yaml" >/dev/null
-  if ! kubectl wait --for=condition=Ready --timeout=90s "virtualcluster/$vc" >/dev/null; then
+  # Polled rather than `kubectl wait`: 1.20's kubectl fails at once while status has no conditions yet.
+  local ready=""
+  for _ in $(seq 180); do
+    ready="$(kubectl get virtualcluster "$vc" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null || true)"
+    [[ $ready == True ]] && break
+    sleep 0.5
+  done
+  if [[ $ready != True ]]; then
     err "operator from the release: VirtualCluster $vc not Ready: $(kubectl get virtualcluster "$vc" -o jsonpath='{.status.conditions}')"
   else
     kubectl apply --validate=false -f "$work/pi.yaml" >/dev/null
