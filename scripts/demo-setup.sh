@@ -35,6 +35,11 @@ PY
 step "Installing the CRDs and the operator's least-privilege RBAC (the chart's rule files)"
 # --validate=false: the 1.20 bed does not know x-kubernetes-validations (clusters 1.25+ do).
 kubectl apply --validate=false -f deploy/crds/ >/dev/null
+# Retried: 1.20's kubectl wait fails at once while a new CRD has no conditions yet.
+for _ in $(seq 60); do
+  kubectl wait --for=condition=Established crd/virtualclusters.emr-on-eks.dev crd/sparkjobruns.emr-on-eks.dev >/dev/null 2>&1 && break
+  sleep 0.5
+done
 kubectl wait --for=condition=Established crd/virtualclusters.emr-on-eks.dev crd/sparkjobruns.emr-on-eks.dev >/dev/null
 "$PY" - "$ROOT/deploy/helm/emr-on-eks-operator/files" <<'PY' | kubectl apply -f - >/dev/null
 import json, os, sys, yaml

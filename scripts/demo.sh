@@ -31,7 +31,12 @@ curl -sf "http://127.0.0.1:$DEMO_METRICS_PORT/readyz" >/dev/null || { tail -20 .
 
 step "kubectl apply -f examples/demo/virtualcluster.yaml"
 kubectl apply -f examples/demo/virtualcluster.yaml
-kubectl wait --for=condition=Ready --timeout=90s virtualcluster/demo >/dev/null || {
+# Polled: 1.20's kubectl wait fails at once while status has no conditions yet.
+for _ in $(seq 180); do
+  [[ "$(kubectl get virtualcluster demo -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" == True ]] && break
+  sleep 0.5
+done
+kubectl wait --for=condition=Ready --timeout=5s virtualcluster/demo >/dev/null || {
   kubectl get virtualcluster demo -o yaml; tail -30 .testbed/logs/demo-operator.log; exit 1; }
 kubectl get virtualcluster demo
 echo; kubectl get rolebinding -n emr-demo

@@ -42,6 +42,16 @@ cleanup() {
   if [[ -n ${CHART_KEEP_WORK:-} ]]; then echo "chart: kept $work (CHART_KEEP_WORK)"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
+# wait_until ARGS...: `kubectl wait ARGS`, retried while the object has no status yet (1.20's
+# kubectl fails at once when status.conditions is missing instead of waiting for it).
+wait_until() {
+  local _
+  for _ in $(seq 60); do
+    kubectl wait "$@" >/dev/null 2>&1 && return 0
+    sleep 0.5
+  done
+  kubectl wait "$@" >/dev/null
+}
 
 python="$here/.venv/bin/python"
 "$python" -c 'import helm_python, yaml' 2>/dev/null || { echo "chart: no chart venv with helm-python-sdk: run tests/chart/install-deps.sh" >&2; exit 2; }
@@ -177,11 +187,11 @@ if [[ -f $repo/.testbed/env && -z ${CHART_TEST_NO_BED:-} ]]; then
     cleanup_cmds+=("kubectl delete namespace $tns --wait=false")
     if ! kubectl get crd prometheusrules.monitoring.coreos.com >/dev/null 2>&1; then
       kubectl apply -f "$here/prometheusrule-crd.yaml" >/dev/null
-      kubectl wait --for condition=established --timeout=30s crd/prometheusrules.monitoring.coreos.com >/dev/null
+      wait_until --for condition=established --timeout=30s crd/prometheusrules.monitoring.coreos.com
     fi
     if ! kubectl get crd servicemonitors.monitoring.coreos.com >/dev/null 2>&1; then
       kubectl apply -f "$here/servicemonitor-crd.yaml" >/dev/null
-      kubectl wait --for condition=established --timeout=30s crd/servicemonitors.monitoring.coreos.com >/dev/null
+      wait_until --for condition=established --timeout=30s crd/servicemonitors.monitoring.coreos.com
     fi
     for set in default all; do
       vals=()
