@@ -16,6 +16,8 @@
 //!   [`Streaks`], the per-object failure streak (generic over the key).
 //! - [`events`]: the one Event publisher and the one [`Event`] type a controller hands it.
 //! - [`panic_guard`]: a panic inside one reconcile ends that reconcile only.
+//! - [`relist`]: what a watch event asks to reconcile, a list's objects only once the store
+//!   holds them.
 //! - [`span`]: the tracing span every reconcile runs in (controller, object, attempt).
 //! - `testing` (tests only): a mock apiserver that answers a real `kube::Client` request by
 //!   request, so the I/O of a reconcile is tested without a cluster.
@@ -28,6 +30,7 @@ pub mod error;
 pub mod events;
 pub mod finalizer;
 pub mod panic_guard;
+pub mod relist;
 pub mod span;
 pub mod status;
 #[cfg(test)]

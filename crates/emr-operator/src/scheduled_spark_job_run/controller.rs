@@ -1,5 +1,5 @@
 //! Wiring: the ScheduledSparkJobRun watch (honouring `--selector`), a watch on the labelled
-//! SparkJobRuns that maps each to its owner, a cache of those children, and the run loop.
+//! SparkJobRuns that fills the children's cache and maps each to its owner, and the run loop.
 
 use std::future::Future;
 use std::sync::{Arc, Weak};
@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use emr_api::scheduled_spark_job_run::SCHEDULE_LABEL;
 use emr_api::{ScheduledSparkJobRun, SparkJobRun};
-use futures::StreamExt;
+use futures::{StreamExt, stream};
 use kube::api::Api;
 use kube::runtime::controller::{Action, Config};
 use kube::runtime::reflector::{self, Store};
@@ -17,7 +17,7 @@ use super::error::Error;
 use super::reconcile::guarded;
 use super::state::{State, key};
 use crate::Context;
-use crate::kit::ReconcileError;
+use crate::kit::{ReconcileError, relist};
 
 /// How often failure streaks of deleted schedules are dropped.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(30);
@@ -28,17 +28,25 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
     let labelled = watcher::Config::default()
         .any_semantic()
         .labels(SCHEDULE_LABEL);
+    // One watch both fills the children's cache and wakes their owners. The reflector applies
+    // each change to the cache before passing it on (a list's objects at its end, see
+    // `kit::relist`), so a woken schedule reads the child as it is now. (Two watches raced: a finished child could wake its schedule before the cache
+    // knew, and the schedule then slept until its next slot with the run shown as active.)
     let (children, writer) = reflector::store();
-    let cache = kube::runtime::reflector(
+    let child_changes = kube::runtime::reflector(
         writer,
-        watcher(Api::<SparkJobRun>::all(client.clone()), labelled.clone()),
+        watcher(Api::<SparkJobRun>::all(client.clone()), labelled),
     )
     .default_backoff()
-    .for_each(|event| async move {
-        if let Err(error) = event {
-            tracing::debug!(%error, "scheduled children watch");
-        }
-    });
+    .scan(Vec::new(), |listed, event| {
+        let woken = match event {
+            // Every change wakes the owner, a deletion too (the child's slot is free again).
+            Ok(event) => relist::triggered(listed, event, |child, _| Some(Ok(child))),
+            Err(error) => vec![Err(error)],
+        };
+        futures::future::ready(Some(stream::iter(woken)))
+    })
+    .flatten();
     let controller = Controller::new(
         Api::<ScheduledSparkJobRun>::all(client.clone()),
         ctx.watcher_config(),
@@ -47,9 +55,10 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
     let state = Arc::new(State::new(ctx.clone(), children.clone()));
     let sweeper = sweep(state.clone(), schedules);
     // A child's change (it finished, it was deleted) wakes its owner: the owner reference maps
-    // it, only to a schedule in the child's namespace.
+    // it, only to a schedule in the child's namespace. Reconciles wait for the children's first
+    // full list (see `reconcile::pass`).
     let controller = controller
-        .owns(Api::<SparkJobRun>::all(client), labelled)
+        .owns_stream(child_changes)
         .with_config(Config::default().concurrency(ctx.config.concurrency))
         .graceful_shutdown_on(shutdown)
         .run(guarded, error_policy, state)
@@ -58,17 +67,12 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
                 tracing::debug!(%error, "scheduledsparkjobrun controller event");
             }
         });
-    // No decision before the children's cache has its first full list: on an empty cache after
-    // a restart, Forbid would start a second run and the history limits would count nothing.
     let controller = async move {
-        if children.wait_until_ready().await.is_ok() {
-            tracing::info!("ScheduledSparkJobRun controller started");
-            controller.await;
-        }
+        tracing::info!("ScheduledSparkJobRun controller started");
+        controller.await;
     };
     tokio::select! {
         () = controller => {}
-        () = cache => {}
         () = sweeper => {}
     }
 }

@@ -55,6 +55,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 
 use crate::context::Context;
 use crate::fair_queue::{Lane, Runner, TenantInfo};
+use crate::kit::relist::{self, Change};
 use crate::lean;
 use crate::run::Shutdown;
 use poller::{Poller, SharedTracker, Triggers};
@@ -221,26 +222,15 @@ pub async fn run(ctx: Arc<Context>, shutdown: Shutdown) {
     tracing::info!("SparkJobRun controller stopped");
 }
 
-/// The objects a watch event asks to reconcile. The store holds the objects of a (re-)list only
-/// from its `InitDone` on, so they are asked for then: a reconcile asked for earlier would find
-/// nothing in the store and be dropped (after a watch expired and the list was redone, objects
-/// created meanwhile were never reconciled).
+/// The objects a watch event asks to reconcile (see [`relist`]); a deleted job needs nothing.
 fn triggered(
     listed: &mut Vec<ObjectRef<SparkJobRun>>,
     event: Result<watcher::Event<SparkJobRun>, watcher::Error>,
 ) -> Vec<ObjectRef<SparkJobRun>> {
     match event {
-        Ok(watcher::Event::Apply(job)) => vec![ObjectRef::from_obj(&job)],
-        Ok(watcher::Event::Init) => {
-            listed.clear();
-            Vec::new()
-        }
-        Ok(watcher::Event::InitApply(job)) => {
-            listed.push(ObjectRef::from_obj(&job));
-            Vec::new()
-        }
-        Ok(watcher::Event::InitDone) => std::mem::take(listed),
-        Ok(watcher::Event::Delete(_)) => Vec::new(),
+        Ok(event) => relist::triggered(listed, event, |job, change| {
+            (change == Change::Applied).then(|| ObjectRef::from_obj(&job))
+        }),
         Err(error) => {
             tracing::warn!(%error, "SparkJobRun watch");
             Vec::new()
