@@ -47,8 +47,15 @@ pub fn between(old: &SparkJobRunStatus, new: &SparkJobRunStatus) -> Vec<Event> {
         notes.push(Event::normal("JobRunStarted", "Submit", message(new)));
     }
 
+    // One Event when a run starts (above) and one when it ends; the states in between are in
+    // status only (kubectl get shows them), which spares the apiserver an Event per state.
     let state_changed = new.state.is_some() && new.state != old.state;
-    if let Some(state) = new.state.as_deref().filter(|_| state_changed) {
+    let ended = matches!(
+        new.state.as_deref(),
+        Some("COMPLETED" | "FAILED" | "CANCELLED")
+    );
+    let state_noted = state_changed && ended;
+    if let Some(state) = new.state.as_deref().filter(|_| state_noted) {
         let reason = format!("JobRun{}", text::camel_case(state));
         let note = if matches!(state, "FAILED" | "CANCELLED") {
             Event::warning(reason, "Track", message(new))
@@ -58,7 +65,7 @@ pub fn between(old: &SparkJobRunStatus, new: &SparkJobRunStatus) -> Vec<Event> {
         notes.push(note);
     }
 
-    if !deadline_marked(old) && deadline_marked(new) && !state_changed {
+    if !deadline_marked(old) && deadline_marked(new) && !state_noted {
         notes.push(Event::warning(
             reasons::DEADLINE_EXCEEDED,
             "Cancel",
@@ -68,7 +75,7 @@ pub fn between(old: &SparkJobRunStatus, new: &SparkJobRunStatus) -> Vec<Event> {
 
     let failed_now = cond(new, types::FAILED).filter(|c| c.is_true());
     if let Some(failed) = failed_now
-        && !state_changed
+        && !state_noted
     {
         let before = cond(old, types::FAILED).filter(|c| c.is_true());
         if before.is_none_or(|b| b.reason != failed.reason || b.message != failed.message) {
@@ -137,10 +144,23 @@ mod tests {
     }
 
     #[test]
-    fn each_state_transition_is_one_event() {
-        let notes = between(&with_state("PENDING"), &with_state("RUNNING"));
-        assert_eq!(reasons_of(&notes), ["JobRunRunning"]);
+    fn the_end_of_a_run_is_one_event_and_the_states_before_none() {
+        for (from, to) in [
+            ("PENDING", "SUBMITTED"),
+            ("SUBMITTED", "RUNNING"),
+            ("RUNNING", "CANCEL_PENDING"),
+        ] {
+            assert!(
+                between(&with_state(from), &with_state(to)).is_empty(),
+                "{to}"
+            );
+        }
+        let notes = between(&with_state("RUNNING"), &with_state("COMPLETED"));
+        assert_eq!(reasons_of(&notes), ["JobRunCompleted"]);
         assert!(!notes[0].warning);
+        let notes = between(&with_state("PENDING"), &with_state("CANCELLED"));
+        assert_eq!(reasons_of(&notes), ["JobRunCancelled"]);
+        assert!(notes[0].warning);
         let notes = between(&with_state("RUNNING"), &with_state("FAILED"));
         assert_eq!(reasons_of(&notes), ["JobRunFailed"]);
         assert!(notes[0].warning);

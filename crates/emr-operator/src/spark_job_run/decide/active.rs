@@ -66,6 +66,17 @@ pub(super) fn active(f: &Facts, mut status: SparkJobRunStatus, refused: bool) ->
             Decision::new(status, Effect::Forget(key), None)
         }
         Some(Observation::Seen(info)) => {
+            if let Some(left) = settling(f, &status, info) {
+                // Not written yet: most runs pass through these states in seconds, and the
+                // next one (or the answer to "still there?") is written instead.
+                let mut seen = status.clone();
+                if let Some(created) = info.created_at {
+                    seen.created_at = Some(Timestamp::from(created));
+                }
+                let wake = wake_for_deadline(f, &seen).min(left);
+                let since = run_since(f, &status);
+                return Decision::new(status, Effect::Track { key, since }, Some(wake));
+            }
             mirror(&mut status, info);
             if info.state.is_terminal() {
                 return conclude(f, status, key, &info.state, refused);
@@ -101,6 +112,38 @@ pub(super) fn active(f: &Facts, mut status: SparkJobRunStatus, refused: bool) ->
             Decision::new(status, Effect::Track { key, since }, Some(wake))
         }
     }
+}
+
+/// While a run is younger than this, the states before RUNNING (PENDING, SUBMITTED) are not
+/// written to status: a run that reaches RUNNING sooner costs no write for them, and one that
+/// hangs there shows it after this long.
+pub const PRE_RUNNING_SETTLE: Duration = Duration::from_secs(10);
+
+/// How long until a PENDING or SUBMITTED run seen now is written, if it is not written yet: the
+/// run is younger than [`PRE_RUNNING_SETTLE`] (since EMR's createdAt, else since the operator
+/// recorded it started), status shows no later state, and no deadline is due.
+fn settling(f: &Facts, status: &SparkJobRunStatus, info: &JobRunInfo) -> Option<Duration> {
+    if !matches!(info.state, JobRunState::Pending | JobRunState::Submitted) {
+        return None;
+    }
+    let shown = status
+        .state
+        .as_deref()
+        .and_then(|s| s.parse::<JobRunState>().ok());
+    if !matches!(
+        shown,
+        None | Some(JobRunState::Pending | JobRunState::Submitted)
+    ) {
+        return None;
+    }
+    let started = info.created_at.or_else(|| started_since(status))?;
+    let mut seen = status.clone();
+    seen.created_at = Some(Timestamp::from(started));
+    if deadline_marked(status) || deadline(f.spec, &seen).is_some_and(|d| f.now >= d) {
+        return None;
+    }
+    let settled = started.checked_add_signed(TimeDelta::from_std(PRE_RUNNING_SETTLE).ok()?)?;
+    (f.now < settled).then(|| until(f.now, settled).max(Duration::from_secs(1)))
 }
 
 pub(super) fn wake_for_deadline(f: &Facts, status: &SparkJobRunStatus) -> Duration {

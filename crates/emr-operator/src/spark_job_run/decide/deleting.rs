@@ -23,6 +23,9 @@ pub(super) fn deleting(f: &Facts, mut status: SparkJobRunStatus, since: DateTime
         let forget = key.filter(|_| phase(f.status) == Phase::Active);
         return Decision::new(status, Effect::Release { forget, event }, None);
     }
+    if first_attempt_unrecorded(f.status, f.has_finalizer) {
+        return unrecorded_for_deletion(f, status);
+    }
     match phase(f.status) {
         Phase::Unsubmitted | Phase::WaitingToResubmit | Phase::Finished => Decision::new(
             status,
@@ -106,4 +109,38 @@ pub(super) fn deleting(f: &Facts, mut status: SparkJobRunStatus, since: DateTime
             }
         }
     }
+}
+
+/// Deleted while attempt 1 may have been sent unrecorded: its run, if any, is found by token in
+/// the virtual cluster the spec resolves to (and then cancelled like any running job). The
+/// status carries the attempt, so that an adopted run is the recorded attempt's.
+fn unrecorded_for_deletion(f: &Facts, mut status: SparkJobRunStatus) -> Decision {
+    let virtual_cluster_id = match f.target {
+        None => return Decision::new(status, Effect::NeedVirtualCluster, None),
+        Some(Resolution::Ready { virtual_cluster_id }) => virtual_cluster_id.clone(),
+        // Nowhere a run could be looked for: the virtual cluster is gone or not this object's.
+        Some(Resolution::Waiting { .. } | Resolution::Refused { .. }) => {
+            return Decision::new(
+                status,
+                Effect::Release {
+                    forget: None,
+                    event: None,
+                },
+                None,
+            );
+        }
+    };
+    begin_attempt(f, &mut status, 1, &virtual_cluster_id, true);
+    let since = f
+        .created
+        .unwrap_or_else(|| before(f.now, TimeDelta::hours(1)));
+    Decision::new(
+        status,
+        Effect::FindForDeletion {
+            virtual_cluster_id,
+            attempt: 1,
+            since,
+        },
+        Some(DELETION_RECHECK),
+    )
 }

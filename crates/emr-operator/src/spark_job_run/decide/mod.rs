@@ -2,10 +2,18 @@
 //! said about its job run, its virtual cluster and the time, to the next status and the one
 //! effect the reconciler must carry out.
 //!
-//! Exactly-once rests on one rule kept here: a new attempt's number is written to status
-//! (the `Submitting` status) before its StartJobRun is sent, and StartJobRun's client token is
-//! derived from that number. Whatever happens in between (crash, lost answer, stale cache), the
-//! next reconcile sends the same token again and EMR answers with the same job run.
+//! Exactly-once rests on one rule kept here: before a StartJobRun is sent, something durable
+//! says that this attempt may have reached EMR, and StartJobRun's client token is derived from
+//! the attempt's number. Whatever happens in between (crash, lost answer, stale cache), the next
+//! reconcile looks for a run with that token first and sends the same token again if none.
+//! What is durable depends on the attempt, to spend as few writes as that allows:
+//! - a first attempt: the finalizer, added just before. An object with the finalizer and no
+//!   recorded attempt ([`first_attempt_unrecorded`]) may have been sent attempt 1; its status
+//!   records the attempt together with the job run id, in one write after StartJobRun;
+//! - a later attempt (re-run, resubmission), and any attempt of a VirtualCluster with
+//!   `maxConcurrentJobRuns` (its count of holders must be exact across restarts, and a job
+//!   holds a slot from the recorded attempt on): the attempt's number, written to status (the
+//!   `Submitting` status) before its StartJobRun.
 
 use std::time::Duration;
 
@@ -92,8 +100,9 @@ pub struct Facts<'a> {
 pub struct Submit {
     pub attempt: i32,
     pub virtual_cluster_id: String,
-    /// Set when the attempt may already have reached EMR (it was recorded earlier): look for a
-    /// run with its token created since then before sending StartJobRun again.
+    /// Set when the attempt may already have reached EMR (it was recorded earlier, or it is a
+    /// first attempt whose finalizer is there): look for a run with its token created since
+    /// then before sending StartJobRun again.
     pub recover_since: Option<DateTime<Utc>>,
 }
 
@@ -103,7 +112,7 @@ pub enum Effect {
     None,
     /// Look up the VirtualCluster and decide again with [`Facts::target`] set.
     NeedVirtualCluster,
-    /// Write the status (the attempt is then durable), then StartJobRun.
+    /// Make the attempt durable (see the module's doc), then StartJobRun.
     Submit(Submit),
     /// Write the status and keep the run polled.
     Track {
@@ -180,6 +189,12 @@ pub fn phase(status: &SparkJobRunStatus) -> Phase {
     }
 }
 
+/// Whether attempt 1 may have reached EMR though status records no attempt: the finalizer is
+/// added just before a first StartJobRun, and the attempt is written only with its job run id.
+pub fn first_attempt_unrecorded(status: &SparkJobRunStatus, has_finalizer: bool) -> bool {
+    has_finalizer && status.attempt == 0 && phase(status) == Phase::Unsubmitted
+}
+
 /// The decision for this moment.
 pub fn decide(f: &Facts) -> Decision {
     let mut status = f.status.clone();
@@ -189,6 +204,9 @@ pub fn decide(f: &Facts) -> Decision {
     let refused = refusal.is_some();
     if let Some(since) = f.deleting_since {
         return deleting(f, status, since);
+    }
+    if first_attempt_unrecorded(f.status, f.has_finalizer) {
+        return unrecorded(f, status);
     }
     match phase(f.status) {
         Phase::Unsubmitted => unsubmitted(f, status),

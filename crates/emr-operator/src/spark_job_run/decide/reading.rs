@@ -66,6 +66,14 @@ pub fn submitting_since(status: &SparkJobRunStatus) -> Option<DateTime<Utc>> {
         .map(|c| c.last_transition_time.as_datetime())
 }
 
+/// When the operator recorded that EMR accepted the current attempt (the Submitted condition
+/// turned True).
+pub(super) fn started_since(status: &SparkJobRunStatus) -> Option<DateTime<Utc>> {
+    condition::find(&status.conditions, types::SUBMITTED)
+        .filter(|c| c.is_true())
+        .map(|c| c.last_transition_time.as_datetime())
+}
+
 pub(super) fn current_record(status: &mut SparkJobRunStatus) -> Option<&mut AttemptRecord> {
     let attempt = status.attempt;
     status
@@ -95,7 +103,8 @@ pub(super) fn deadline(
     let start = status
         .created_at
         .map(|t| t.as_datetime())
-        .or_else(|| submitting_since(status))?;
+        .or_else(|| submitting_since(status))
+        .or_else(|| started_since(status))?;
     start.checked_add_signed(TimeDelta::try_seconds(seconds)?)
 }
 

@@ -37,6 +37,32 @@ pub(super) fn submitting(f: &Facts, mut status: SparkJobRunStatus, refused: bool
     )
 }
 
+/// Attempt 1 may have been sent without being recorded ([`first_attempt_unrecorded`]): record
+/// it now, as a first submission would, and look for its run before sending it again.
+pub(super) fn unrecorded(f: &Facts, mut status: SparkJobRunStatus) -> Decision {
+    let virtual_cluster_id = match f.target {
+        None => return Decision::new(status, Effect::NeedVirtualCluster, None),
+        Some(Resolution::Ready { virtual_cluster_id }) => virtual_cluster_id.clone(),
+        Some(Resolution::Waiting { reason, message } | Resolution::Refused { reason, message }) => {
+            conditions::waiting_for_virtual_cluster(&mut status, f.generation, reason, message);
+            return Decision::new(status, Effect::None, None);
+        }
+    };
+    begin_attempt(f, &mut status, 1, &virtual_cluster_id, true);
+    let since = f
+        .created
+        .unwrap_or_else(|| before(f.now, TimeDelta::hours(1)));
+    Decision::new(
+        status,
+        Effect::Submit(Submit {
+            attempt: 1,
+            virtual_cluster_id,
+            recover_since: Some(since),
+        }),
+        None,
+    )
+}
+
 /// The status once EMR accepted attempt `status.attempt` as job run `job_run_id`.
 pub fn started(
     spec: &SparkJobRunSpec,

@@ -58,7 +58,8 @@ impl World {
             target: None,
             observed: None,
             deleting_since: None,
-            has_finalizer: true,
+            // A new object has none: the reconciler adds it when it submits (see `step`).
+            has_finalizer: false,
             cancel_requested: false,
             now: t0(),
         }
@@ -91,6 +92,9 @@ impl World {
             self.target = None;
         }
         self.status = d.status.clone();
+        if matches!(d.effect, Effect::Submit(_)) {
+            self.has_finalizer = true;
+        }
         d
     }
 
@@ -342,7 +346,16 @@ fn a_started_run_is_tracked_and_shows_its_logs() {
 fn emr_states_are_mirrored() {
     let mut w = World::new(spec("retryPolicyConfiguration: {maxAttempts: 2}"));
     w.submit_and_start("jr1");
+    // A second in, PENDING is not written yet: most runs leave it in seconds. The run is
+    // looked at again when it would be.
     w.see(JobRunState::Pending, t0() + secs(1));
+    let before = w.status.clone();
+    let d = w.step();
+    assert_eq!(w.status, before);
+    assert_eq!(d.wake, Some(PRE_RUNNING_SETTLE - Duration::from_secs(1)));
+    assert!(matches!(d.effect, Effect::Track { .. }), "{:?}", d.effect);
+    // Still PENDING past the settle time: written.
+    w.see(JobRunState::Pending, t0() + secs(12));
     let d = w.step();
     assert_eq!(
         d.effect,
@@ -372,6 +385,38 @@ fn emr_states_are_mirrored() {
     // The same observation again changes nothing.
     let before = w.status.clone();
     assert_eq!(w.step().status, before);
+}
+
+#[test]
+fn states_before_running_are_skipped_while_the_run_is_young_but_never_a_later_one() {
+    let mut w = World::new(spec("activeDeadlineSeconds: 5"));
+    w.submit_and_start("jr1");
+    w.see(JobRunState::Submitted, t0() + secs(2));
+    let before = w.status.clone();
+    w.step();
+    assert_eq!(w.status, before, "SUBMITTED two seconds in");
+    // RUNNING is written at once, as is every final state.
+    w.see(JobRunState::Running, t0() + secs(3));
+    w.step();
+    assert_eq!(w.status.state.as_deref(), Some("RUNNING"));
+    // A run past its deadline is never held back, whatever its state.
+    let mut w = World::new(spec("activeDeadlineSeconds: 5"));
+    w.submit_and_start("jr1");
+    w.see(JobRunState::Pending, t0() + secs(6));
+    let d = w.step();
+    assert!(
+        matches!(d.effect, Effect::CancelForDeadline(_)),
+        "{:?}",
+        d.effect
+    );
+    // Nor a state before RUNNING once a later one is shown (EMR's answers are not ordered).
+    let mut w = World::new(spec(""));
+    w.submit_and_start("jr1");
+    w.see(JobRunState::Running, t0() + secs(1));
+    w.step();
+    w.see(JobRunState::Submitted, t0() + secs(2));
+    w.step();
+    assert_eq!(w.status.state.as_deref(), Some("SUBMITTED"));
 }
 
 #[test]
@@ -788,6 +833,11 @@ fn attempts_are_bounded() {
 fn deleting_a_job_that_never_ran_lets_go_at_once() {
     let mut w = World::new(spec(""));
     w.deleting_since = Some(t0());
+    // Never submitted: no finalizer, nothing to do.
+    assert_eq!(w.decide().effect, Effect::None);
+    // Refused after a first attempt (its number is recorded): nothing in EMR to look for.
+    w.status.attempt = 1;
+    w.has_finalizer = true;
     assert_eq!(
         w.decide().effect,
         Effect::Release {
@@ -795,8 +845,81 @@ fn deleting_a_job_that_never_ran_lets_go_at_once() {
             event: None,
         }
     );
-    w.has_finalizer = false;
+}
+
+#[test]
+fn a_first_attempt_is_recorded_with_its_job_run_and_the_finalizer_says_it_may_be_sent() {
+    let mut w = World::new(spec(""));
+    w.target = Some(ready());
+    let d = w.step();
+    assert!(
+        matches!(
+            d.effect,
+            Effect::Submit(Submit {
+                attempt: 1,
+                recover_since: None,
+                ..
+            })
+        ),
+        "{:?}",
+        d.effect
+    );
+    // The attempt was not written (a crash, a lost answer): status is as before, and the
+    // finalizer is there. The run is looked for by token before anything is sent again.
+    w.status = SparkJobRunStatus::default();
+    assert!(first_attempt_unrecorded(&w.status, w.has_finalizer));
+    let d = w.decide();
+    assert_eq!(
+        d.effect,
+        Effect::Submit(Submit {
+            attempt: 1,
+            virtual_cluster_id: "vc1".into(),
+            recover_since: Some(t0() - secs(60)),
+        })
+    );
+    assert_eq!(d.status.attempt, 1);
+    assert_eq!(
+        d.status.submitted_spec_fingerprint,
+        Some(w.spec.submission_fingerprint())
+    );
+    // Suspended meanwhile: what may have been sent goes on (as a recorded attempt would).
+    w.spec.suspend = Some(true);
+    assert!(matches!(w.decide().effect, Effect::Submit(_)));
+    w.spec.suspend = None;
+    // The virtual cluster is not ready: nothing is sent, the job waits.
+    w.target = Some(Resolution::Waiting {
+        reason: "VirtualClusterNotReady",
+        message: "not yet".into(),
+    });
     assert_eq!(w.decide().effect, Effect::None);
+    // Deleted meanwhile: its run, if any, is found by token (then cancelled), in the virtual
+    // cluster the spec resolves to; the found run is the recorded attempt 1's.
+    w.deleting_since = Some(t0());
+    w.target = None;
+    assert_eq!(w.decide().effect, Effect::NeedVirtualCluster);
+    w.target = Some(ready());
+    let d = w.decide();
+    assert_eq!(
+        d.effect,
+        Effect::FindForDeletion {
+            virtual_cluster_id: "vc1".into(),
+            attempt: 1,
+            since: t0() - secs(60),
+        }
+    );
+    assert_eq!(d.status.attempt, 1);
+    // ... and with nowhere to look (the virtual cluster is gone), it is let go.
+    w.target = Some(Resolution::Refused {
+        reason: reasons::EXECUTION_ROLE_NOT_ALLOWED,
+        message: "gone".into(),
+    });
+    assert!(matches!(w.decide().effect, Effect::Release { .. }));
+    // A recorded attempt is never "unrecorded", nor an object without the finalizer.
+    assert!(!first_attempt_unrecorded(&d.status, true));
+    assert!(!first_attempt_unrecorded(
+        &SparkJobRunStatus::default(),
+        false
+    ));
 }
 
 #[test]

@@ -66,6 +66,9 @@ pub struct Reconcile<'a> {
     looked_up: Option<Lookup>,
     /// The EMR job template spec.jobTemplateRef resolved to in this reconcile.
     resolved_template: Option<String>,
+    /// A first attempt decided and not written before its StartJobRun (see
+    /// [`decide`](super::decide)'s doc): the status the answer's status is built on.
+    unwritten: Option<SparkJobRunStatus>,
 }
 
 /// What the spec's virtual cluster reference resolves to, read once per reconcile.
@@ -89,6 +92,7 @@ impl<'a> Reconcile<'a> {
             gone: false,
             looked_up: None,
             resolved_template: None,
+            unwritten: None,
         }
     }
 
@@ -96,8 +100,15 @@ impl<'a> Reconcile<'a> {
         &self.state.ctx
     }
 
+    /// The status as the apiserver holds it.
     fn status(&self) -> SparkJobRunStatus {
         self.job.status.clone().unwrap_or_default()
+    }
+
+    /// What the next status is built on: the attempt decided but not yet written, if any, else
+    /// the status as the apiserver holds it.
+    fn base(&self) -> SparkJobRunStatus {
+        self.unwritten.clone().unwrap_or_else(|| self.status())
     }
 
     /// Decides and acts on the freshest copy; `known` is the object's slot in [`Serial`].
@@ -115,11 +126,14 @@ impl<'a> Reconcile<'a> {
     }
 
     async fn decide_and_act(&mut self, known: Option<&BeyondCache>) -> Result<Action, Error> {
-        // A recorded attempt without its job run id is what a lagging cache shows right after
-        // a submission: read the object itself rather than send StartJobRun again. Likewise when
+        // A recorded attempt without its job run id (or a first attempt's finalizer without
+        // the attempt) is what a lagging cache shows right after a submission: read the object
+        // itself rather than look for the run in EMR. Likewise when
         // this process has read or written a version the cache does not show yet, or had a write
         // refused as out of date (the watch may be down: waiting for the cache could take long).
-        if decide::phase(&self.status()) == Phase::Submitting
+        let status = self.status();
+        if decide::phase(&status) == Phase::Submitting
+            || decide::first_attempt_unrecorded(&status, self.has_finalizer())
             || serial::copy_to_use(&self.job, known) == WhichCopy::ReadFresh
         {
             match self.api.get_opt(&self.job.name_any()).await {
@@ -288,7 +302,9 @@ impl<'a> Reconcile<'a> {
             } => {
                 match self.find(&virtual_cluster_id, attempt, since).await? {
                     Some(run) => {
-                        // Adopt it; the next reconcile cancels it like any running job.
+                        // Adopt it as the decided attempt's; the next reconcile cancels it like
+                        // any running job.
+                        self.unwritten = Some(decision.status);
                         let status =
                             self.started_status(&virtual_cluster_id, &run.id, run.arn.as_deref());
                         self.write(status).await?;
@@ -331,7 +347,7 @@ impl<'a> Reconcile<'a> {
     ) -> SparkJobRunStatus {
         decide::started(
             &self.job.spec,
-            &self.status(),
+            &self.base(),
             self.job.metadata.generation,
             virtual_cluster_id,
             job_run_id,

@@ -143,7 +143,10 @@ impl Reconcile<'_> {
             Ok(files) => files,
             Err(refusal) => return Ok(Err(refusal)),
         };
-        if self.status().pod_templates != files {
+        if let Some(unwritten) = &mut self.unwritten {
+            // Written with the attempt, after StartJobRun.
+            unwritten.pod_templates = files.clone();
+        } else if self.status().pod_templates != files {
             let mut status: SparkJobRunStatus = self.status();
             status.pod_templates = files.clone();
             self.write(status).await?;

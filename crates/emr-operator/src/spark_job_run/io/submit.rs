@@ -1,5 +1,6 @@
-//! Starting an attempt: record it in status, then send StartJobRun with the attempt's client
-//! token, the order that makes a second job run impossible; and what may stop it first (a job
+//! Starting an attempt: make it durable (its finalizer, or its number in status), then send
+//! StartJobRun with the attempt's client token, the order that makes a second job run
+//! impossible; and what may stop it first (a job
 //! template's role, IAM, a stray run of another attempt).
 
 use std::time::Duration;
@@ -81,7 +82,14 @@ impl Reconcile<'_> {
             recorded.pod_templates = pod_templates.clone();
         }
         self.ensure_finalizer().await?;
-        self.write(self.with_template_id(recorded)).await?;
+        let recorded = self.with_template_id(recorded);
+        if self.record_before_start(attempt).await? {
+            self.write(recorded).await?;
+        } else {
+            // The finalizer now says attempt 1 may be sent; the attempt is written with the
+            // answer (see decide's doc), one write fewer per job.
+            self.unwritten = Some(recorded);
+        }
 
         if let Some(since) = recover_since
             && let Some(run) = self.find(&vc, attempt, since).await?
@@ -119,7 +127,7 @@ impl Reconcile<'_> {
             Ok(input) => input,
             Err(error) => {
                 let status = decide::rejected(
-                    &self.status(),
+                    &self.base(),
                     self.job.metadata.generation,
                     &error.to_string(),
                 );
@@ -145,7 +153,7 @@ impl Reconcile<'_> {
             }
             Err(error) if error.is_validation() || error.is_not_found() => {
                 let status = decide::rejected(
-                    &self.status(),
+                    &self.base(),
                     self.job.metadata.generation,
                     &error.cause().to_string(),
                 );
@@ -159,7 +167,7 @@ impl Reconcile<'_> {
                     error.iam_action()
                 );
                 let status =
-                    decide::access_denied(&self.status(), self.job.metadata.generation, &message);
+                    decide::access_denied(&self.base(), self.job.metadata.generation, &message);
                 self.write(status).await?;
                 Ok(Action::requeue(ACCESS_DENIED_RETRY))
             }
@@ -169,6 +177,23 @@ impl Reconcile<'_> {
                 source,
             }),
         }
+    }
+
+    /// Whether attempt `attempt` is written to status before its StartJobRun. Not a first
+    /// attempt (status records none, the finalizer says it may be sent) unless its
+    /// VirtualCluster limits concurrent runs: admission counts a job as holding a slot from its
+    /// recorded attempt on, and that count must hold across a restart.
+    async fn record_before_start(&mut self, attempt: i32) -> Result<bool, Error> {
+        if attempt != 1 || self.status().attempt != 0 || !self.has_finalizer() {
+            return Ok(true);
+        }
+        let limited = self
+            .lookup()
+            .await?
+            .virtual_cluster
+            .as_ref()
+            .is_some_and(|vc| vc.spec.max_concurrent_job_runs.is_some());
+        Ok(limited)
     }
 
     /// Why StartJobRun must not be sent from the spec's job template, if it must not. EMR runs
@@ -239,15 +264,15 @@ impl Reconcile<'_> {
 
     async fn refuse_start(&mut self, refusal: Refusal) -> Result<Action, Error> {
         let generation = self.job.metadata.generation;
+        let base = self.base();
         match refusal {
             Refusal::Refused { reason, message } => {
-                let status =
-                    decide::refused_before_start(&self.status(), generation, reason, &message);
+                let status = decide::refused_before_start(&base, generation, reason, &message);
                 self.write(status).await?;
                 Ok(Action::await_change())
             }
             Refusal::AccessDenied(message) => {
-                let status = decide::access_denied(&self.status(), generation, &message);
+                let status = decide::access_denied(&base, generation, &message);
                 self.write(status).await?;
                 Ok(Action::requeue(ACCESS_DENIED_RETRY))
             }
@@ -256,7 +281,7 @@ impl Reconcile<'_> {
                 message,
                 retry,
             } => {
-                let status = waiting_status(&self.status(), generation, reason, &message);
+                let status = waiting_status(&base, generation, reason, &message);
                 self.write(status).await?;
                 Ok(Action::requeue(retry))
             }

@@ -127,7 +127,7 @@ async fn answer_status_writes(
 }
 
 #[tokio::test]
-async fn the_finalizer_and_the_attempt_are_written_before_start_job_run() {
+async fn the_finalizer_is_written_before_start_job_run_and_the_attempt_with_its_job_run() {
     let (state, mut server, aws) = state(vec![Reply::json(
         200,
         json!({"id": "jr-1", "name": "pi", "arn": "arn:jr-1", "virtualClusterId": "vc123"}),
@@ -148,27 +148,24 @@ async fn the_finalizer_and_the_attempt_are_written_before_start_job_run() {
     object = written(&object, &finalizer.body);
     finalizer.ok(&object);
 
+    // One status write, after StartJobRun: the attempt together with its job run.
     let recorded = server.expect("PATCH", &format!("{JOB}/status")).await;
+    assert_eq!(start_job_run_calls(&aws), 1, "{:?}", aws.requests());
     assert_eq!(recorded.body["status"]["attempt"], 1);
-    assert_eq!(recorded.body["status"]["jobRunId"], Value::Null);
+    assert_eq!(recorded.body["status"]["jobRunId"], "jr-1");
+    assert_eq!(recorded.body["status"]["attempts"][0]["jobRunId"], "jr-1");
+    assert!(recorded.body["status"]["submittedSpecFingerprint"].is_string());
     // Written onto the version the finalizer write returned, not the cached one.
     assert_eq!(recorded.body["metadata"]["resourceVersion"], "2");
-    assert!(
-        aws.requests().is_empty(),
-        "StartJobRun sent before its attempt was in status"
-    );
     object = written(&object, &json!({"status": recorded.body["status"].clone()}));
     recorded.ok(&object);
 
-    let mut started = Vec::new();
     let result = answer_status_writes(&mut server, &mut object, reconciling, |call| {
-        started.push(call.body["status"]["jobRunId"].clone());
+        panic!("a second status write: {:?}", call.body);
     })
     .await;
     assert!(result.is_ok(), "{result:?}");
-    assert_eq!(started, [json!("jr-1")]);
     let requests = aws.requests();
-    assert_eq!(start_job_run_calls(&aws), 1, "{requests:?}");
     assert_eq!(requests[0].path, "/virtualclusters/vc123/jobruns");
     assert_eq!(requests[0].json()["clientToken"], client_token(UID, 1));
     assert_eq!(
@@ -179,14 +176,55 @@ async fn the_finalizer_and_the_attempt_are_written_before_start_job_run() {
 }
 
 #[tokio::test]
-async fn a_conflict_on_the_status_write_reads_afresh_and_never_starts_twice() {
-    let token = client_token(UID, 1);
+async fn under_a_run_limit_the_attempt_is_written_before_start_job_run() {
     let (state, mut server, aws) = state(vec![Reply::json(
         200,
-        json!({"jobRuns": [{"id": "jr-1", "virtualClusterId": "vc123", "arn": "arn:jr-1",
-                            "state": "SUBMITTED", "clientToken": token,
-                            "createdAt": "2026-01-01T00:00:05Z"}]}),
+        json!({"id": "jr-1", "name": "pi", "arn": "arn:jr-1", "virtualClusterId": "vc123"}),
     )])
+    .await;
+    let mut limited = virtual_cluster();
+    limited["spec"]["maxConcurrentJobRuns"] = json!(2);
+    let mut object = job();
+    let reconciling = tokio::spawn(reconcile(cached(&object), state.clone()));
+    server.expect("GET", VC).await.ok(&limited);
+    let finalizer = server.expect("PATCH", JOB).await;
+    object = written(&object, &finalizer.body);
+    finalizer.ok(&object);
+    // A slot's holder is counted from status across restarts: the attempt comes first.
+    let recorded = server.expect("PATCH", &format!("{JOB}/status")).await;
+    assert_eq!(recorded.body["status"]["attempt"], 1);
+    assert_eq!(recorded.body["status"]["jobRunId"], Value::Null);
+    assert!(
+        aws.requests().is_empty(),
+        "StartJobRun sent before its attempt was in status"
+    );
+    object = written(&object, &json!({"status": recorded.body["status"].clone()}));
+    recorded.ok(&object);
+    let mut started = Vec::new();
+    let result = answer_status_writes(&mut server, &mut object, reconciling, |call| {
+        started.push(call.body["status"]["jobRunId"].clone());
+    })
+    .await;
+    assert!(result.is_ok(), "{result:?}");
+    assert_eq!(started, [json!("jr-1")]);
+    assert_eq!(start_job_run_calls(&aws), 1);
+}
+
+#[tokio::test]
+async fn a_lost_status_write_after_start_job_run_finds_the_run_and_never_starts_twice() {
+    let token = client_token(UID, 1);
+    let (state, mut server, aws) = state(vec![
+        Reply::json(
+            200,
+            json!({"id": "jr-1", "name": "pi", "arn": "arn:jr-1", "virtualClusterId": "vc123"}),
+        ),
+        Reply::json(
+            200,
+            json!({"jobRuns": [{"id": "jr-1", "virtualClusterId": "vc123", "arn": "arn:jr-1",
+                                "state": "SUBMITTED", "clientToken": token,
+                                "createdAt": "2026-01-01T00:00:05Z"}]}),
+        ),
+    ])
     .await;
     let stale = job();
     let reconciling = tokio::spawn(reconcile(cached(&stale), state.clone()));
@@ -195,44 +233,37 @@ async fn a_conflict_on_the_status_write_reads_afresh_and_never_starts_twice() {
     let finalizer = server.expect("PATCH", JOB).await;
     let mut object = written(&stale, &finalizer.body);
     finalizer.ok(&object);
-    // The attempt's write is refused: another write landed first (here: this very attempt, whose
-    // answer was lost, as after a dropped connection).
+    // EMR started the run; the status write is refused (another write landed first). As after
+    // a crash or a dropped connection, the attempt is nowhere in status.
     let refused = server.expect("PATCH", &format!("{JOB}/status")).await;
-    let recorded = refused.body["status"].clone();
-    assert_eq!(recorded["attempt"], 1);
+    assert_eq!(refused.body["status"]["jobRunId"], "jr-1");
     refused.fail(409, "Conflict");
     let error = reconciling.await.unwrap().unwrap_err();
     assert!(matches!(error, Error::StaleObject { .. }), "{error:?}");
-    assert!(
-        aws.requests().is_empty(),
-        "AWS called after a refused write"
-    );
+    assert_eq!(start_job_run_calls(&aws), 1);
     assert_eq!(
         error_policy(cached(&stale), &error, state.clone()),
         Action::requeue(std::time::Duration::from_secs(1))
     );
-    object = written(&object, &json!({"status": recorded}));
 
-    // The retry starts from the same stale cached copy, and reads the object first.
+    // The retry starts from the same stale cached copy and reads the object first: the
+    // finalizer without an attempt says attempt 1 may have been sent.
     let reconciling = tokio::spawn(reconcile(cached(&stale), state.clone()));
     let fresh = server.expect("GET", JOB).await;
     fresh.ok(&object);
     let mut job_run_ids = Vec::new();
     let result = answer_status_writes(&mut server, &mut object, reconciling, |call| {
         job_run_ids.push(call.body["status"]["jobRunId"].clone());
+        assert_eq!(call.body["status"]["attempt"], 1);
     })
     .await;
     assert!(result.is_ok(), "{result:?}");
-    // The recorded attempt's run is found by its client token and adopted, not started again.
-    assert_eq!(job_run_ids.last(), Some(&json!("jr-1")));
-    assert_eq!(start_job_run_calls(&aws), 0, "{:?}", aws.requests());
-    assert!(
-        aws.requests()
-            .iter()
-            .all(|r| r.method == "GET" && r.path.starts_with("/virtualclusters/vc123/jobruns")),
-        "{:?}",
-        aws.requests()
-    );
+    // Its run is found by its client token and adopted, not started again.
+    assert_eq!(job_run_ids, [json!("jr-1")]);
+    assert_eq!(start_job_run_calls(&aws), 1, "{:?}", aws.requests());
+    let last = aws.requests().last().cloned().unwrap();
+    assert_eq!(last.method, "GET");
+    assert!(last.path.starts_with("/virtualclusters/vc123/jobruns"));
     server
         .expect_no_more(std::time::Duration::from_millis(200))
         .await;

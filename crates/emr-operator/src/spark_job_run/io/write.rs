@@ -81,6 +81,7 @@ impl Reconcile<'_> {
                 source,
             })
         })?;
+        self.unwritten = None;
         self.count_transition(&old, &status);
         self.publish(transitions::between(&old, &status)).await;
         Ok(())
