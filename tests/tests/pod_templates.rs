@@ -12,6 +12,7 @@ use emr_api::pod_template::PodTemplateFiles;
 use emr_api::spark_job_run::condition_types as types;
 use emr_api::{SparkJobRun, VirtualCluster};
 use emr_operator_tests::{Bed, Operator, TEST_LABEL, bed, wait_for};
+use kube::ResourceExt;
 use kube::api::Api;
 use serde_json::{Value, json};
 
@@ -570,8 +571,9 @@ async fn s3_throttling_and_an_outage_during_upload_are_retried_with_one_job_run_
 async fn a_kill_between_upload_and_start_job_run_still_makes_exactly_one_job_run() {
     let mut t = Test::start("pt-kill").await;
     let vc = t.virtual_cluster("pt-kill", None).await;
-    // StartJobRun fails while the operator has uploaded the template and recorded the attempt:
-    // it keeps retrying the start, and is killed in the middle of that.
+    // StartJobRun fails once the operator has uploaded the template and added the finalizer
+    // (which makes a first attempt durable): it keeps retrying the start, and is killed in the
+    // middle of that.
     t.bed
         .emulator
         .set_faults(json!({"downForSeconds": 60, "operations": ["StartJobRun"]}))
@@ -582,17 +584,9 @@ async fn a_kill_between_upload_and_start_job_run_still_makes_exactly_one_job_run
         json!({"podTemplates": {"driver": {"spec": {"nodeSelector": {"kill": "between"}}}}}),
     )
     .await;
-    t.wait_job(
-        &vc,
-        "killed",
-        30,
-        "attempt 1 recorded with its template",
-        |j| {
-            j.status.as_ref().is_some_and(|s| {
-                s.attempt == 1 && s.pod_templates.is_some() && s.job_run_id.is_none()
-            })
-        },
-    )
+    t.wait_job(&vc, "killed", 30, "the finalizer, no job run", |j| {
+        !j.finalizers().is_empty() && j.status.as_ref().is_none_or(|s| s.job_run_id.is_none())
+    })
     .await;
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {

@@ -246,8 +246,8 @@ fn started_ids(requests: &[Value]) -> BTreeSet<String> {
 async fn pi_shows_each_state_that_lasts_with_two_events_and_the_exact_request() {
     let t = Test::start("sjr-pi", &[]).await;
     let vc = t.virtual_cluster("pi").await;
-    // PENDING for 7 s (gone before the 10 s in which states before RUNNING are not written),
-    // SUBMITTED until 13 s (written once the run is 10 s old), RUNNING, COMPLETED.
+    // PENDING (written with the job run id) for 7 s, SUBMITTED until 13 s (states before
+    // RUNNING are written once the run is 10 s old), RUNNING, COMPLETED.
     let scenario = [
         ("emulator/pending-seconds", "7"),
         ("emulator/submitted-seconds", "6"),
@@ -286,7 +286,7 @@ async fn pi_shows_each_state_that_lasts_with_two_events_and_the_exact_request() 
         );
         tokio::time::sleep(Duration::from_millis(150)).await;
     };
-    assert_eq!(seen, ["SUBMITTED", "RUNNING", "COMPLETED"]);
+    assert_eq!(seen, ["PENDING", "SUBMITTED", "RUNNING", "COMPLETED"]);
 
     let status = status_of(&job);
     let job_run_id = status.job_run_id.clone().unwrap();

@@ -85,10 +85,12 @@ pub struct OperatorConfig {
     /// burst default twice the rate), comma-separated; each one replaces that operation's
     /// default. A call waits for a token before it is sent, so a burst of new objects leaves at
     /// a steady pace instead of being throttled. AWS throttles EMR on EKS calls per account and
-    /// Region (token buckets; see
+    /// Region with token buckets (burst and refill rate, as described for EMR at
+    /// <https://docs.aws.amazon.com/emr/latest/ManagementGuide/emr-service-limits-what-are.html>),
+    /// but publishes no per-operation rates for emr-containers: its quota page
     /// <https://docs.aws.amazon.com/emr/latest/EMR-on-EKS-DevelopmentGuide/service-quotas.html>
-    /// and the Service Quotas console for your account's values): keep these below them, and
-    /// lower when other tools share the account.
+    /// lists endpoints and resource quotas only. Read your account's values in the Service
+    /// Quotas console, keep these below them, and lower when other tools share the account.
     #[arg(
         long = "aws-rate-limit",
         env = "EMR_OPERATOR_AWS_RATE_LIMITS",

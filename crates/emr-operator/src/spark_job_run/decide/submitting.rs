@@ -78,6 +78,10 @@ pub fn started(
     status.job_run_id = Some(job_run_id.to_owned());
     status.arn = arn.map(str::to_owned);
     status.logs = logs::locations(spec, virtual_cluster_id, job_run_id);
+    // Where every EMR job run begins; the poller's answers replace it.
+    if status.state.is_none() {
+        status.state = Some(JobRunState::Pending.as_str().to_owned());
+    }
     if let Some(record) = current_record(&mut status) {
         record.job_run_id = Some(job_run_id.to_owned());
     }

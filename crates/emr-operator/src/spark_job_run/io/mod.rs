@@ -264,7 +264,10 @@ impl<'a> Reconcile<'a> {
                 self.forget(&key);
                 Ok(wake)
             }
-            Effect::Submit(submit) => self.submit(decision.status, submit).await,
+            // Boxed: the submission future (S3, EMR, status writes) is large; inline it makes
+            // every reconcile's future that large, which overflows a worker's stack in a
+            // debug build.
+            Effect::Submit(submit) => Box::pin(self.submit(decision.status, submit)).await,
             Effect::CancelForDeadline(key) => {
                 // Cancel first: the status then records the deadline only once EMR took the request.
                 self.cancel(&key).await?;

@@ -1,7 +1,7 @@
 //! Starting an attempt: make it durable (its finalizer, or its number in status), then send
 //! StartJobRun with the attempt's client token, the order that makes a second job run
-//! impossible; and what may stop it first (a job
-//! template's role, IAM, a stray run of another attempt).
+//! impossible; and what may stop it first (a job template's role, IAM, a stray run of another
+//! attempt).
 
 use std::time::Duration;
 
@@ -43,7 +43,8 @@ pub(super) enum Refusal {
 }
 
 impl Reconcile<'_> {
-    /// Records the attempt, then starts it: the order that makes a second job run impossible.
+    /// Makes the attempt durable, then starts it: the order that makes a second job run
+    /// impossible.
     pub(super) async fn submit(
         &mut self,
         mut recorded: SparkJobRunStatus,
@@ -52,8 +53,22 @@ impl Reconcile<'_> {
         let Submit {
             attempt,
             virtual_cluster_id: vc,
-            recover_since,
+            mut recover_since,
         } = submit;
+        if let Some(since) = recover_since
+            && self.status().attempt == 0
+        {
+            // A first attempt that may have been sent unrecorded (see decide's doc): its run is
+            // adopted if EMR has one; if not, nothing was sent and it is a first submission
+            // like any other (admission, checks, upload).
+            // Boxed: inline, this branch's futures overflow a worker's stack in a debug build.
+            if let Some(adopted) =
+                Box::pin(self.adopt_unrecorded(&recorded, &vc, attempt, since)).await?
+            {
+                return Ok(adopted);
+            }
+            recover_since = None;
+        }
         let due_since = self
             .status()
             .next_attempt_at
@@ -83,7 +98,7 @@ impl Reconcile<'_> {
         }
         self.ensure_finalizer().await?;
         let recorded = self.with_template_id(recorded);
-        if self.record_before_start(attempt).await? {
+        if Box::pin(self.record_before_start(attempt)).await? {
             self.write(recorded).await?;
         } else {
             // The finalizer now says attempt 1 may be sent; the attempt is written with the
@@ -122,7 +137,9 @@ impl Reconcile<'_> {
         if !fresh {
             self.cancel_strays(&vc, attempt).await?;
         }
-        let sent = pod_templates::apply::with_files(&self.job, pod_templates.as_ref());
+        let mut sent = pod_templates::apply::with_files(&self.job, pod_templates.as_ref());
+        // The request reads the attempt's status (its job template id), written or not yet.
+        sent.status = Some(self.base());
         let input = match request::start_job_run_input(&sent, &vc, attempt) {
             Ok(input) => input,
             Err(error) => {
@@ -177,6 +194,32 @@ impl Reconcile<'_> {
                 source,
             }),
         }
+    }
+
+    /// The run of a first attempt that may have been sent unrecorded, adopted (status written
+    /// with it, the run tracked) if EMR has one.
+    async fn adopt_unrecorded(
+        &mut self,
+        recorded: &SparkJobRunStatus,
+        vc: &str,
+        attempt: i32,
+        since: DateTime<Utc>,
+    ) -> Result<Option<Action>, Error> {
+        let Some(run) = self.find(vc, attempt, since).await? else {
+            return Ok(None);
+        };
+        tracing::info!(object = %self.object, attempt, job_run = %run.id, "found the job run of an unrecorded first attempt");
+        self.unwritten = Some(self.with_template_id(recorded.clone()));
+        let status = self.started_status(vc, &run.id, run.arn.as_deref());
+        self.write(status).await?;
+        self.track(
+            JobKey {
+                virtual_cluster_id: vc.to_owned(),
+                job_run_id: run.id,
+            },
+            Utc::now(),
+        );
+        Ok(Some(Action::requeue(STARTED_RESYNC)))
     }
 
     /// Whether attempt `attempt` is written to status before its StartJobRun. Not a first

@@ -268,3 +268,37 @@ async fn a_lost_status_write_after_start_job_run_finds_the_run_and_never_starts_
         .expect_no_more(std::time::Duration::from_millis(200))
         .await;
 }
+
+#[tokio::test]
+async fn an_unrecorded_first_attempt_without_a_run_in_emr_is_started_once() {
+    let (state, mut server, aws) = state(vec![
+        Reply::json(200, json!({"jobRuns": []})),
+        Reply::json(
+            200,
+            json!({"id": "jr-1", "name": "pi", "arn": "arn:jr-1", "virtualClusterId": "vc123"}),
+        ),
+    ])
+    .await;
+    // The finalizer is there and status records nothing: attempt 1 may have been sent.
+    let mut object = job();
+    object["metadata"]["finalizers"] = json!([SPARK_JOB_RUN_FINALIZER]);
+    let reconciling = tokio::spawn(reconcile(cached(&object), state.clone()));
+    server.expect("GET", JOB).await.ok(&object);
+    server.expect("GET", VC).await.ok(&virtual_cluster());
+    let recorded = server.expect("PATCH", &format!("{JOB}/status")).await;
+    // Looked for first (nothing found), then sent once, and recorded with its run.
+    let requests = aws.requests();
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    assert_eq!(requests[0].method, "GET");
+    assert_eq!(start_job_run_calls(&aws), 1);
+    assert_eq!(requests[1].json()["clientToken"], client_token(UID, 1));
+    assert_eq!(recorded.body["status"]["attempt"], 1);
+    assert_eq!(recorded.body["status"]["jobRunId"], "jr-1");
+    object = written(&object, &json!({"status": recorded.body["status"].clone()}));
+    recorded.ok(&object);
+    let result = answer_status_writes(&mut server, &mut object, reconciling, |call| {
+        panic!("a second status write: {:?}", call.body);
+    })
+    .await;
+    assert!(result.is_ok(), "{result:?}");
+}
