@@ -507,7 +507,7 @@ pub fn markdown(results: &[(String, Value)]) -> String {
         .unwrap_or_default();
     let _ = writeln!(
         md,
-        "- Operator: release build, one replica, `{}` (production defaults).",
+        "- Operator: release build, one replica (the shards scenario: four, see its section), `{}` (production defaults).",
         args.join(" ")
     );
     if let Some(note) = s["note"].as_str() {

@@ -234,7 +234,7 @@ impl Owners {
                 .name
                 .as_ref()
                 .and_then(|n| map.get(n))
-                .map_or(Target::Unknown, |s| Target::Shard(*s))
+                .map_or(Target::Unknown, |s| Target::Shard(s))
         };
         let Some(ns) = &parts.namespace else {
             return match parts.resource.as_str() {
