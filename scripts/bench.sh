@@ -14,8 +14,10 @@
 # BENCH_HOSTILE_VALID, BENCH_KEEP_SECONDS, BENCH_LAST_APPLIED, BENCH_VCS, BENCH_SEED, BENCH_OPERATOR_ARGS, BENCH_NOTE,
 # BENCH_FAIRNESS_SIZES, BENCH_FAIRNESS_TENANTS, BENCH_FAIRNESS_INTERVAL_SECONDS,
 # BENCH_FAIRNESS_SECONDS, BENCH_SCHEDULE_SIZES (500), BENCH_SCHEDULE_EVERY (10 s),
-# BENCH_SCHEDULE_SECONDS (180), BENCH_OPERATOR_BINARY (measure another operator build, e.g. to compare
-# two versions back-to-back; the release build is then skipped).
+# BENCH_SCHEDULE_SECONDS (180), BENCH_SHARDS_SIZES (5000), BENCH_SHARDS_WRITE_LOG (1: each operator
+# replica's apiserver writes are logged by a proxy; 0: no proxy, no writes per shard),
+# BENCH_OPERATOR_BINARY (measure another operator build, e.g. to compare two versions
+# back-to-back; the release build is then skipped).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -24,8 +26,9 @@ CARGO="${CARGO:-cargo}"
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 SIZES="${BENCH_SIZES:-100,1000,5000}"
 FAIRNESS_SIZES="${BENCH_FAIRNESS_SIZES:-1000,4000}"
-SCENARIOS="${BENCH_SCENARIOS:-scale,kill,throttle,latency,down,apiserver-restart,watch-drop,hostile,fairness,schedules}"
+SCENARIOS="${BENCH_SCENARIOS:-scale,kill,throttle,latency,down,apiserver-restart,watch-drop,hostile,fairness,schedules,shards}"
 SCHEDULE_SIZES="${BENCH_SCHEDULE_SIZES:-500}"
+SHARDS_SIZES="${BENCH_SHARDS_SIZES:-5000}"
 TIMEOUT="${BENCH_TIMEOUT_SECONDS:-900}"
 RESULTS="bench/results" # relative to the repository root (this script cds there)
 # The bench bed: its own etcd, kube-apiserver, controller manager and emulator.
@@ -85,6 +88,8 @@ for scenario in ${SCENARIOS//,/ }; do
     IFS=',' read -r -a sizes <<<"$FAIRNESS_SIZES"
   elif [[ "$scenario" == schedules ]]; then
     IFS=',' read -r -a sizes <<<"$SCHEDULE_SIZES"
+  elif [[ "$scenario" == shards ]]; then
+    IFS=',' read -r -a sizes <<<"$SHARDS_SIZES"
   fi
   for size in "${sizes[@]}"; do
     name="$scenario${size:+-$size}"

@@ -9,6 +9,10 @@
 //! `server` differs. Each connection from the replica gets its own TLS connection to the
 //! apiserver; requests are forwarded as they are (the replica's bearer token included) and
 //! responses, watch streams too, are streamed back.
+//!
+//! It can also keep a log of the replica's write requests (method, path, answer), so a
+//! benchmark can tell which replica wrote which object: the apiserver records no such thing on
+//! the object (every replica writes with the same field manager).
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
@@ -16,6 +20,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
@@ -36,6 +41,20 @@ struct Switches {
     blackhole_leases: AtomicBool,
     held: AtomicU64,
     forwarded_while_blackholing: AtomicU64,
+    record_writes: AtomicBool,
+    writes: Mutex<Vec<WriteRequest>>,
+}
+
+/// A write request (any method but GET, HEAD and OPTIONS) the replica sent through the proxy.
+#[derive(Clone, Debug)]
+pub struct WriteRequest {
+    /// Seconds since the Unix epoch when the proxy received it.
+    pub epoch: f64,
+    pub method: String,
+    /// The URI's path, without the query.
+    pub path: String,
+    /// The apiserver's HTTP status, or 0 when no answer came back.
+    pub status: u16,
 }
 
 /// A running proxy; it stops when dropped.
@@ -154,6 +173,20 @@ impl ApiserverProxy {
             .load(Ordering::SeqCst)
     }
 
+    /// From now on, every write request is logged (see [`ApiserverProxy::writes`]).
+    pub fn record_writes(&self) {
+        self.switches.record_writes.store(true, Ordering::SeqCst);
+    }
+
+    /// The write requests logged so far, in the order they were answered.
+    pub fn writes(&self) -> Vec<WriteRequest> {
+        self.switches
+            .writes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
     /// Writes the kubeconfig the proxy was started with, pointed at the proxy, to `out`.
     pub fn write_kubeconfig(&self, out: &Path) {
         let text = serde_saphyr::to_string(&self.kubeconfig).expect("kubeconfig YAML");
@@ -205,10 +238,32 @@ async fn forward(
             .forwarded_while_blackholing
             .fetch_add(1, Ordering::SeqCst);
     }
+    let write = (switches.record_writes.load(Ordering::SeqCst)
+        && !matches!(
+            *request.method(),
+            hyper::Method::GET | hyper::Method::HEAD | hyper::Method::OPTIONS
+        ))
+    .then(|| WriteRequest {
+        epoch: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64()),
+        method: request.method().to_string(),
+        path: request.uri().path().to_string(),
+        status: 0,
+    });
     // One request at a time per connection, as HTTP/1.1 has it.
     let mut sender = sender.lock().await;
     sender.ready().await?;
-    sender.send_request(request).await
+    let answer = sender.send_request(request).await;
+    if let Some(mut write) = write {
+        write.status = answer.as_ref().map_or(0, |r| r.status().as_u16());
+        switches
+            .writes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(write);
+    }
+    answer
 }
 
 #[cfg(test)]

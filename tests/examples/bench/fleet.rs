@@ -49,6 +49,31 @@ pub async fn setup(bed: &'static Bed, settings: &Settings) -> Res<(Fleet, Operat
     let args: Vec<&str> = settings.operator_args.iter().map(String::as_str).collect();
     eprintln!("bench: starting the operator ({})", args.join(" "));
     let operator = bed.start_operator(&test_id, &args).await;
+    let tenants = create_tenants(bed, settings, &test_id, &|_| json!({}), &|| {
+        operator.log_tail(30)
+    })
+    .await?;
+    Ok((
+        Fleet {
+            bed,
+            test_id,
+            tenants,
+            settings: settings.clone(),
+        },
+        operator,
+    ))
+}
+
+/// Creates `settings.virtual_clusters` VirtualClusters labelled `<label>=<test_id>` plus
+/// `extra_labels(i)` (a JSON object) and waits until they are Ready; `operator_log` says what
+/// the operator logged when one is not.
+pub async fn create_tenants(
+    bed: &'static Bed,
+    settings: &Settings,
+    test_id: &str,
+    extra_labels: &dyn Fn(usize) -> Value,
+    operator_log: &dyn Fn() -> String,
+) -> Res<Vec<Tenant>> {
     bed.eks_cluster(EKS_CLUSTER).await;
     let trust = json!({
         "Version": "2012-10-17",
@@ -70,11 +95,15 @@ pub async fn setup(bed: &'static Bed, settings: &Settings) -> Res<(Fleet, Operat
     }
     let vcs = virtual_clusters(bed);
     let pp = PatchParams::apply(MANAGER).force();
-    for t in &tenants {
+    for (i, t) in tenants.iter().enumerate() {
+        let mut labels = json!({TEST_LABEL: test_id});
+        if let (Some(labels), Some(extra)) = (labels.as_object_mut(), extra_labels(i).as_object()) {
+            labels.extend(extra.clone());
+        }
         let manifest = json!({
             "apiVersion": "emr-on-eks.dev/v1alpha1",
             "kind": "VirtualCluster",
-            "metadata": {"name": t.vc_name, "labels": {TEST_LABEL: test_id}},
+            "metadata": {"name": t.vc_name, "labels": labels},
             "spec": {
                 "eksClusterName": EKS_CLUSTER,
                 "namespace": {"name": t.namespace},
@@ -112,21 +141,13 @@ pub async fn setup(bed: &'static Bed, settings: &Settings) -> Res<(Fleet, Operat
                 return Err(format!(
                     "VirtualCluster {} not Ready within 180 s; status: {status}\noperator log:\n{}",
                     t.vc_name,
-                    operator.log_tail(30)
+                    operator_log()
                 ));
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
     }
-    Ok((
-        Fleet {
-            bed,
-            test_id,
-            tenants,
-            settings: settings.clone(),
-        },
-        operator,
-    ))
+    Ok(tenants)
 }
 
 impl Fleet {

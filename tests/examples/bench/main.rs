@@ -23,6 +23,7 @@ mod proxy;
 mod report;
 mod scenarios;
 mod schedules;
+mod shards;
 mod stats;
 mod verify;
 
@@ -139,7 +140,7 @@ impl Settings {
 }
 
 const USAGE: &str = "usage:
-  bench run --scenario <scale|kill|throttle|latency|down|apiserver-restart|watch-drop|hostile|fairness|schedules> [--size N] --out FILE.json
+  bench run --scenario <scale|kill|throttle|latency|down|apiserver-restart|watch-drop|hostile|fairness|schedules|shards> [--size N] --out FILE.json
   bench summarize --out FILE.md RESULT.json...
   bench machine";
 

@@ -161,6 +161,56 @@ pub fn summary_text(result: &RunResult) -> String {
             fr.load_average_at_end,
         );
     }
+    if let Some(sr) = &result.shards {
+        for s in &sr.shards {
+            let _ = writeln!(
+                out,
+                "   shard {}: {}/{} completed; all ids {} s, all COMPLETED {} s; final lag p50/p99 {:.1}/{:.1} s; EMR calls/job {:.2}; SparkJobRun writes/job {} (+ {} events); led by {}; CPU {:.1} s, peak RSS {:.1} MiB",
+                s.shard,
+                s.completed,
+                s.jobs,
+                num(s.all_job_run_ids_seconds, 1),
+                num(s.all_completed_seconds, 1),
+                s.final_lag.p50,
+                s.final_lag.p99,
+                s.emr_calls.total_per_job,
+                num(s.spark_job_run_writes_per_job, 2),
+                num(s.events_per_job, 2),
+                s.lease_holder.as_deref().unwrap_or("nobody"),
+                s.operator_cpu_seconds,
+                s.operator_peak_rss_mib,
+            );
+        }
+        for r in &sr.replicas {
+            let _ = writeln!(
+                out,
+                "   replica {}: leader at end {}, running {}, CPU {:.1} s, peak RSS {:.1} MiB, {} AWS calls, {} apiserver writes, {} events",
+                r.identity,
+                r.leader_at_end,
+                r.running_at_end,
+                r.cpu_seconds,
+                r.peak_rss_mib,
+                r.aws_calls,
+                r.apiserver_writes
+                    .as_ref()
+                    .map_or("-".into(), |w| w.values().sum::<u64>().to_string()),
+                r.events_reported,
+            );
+        }
+        let sep = &sr.separation;
+        let _ = writeln!(
+            out,
+            "   separation: {} cross-shard touches {:?}, {} shards whose replicas overlapped; checked {} AWS calls, {} writes, {} events; shared objects {:?}; unattributed {:?}",
+            sep.cross_shard_touches,
+            sep.cross_shard_touches_by_record,
+            sep.overlapping_replicas,
+            sep.aws_calls_checked,
+            sep.writes_checked,
+            sep.events_checked,
+            sep.shared_writes,
+            sep.unattributed,
+        );
+    }
     if let Some(k) = &result.kept {
         let _ = writeln!(
             out,
@@ -254,6 +304,170 @@ fn fairness_section(md: &mut String, runs: &[&Value]) {
     let _ = writeln!(md);
 }
 
+/// The shards runs: totals as the scale table has them, then per shard and per process.
+fn shards_section(md: &mut String, runs: &[&Value]) {
+    let _ = writeln!(
+        md,
+        "## Shards: two operator deployments (disjoint selectors, a leader and a standby each) sharing the burst\n"
+    );
+    let _ = writeln!(
+        md,
+        "| jobs | completed | all job run ids (s) | all COMPLETED (s) | submitted / min | final lag p50 / p99 (s) | EMR calls / job | apiserver writes / job (+ events) | operator CPU, 4 processes (s) | highest peak RSS of one process (MiB) | apiserver / etcd / emulator / driver CPU (s) | invariant violations | cross-shard touches | shards whose replicas overlapped |"
+    );
+    let _ = writeln!(md, "|{}", "---|".repeat(14));
+    for v in runs {
+        let b = &v["burst"];
+        let sep = &v["shards"]["separation"];
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | {} | {} (+ {}) | {} | {} | {} / {} / {} / {} | {} | {} | {} |",
+            b["jobs"],
+            b["completed"],
+            num(f(b, "allJobRunIdsSeconds"), 1),
+            num(f(b, "allCompletedSeconds"), 1),
+            num(f(b, "submittedPerMinute"), 0),
+            lag_pair(b, "FINAL"),
+            calls_per_job(b),
+            num(f(b, "apiserverWrites.sparkJobRunWritesPerJob"), 2),
+            num(f(b, "apiserverWrites.eventsPerJob"), 2),
+            num(cpu(b, "operator"), 1),
+            num(
+                b["resources"]["peakRssMib"]
+                    .get("operator")
+                    .and_then(Value::as_f64),
+                1
+            ),
+            num(cpu(b, "kube-apiserver"), 0),
+            num(cpu(b, "etcd"), 0),
+            num(cpu(b, "emulator"), 0),
+            num(cpu(b, "driver"), 0),
+            b["invariant"]["violations"],
+            sep["crossShardTouches"],
+            sep["overlappingReplicas"],
+        );
+    }
+    let _ = writeln!(
+        md,
+        "\nPer shard (times from the burst's first apply request):\n"
+    );
+    let _ = writeln!(
+        md,
+        "| jobs (run) | shard | VirtualClusters | jobs | completed | all job run ids (s) | all COMPLETED (s) | submitted / min | time to job run id p50 / p99 (s) | final lag p50 / p99 (s) | EMR calls / job | SparkJobRun writes / job (+ events) | Lease held by (transitions) | operator CPU (s) | peak RSS (MiB) |"
+    );
+    let _ = writeln!(md, "|{}", "---|".repeat(15));
+    for v in runs {
+        for s in v["shards"]["shards"].as_array().into_iter().flatten() {
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} / {} | {} | {} | {} (+ {}) | `{}` ({}) | {} | {} |",
+                v["size"],
+                txt(s, "shard"),
+                s["virtualClusters"].as_array().map_or(0, Vec::len),
+                s["jobs"],
+                s["completed"],
+                num(f(s, "allJobRunIdsSeconds"), 1),
+                num(f(s, "allCompletedSeconds"), 1),
+                num(f(s, "submittedPerMinute"), 0),
+                num(f(s, "timeToJobRunId.p50"), 1),
+                num(f(s, "timeToJobRunId.p99"), 1),
+                dist_value_pair(&s["finalLag"]),
+                num(f(s, "emrCalls.totalPerJob"), 2),
+                num(f(s, "sparkJobRunWritesPerJob"), 2),
+                num(f(s, "eventsPerJob"), 2),
+                txt(s, "leaseHolder"),
+                s["leaseTransitions"],
+                num(f(s, "operatorCpuSeconds"), 1),
+                num(f(s, "operatorPeakRssMib"), 1),
+            );
+        }
+    }
+    let _ = writeln!(
+        md,
+        "\nPer process (CPU during the burst; AWS calls, writes and Events since the operators started):\n"
+    );
+    let _ = writeln!(
+        md,
+        "| jobs (run) | process | started as | leader at the end | running at the end | CPU (s) | peak RSS (MiB) | AWS calls | apiserver writes | Events reported |"
+    );
+    let _ = writeln!(md, "|{}", "---|".repeat(10));
+    for v in runs {
+        for r in v["shards"]["replicas"].as_array().into_iter().flatten() {
+            let writes = r["apiserverWrites"]
+                .as_object()
+                .map(|o| {
+                    o.values()
+                        .filter_map(Value::as_u64)
+                        .sum::<u64>()
+                        .to_string()
+                })
+                .unwrap_or_else(|| "-".into());
+            let yes = |key: &str| {
+                if r[key].as_bool() == Some(true) {
+                    "yes"
+                } else {
+                    "no"
+                }
+            };
+            let _ = writeln!(
+                md,
+                "| {} | `{}` | {} | {} | {} | {} | {} | {} | {} | {} |",
+                v["size"],
+                txt(r, "identity"),
+                if r["startedAsLeader"].as_bool() == Some(true) {
+                    "leader"
+                } else {
+                    "standby"
+                },
+                yes("leaderAtEnd"),
+                yes("runningAtEnd"),
+                num(f(r, "cpuSeconds"), 1),
+                num(f(r, "peakRssMib"), 1),
+                r["awsCalls"],
+                writes,
+                r["eventsReported"],
+            );
+        }
+    }
+    let _ = writeln!(md);
+    for v in runs {
+        let sep = &v["shards"]["separation"];
+        let shared = sep["sharedWrites"]
+            .as_object()
+            .map(|o| {
+                o.iter()
+                    .map(|(object, by)| format!("{object} {by}"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
+            .unwrap_or_default();
+        let _ = writeln!(
+            md,
+            "Separation ({} jobs): {} cross-shard touches {} out of {} AWS calls, {} apiserver writes{} and {} Events checked; {} shards whose two replicas acted at the same time. Cluster-wide objects written by both shards by design: {}.\n",
+            v["size"],
+            sep["crossShardTouches"],
+            sep["crossShardTouchesByRecord"],
+            sep["awsCallsChecked"],
+            sep["writesChecked"],
+            if v["shards"]["writeLog"].as_bool() == Some(true) {
+                ""
+            } else {
+                " (write log off)"
+            },
+            sep["eventsChecked"],
+            sep["overlappingReplicas"],
+            if shared.is_empty() {
+                "none".into()
+            } else {
+                shared
+            },
+        );
+        for e in sep["examples"].as_array().into_iter().flatten() {
+            let _ = writeln!(md, "- {}", e.as_str().unwrap_or(""));
+        }
+    }
+    let _ = writeln!(md);
+}
+
 fn machine_line(v: &Value) -> String {
     let m = &v["machine"];
     format!(
@@ -293,7 +507,7 @@ pub fn markdown(results: &[(String, Value)]) -> String {
         .unwrap_or_default();
     let _ = writeln!(
         md,
-        "- Operator: release build, one replica, `{}` (production defaults).",
+        "- Operator: release build, one replica (the shards scenario: four, see its section), `{}` (production defaults).",
         args.join(" ")
     );
     if let Some(note) = s["note"].as_str() {
@@ -411,7 +625,7 @@ pub fn markdown(results: &[(String, Value)]) -> String {
         .filter(|v| {
             !matches!(
                 v["scenario"].as_str(),
-                Some("scale" | "hostile" | "fairness")
+                Some("scale" | "hostile" | "fairness" | "shards")
             )
         })
         .collect();
@@ -509,6 +723,16 @@ pub fn markdown(results: &[(String, Value)]) -> String {
     fair.sort_by_key(|v| v["size"].as_u64().unwrap_or(0));
     if !fair.is_empty() {
         fairness_section(&mut md, &fair);
+    }
+
+    let mut sharded: Vec<&Value> = results
+        .iter()
+        .map(|(_, v)| v)
+        .filter(|v| v["scenario"] == "shards")
+        .collect();
+    sharded.sort_by_key(|v| v["size"].as_u64().unwrap_or(0));
+    if !sharded.is_empty() {
+        shards_section(&mut md, &sharded);
     }
 
     let _ = writeln!(md, "## Runs\n");

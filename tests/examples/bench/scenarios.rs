@@ -23,7 +23,7 @@ use crate::stats::Dist;
 use crate::verify::{self, Invariant, Lag};
 use crate::{Res, Settings};
 
-pub const SCENARIOS: [&str; 10] = [
+pub const SCENARIOS: [&str; 11] = [
     "scale",
     "kill",
     "throttle",
@@ -34,6 +34,7 @@ pub const SCENARIOS: [&str; 10] = [
     "hostile",
     "fairness",
     "schedules",
+    "shards",
 ];
 
 /// Resources whose writes are counted.
@@ -70,6 +71,8 @@ pub struct RunResult {
     pub fairness: Option<FairnessReport>,
     /// Schedules: slots due, started, missed, duplicated, slot-start lag.
     pub schedules: Option<crate::schedules::ScheduleReport>,
+    /// Shards: per-shard and per-process figures, and whether the shards kept apart.
+    pub shards: Option<crate::shards::ShardsReport>,
     /// What was injected and when (scenario-specific).
     pub faults: Value,
     pub notes: Vec<String>,
@@ -289,7 +292,7 @@ pub async fn rig(bed: &'static Bed, settings: &Settings) -> Res<(Rig, Operator)>
     ))
 }
 
-async fn last_call_seq(bed: &Bed) -> u64 {
+pub async fn last_call_seq(bed: &Bed) -> u64 {
     bed.emulator
         .calls(&[])
         .await
@@ -306,7 +309,7 @@ const JOB_RUN_OPERATIONS: [&str; 4] = [
     "CancelJobRun",
 ];
 
-fn summarize_calls(
+pub fn summarize_calls(
     calls: &[Value],
     since: u64,
     vc_ids: &BTreeSet<String>,
@@ -393,7 +396,7 @@ fn operator_metric_lines(text: &str) -> BTreeMap<String, f64> {
         .collect()
 }
 
-async fn operator_metrics(metrics_url: &str) -> BTreeMap<String, f64> {
+pub async fn operator_metrics(metrics_url: &str) -> BTreeMap<String, f64> {
     match reqwest::get(format!("{metrics_url}/metrics")).await {
         Ok(r) => operator_metric_lines(&r.text().await.unwrap_or_default()),
         Err(_) => BTreeMap::new(),
@@ -402,7 +405,7 @@ async fn operator_metrics(metrics_url: &str) -> BTreeMap<String, f64> {
 
 /// Applies `manifests`, runs `during` alongside, and waits until every manifest whose name
 /// starts with `prefix` shows COMPLETED (or the timeout). Then measures and checks.
-async fn burst<F>(
+pub async fn burst<F>(
     rig: &Rig,
     prefix: &str,
     manifests: Vec<Value>,
@@ -698,6 +701,7 @@ pub fn base_result(
         forged_status: None,
         fairness: None,
         schedules: None,
+        shards: None,
         faults: Value::Null,
         notes: Vec::new(),
     }
@@ -715,7 +719,7 @@ fn binary_sha256(path: &std::path::Path) -> Option<String> {
         .map(str::to_string)
 }
 
-fn burst_outcome(b: &Burst) -> String {
+pub fn burst_outcome(b: &Burst) -> String {
     format!(
         "{}/{} completed{}; all job run ids after {}, all COMPLETED after {}; invariant violations {}",
         b.completed,
@@ -897,6 +901,7 @@ pub async fn run(scenario: &str, size: Option<usize>, settings: &Settings) -> Re
         "hostile" => hostile_scenario(bed, size, settings, machine).await,
         "fairness" => fairness::run(bed, size, settings, machine).await,
         "schedules" => crate::schedules::run(bed, size, settings, machine).await,
+        "shards" => crate::shards::run(bed, size, settings, machine).await,
         _ => Err(format!("unknown scenario {scenario}")),
     }
 }
