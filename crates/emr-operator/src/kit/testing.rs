@@ -153,6 +153,14 @@ impl MockApiServer {
         }
     }
 
+    /// The bodies of the Event requests so far (creates, and a series' patches), in order.
+    pub fn event_bodies(&self) -> Vec<Value> {
+        self.events
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
     /// The reasons of the Events written so far, in order.
     pub fn event_reasons(&self) -> Vec<String> {
         self.events
