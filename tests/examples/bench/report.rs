@@ -304,6 +304,40 @@ fn fairness_section(md: &mut String, runs: &[&Value]) {
     let _ = writeln!(md);
 }
 
+/// The schedules runs: slots due, started, missed and duplicated, the lag of a slot's start, and
+/// what a run cost.
+fn schedules_section(md: &mut String, runs: &[&Value]) {
+    let _ = writeln!(
+        md,
+        "## Schedules: ScheduledSparkJobRuns `@every` N s, the operator SIGKILLed at slot boundaries\n"
+    );
+    let _ = writeln!(
+        md,
+        "| schedules | every (s) | seconds | SIGKILLs | slots due | started | missed | duplicated | slot-start lag p50 / p99 (s) | EMR calls / run | apiserver writes / run |"
+    );
+    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|");
+    for v in runs {
+        let r = &v["schedules"];
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} / {} | {} | {} |",
+            r["schedules"],
+            r["everySeconds"],
+            r["seconds"],
+            r["kills"].as_array().map_or(0, Vec::len),
+            r["slotsDue"],
+            r["slotsStarted"],
+            r["missedSlots"],
+            r["duplicatedSlots"],
+            r["slotStartLag"]["p50"],
+            r["slotStartLag"]["p99"],
+            r["emrCallsPerRun"],
+            r["apiserverWritesPerRun"],
+        );
+    }
+    let _ = writeln!(md);
+}
+
 /// The shards runs: totals as the scale table has them, then per shard and per process.
 fn shards_section(md: &mut String, runs: &[&Value]) {
     let _ = writeln!(
@@ -625,7 +659,7 @@ pub fn markdown(results: &[(String, Value)]) -> String {
         .filter(|v| {
             !matches!(
                 v["scenario"].as_str(),
-                Some("scale" | "hostile" | "fairness" | "shards")
+                Some("scale" | "hostile" | "fairness" | "shards" | "schedules")
             )
         })
         .collect();
@@ -733,6 +767,15 @@ pub fn markdown(results: &[(String, Value)]) -> String {
     sharded.sort_by_key(|v| v["size"].as_u64().unwrap_or(0));
     if !sharded.is_empty() {
         shards_section(&mut md, &sharded);
+    }
+
+    let scheduled: Vec<&Value> = results
+        .iter()
+        .map(|(_, v)| v)
+        .filter(|v| v["scenario"] == "schedules")
+        .collect();
+    if !scheduled.is_empty() {
+        schedules_section(&mut md, &scheduled);
     }
 
     let _ = writeln!(md, "## Runs\n");
