@@ -30,10 +30,14 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .labels(SCHEDULE_LABEL);
     // One watch both fills the children's cache and wakes their owners. The reflector applies
     // each change to the cache before passing it on (a list's objects at its end, see
-    // `kit::relist`), so a woken schedule reads the child as it is now. (Two watches raced: a finished child could wake its schedule before the cache
-    // knew, and the schedule then slept until its next slot with the run shown as active.)
+    // `kit::relist`), so a woken schedule reads the child as it is now. (Two watches raced: a
+    // finished child could wake its schedule before the cache knew, and the schedule then slept
+    // until its next slot with the run shown as active.) The watch runs on its own and hands
+    // the changes over a channel: polled by the controller instead, it would stall whenever
+    // every reconcile slot is busy, and the cache's first list with it.
     let (children, writer) = reflector::store();
-    let child_changes = kube::runtime::reflector(
+    let (wake, woken) = futures::channel::mpsc::unbounded();
+    let cache = kube::runtime::reflector(
         writer,
         watcher(Api::<SparkJobRun>::all(client.clone()), labelled),
     )
@@ -42,11 +46,19 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         let woken = match event {
             // Every change wakes the owner, a deletion too (the child's slot is free again).
             Ok(event) => relist::triggered(listed, event, |child, _| Some(Ok(child))),
-            Err(error) => vec![Err(error)],
+            Err(error) => {
+                tracing::debug!(%error, "scheduled children watch");
+                Vec::new()
+            }
         };
         futures::future::ready(Some(stream::iter(woken)))
     })
-    .flatten();
+    .flatten()
+    .for_each(move |child| {
+        // The controller gone (shutdown): nothing to wake.
+        let _ = wake.unbounded_send(child);
+        futures::future::ready(())
+    });
     let controller = Controller::new(
         Api::<ScheduledSparkJobRun>::all(client.clone()),
         ctx.watcher_config(),
@@ -55,10 +67,9 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
     let state = Arc::new(State::new(ctx.clone(), children.clone()));
     let sweeper = sweep(state.clone(), schedules);
     // A child's change (it finished, it was deleted) wakes its owner: the owner reference maps
-    // it, only to a schedule in the child's namespace. Reconciles wait for the children's first
-    // full list (see `reconcile::pass`).
+    // it, only to a schedule in the child's namespace.
     let controller = controller
-        .owns_stream(child_changes)
+        .owns_stream(woken)
         .with_config(Config::default().concurrency(ctx.config.concurrency))
         .graceful_shutdown_on(shutdown)
         .run(guarded, error_policy, state)
@@ -67,12 +78,17 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
                 tracing::debug!(%error, "scheduledsparkjobrun controller event");
             }
         });
+    // No decision before the children's cache has its first full list: on an empty cache after
+    // a restart, Forbid would start a second run and the history limits would count nothing.
     let controller = async move {
-        tracing::info!("ScheduledSparkJobRun controller started");
-        controller.await;
+        if children.wait_until_ready().await.is_ok() {
+            tracing::info!("ScheduledSparkJobRun controller started");
+            controller.await;
+        }
     };
     tokio::select! {
         () = controller => {}
+        () = cache => {}
         () = sweeper => {}
     }
 }

@@ -80,12 +80,6 @@ async fn pass(obj: &ScheduledSparkJobRun, state: &State) -> Result<Action, Error
         // Kubernetes' garbage collector deletes the children (their finalizers cancel the runs).
         return Ok(Action::await_change());
     }
-    // No decision before the children's cache has its first full list: on an empty cache after
-    // a restart, Forbid would start a second run and the history limits would count nothing.
-    // Only a dropped cache writer (shutdown) ends the wait with an error.
-    if state.children.wait_until_ready().await.is_err() {
-        return Ok(Action::await_change());
-    }
     if state.is_older_than_my_write(obj) {
         // The watch brings the newer copy in a moment, and with it a reconcile.
         return Ok(Action::requeue(STALE_COPY_RETRY));
