@@ -32,14 +32,9 @@ struct Test {
 impl Test {
     /// An operator for this test and a Ready VirtualCluster of its own.
     async fn start(prefix: &str) -> Test {
-        Self::start_with(prefix, &[]).await
-    }
-
-    /// [`Test::start`] with operator flags.
-    async fn start_with(prefix: &str, args: &[&str]) -> Test {
         let bed = bed().await;
         let id = bed.unique(prefix);
-        let op = bed.start_operator(&id, args).await;
+        let op = bed.start_operator(&id, &[]).await;
         bed.eks_cluster(EKS_CLUSTER).await;
         let trust = json!({"Version": "2012-10-17", "Statement": [{
             "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"

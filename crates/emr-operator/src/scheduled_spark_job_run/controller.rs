@@ -39,7 +39,9 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
     let (wake, woken) = futures::channel::mpsc::unbounded();
     let cache = kube::runtime::reflector(
         writer,
-        watcher(Api::<SparkJobRun>::all(client.clone()), labelled),
+        // Trimmed like every other cache (crate::lean): managedFields and the last-applied
+        // copy are never read here.
+        watcher(Api::<SparkJobRun>::all(client.clone()), labelled).modify(crate::lean::trim),
     )
     .default_backoff()
     .scan(Vec::new(), |listed, event| {

@@ -41,9 +41,7 @@ pub(super) fn deleting(f: &Facts, mut status: SparkJobRunStatus, since: DateTime
                 Effect::FindForDeletion {
                     virtual_cluster_id: vc.clone(),
                     attempt: f.status.attempt,
-                    since: submitting_since(f.status)
-                        .or(f.created)
-                        .unwrap_or_else(|| before(f.now, TimeDelta::hours(1))),
+                    since: sent_since(f, submitting_since(f.status)),
                 },
                 Some(DELETION_RECHECK),
             ),
@@ -131,15 +129,12 @@ fn unrecorded_for_deletion(f: &Facts, mut status: SparkJobRunStatus) -> Decision
         }
     };
     begin_attempt(f, &mut status, 1, &virtual_cluster_id, true);
-    let since = f
-        .created
-        .unwrap_or_else(|| before(f.now, TimeDelta::hours(1)));
     Decision::new(
         status,
         Effect::FindForDeletion {
             virtual_cluster_id,
             attempt: 1,
-            since,
+            since: sent_since(f, None),
         },
         Some(DELETION_RECHECK),
     )

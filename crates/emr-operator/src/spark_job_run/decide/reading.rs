@@ -66,6 +66,14 @@ pub fn submitting_since(status: &SparkJobRunStatus) -> Option<DateTime<Utc>> {
         .map(|c| c.last_transition_time.as_datetime())
 }
 
+/// Since when an attempt may have reached EMR (where its run is looked for): when it was
+/// `recorded`, else when the object was created, else an hour ago.
+pub(super) fn sent_since(f: &Facts, recorded: Option<DateTime<Utc>>) -> DateTime<Utc> {
+    recorded
+        .or(f.created)
+        .unwrap_or_else(|| before(f.now, TimeDelta::hours(1)))
+}
+
 /// When the operator recorded that EMR accepted the current attempt (the Submitted condition
 /// turned True).
 pub(super) fn started_since(status: &SparkJobRunStatus) -> Option<DateTime<Utc>> {

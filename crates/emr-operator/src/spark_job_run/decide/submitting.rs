@@ -23,9 +23,7 @@ pub(super) fn submitting(f: &Facts, mut status: SparkJobRunStatus, refused: bool
             return Decision::new(status, Effect::None, None);
         }
     };
-    let since = submitting_since(f.status)
-        .or(f.created)
-        .unwrap_or_else(|| before(f.now, TimeDelta::hours(1)));
+    let since = sent_since(f, submitting_since(f.status));
     Decision::new(
         status,
         Effect::Submit(Submit {
@@ -49,9 +47,7 @@ pub(super) fn unrecorded(f: &Facts, mut status: SparkJobRunStatus) -> Decision {
         }
     };
     begin_attempt(f, &mut status, 1, &virtual_cluster_id, true);
-    let since = f
-        .created
-        .unwrap_or_else(|| before(f.now, TimeDelta::hours(1)));
+    let since = sent_since(f, None);
     Decision::new(
         status,
         Effect::Submit(Submit {
