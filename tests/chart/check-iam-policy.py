@@ -32,6 +32,9 @@ DEPENDENT = {
     "iam:PassRole": {"eks:CreateFargateProfile"},
     # PutObject with SSE-KMS (podTemplateStore.sse: aws:kms) has S3 ask KMS for a data key.
     "kms:GenerateDataKey": {"s3:PutObject"},
+    # HeadObject with the checksum mode on (the stored SHA-256 of a pod template) needs
+    # kms:Decrypt for an SSE-KMS object (HeadObject is authorized as s3:GetObject).
+    "kms:Decrypt": {"s3:GetObject"},
 }
 # Calls S3 authorizes under another action's name (Service Authorization Reference: HeadObject
 # needs s3:GetObject); operation.rs's `iam_action` says the same.

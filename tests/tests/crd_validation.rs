@@ -362,15 +362,26 @@ fn examples_parse_into_the_rust_types_and_pass_the_checks() {
 
     // Inline pod templates (a job's own and VirtualCluster defaults) read as the operator reads
     // them, have a store to go to, and name priority classes the examples define.
-    let mut inline: Vec<(String, PathBuf, emr_api::pod_template::PodTemplate)> = Vec::new();
+    // A job's classes are defined next to it or next to its VirtualCluster (a schedule in
+    // schedules/ runs in transient-clusters/' virtual clusters).
+    let mut inline: Vec<(String, Vec<PathBuf>, emr_api::pod_template::PodTemplate)> = Vec::new();
     for (doc, job) in &jobs {
         let own = job
             .spec
             .pod_templates
             .iter()
             .flat_map(|t| [&t.driver, &t.executor]);
+        let vc_dir = docs
+            .iter()
+            .find(|d| {
+                d.kind() == "VirtualCluster"
+                    && job.spec.virtual_cluster.name.as_deref()
+                        == d.value["metadata"]["name"].as_str()
+            })
+            .map(|d| d.dir.clone());
+        let dirs: Vec<PathBuf> = std::iter::once(doc.dir.clone()).chain(vc_dir).collect();
         for template in own.flatten() {
-            inline.push((doc.origin.clone(), doc.dir.clone(), template.clone()));
+            inline.push((doc.origin.clone(), dirs.clone(), template.clone()));
             let store = job
                 .spec
                 .virtual_cluster
@@ -394,19 +405,21 @@ fn examples_parse_into_the_rust_types_and_pass_the_checks() {
                 .iter()
                 .flat_map(|t| [&t.driver, &t.executor]);
             for template in defaults.flatten() {
-                inline.push((doc.origin.clone(), doc.dir.clone(), template.clone()));
+                inline.push((doc.origin.clone(), vec![doc.dir.clone()], template.clone()));
             }
         }
     }
-    for (origin, dir, template) in &inline {
+    for (origin, dirs, template) in &inline {
         match template.parse() {
             Err(e) => problems.push(format!("{origin}: pod template {e}")),
             Ok(parsed) => {
                 let class = parsed.spec.and_then(|s| s.priority_class_name);
                 if let Some(class) = class
-                    && !priority_classes
-                        .get(dir)
-                        .is_some_and(|set| set.contains(&class))
+                    && !dirs.iter().any(|dir| {
+                        priority_classes
+                            .get(dir)
+                            .is_some_and(|set| set.contains(&class))
+                    })
                 {
                     problems.push(format!(
                         "{origin}: priority class {class} is defined by no example"

@@ -3,7 +3,8 @@
 //! reconciled; an edit replaces it and the old one goes only once the run using it finished;
 //! runs with a missing parameter, an unknown one or a role outside the allow-list never reach
 //! StartJobRun; a template deleted in EMR comes back; a forged status never deletes anything;
-//! SIGKILL during the create leaves exactly one EMR template.
+//! SIGKILL during the create leaves exactly one EMR template; an edit while a run is being
+//! started keeps the template the run resolved; an edit racing deletion leaves no template.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
@@ -15,8 +16,9 @@ use emr_api::labels::TAG_UID;
 use emr_api::spark_job_run::{condition_types as types, reasons};
 use emr_api::{SparkJobRun, SparkJobTemplate, VirtualCluster};
 use emr_operator_tests::{Bed, Operator, TEST_LABEL, bed, wait_for, wait_gone};
+use k8s_openapi::api::core::v1::Event;
 use kube::ResourceExt;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::{Api, ListParams, Patch, PatchParams};
 use serde_json::{Value, json};
 
 /// Emulator faults are global: the tests here that set them take turns.
@@ -47,18 +49,7 @@ impl Test {
         let role = bed.iam_role(&bed.unique("sjt-role"), &trust).await;
         let vc = bed.unique(prefix);
         let namespace = bed.unique(prefix);
-        bed.apply_yaml(&format!(
-            r#"
-apiVersion: emr-on-eks.dev/v1alpha1
-kind: VirtualCluster
-metadata: {{name: {vc}, labels: {{{TEST_LABEL}: {id}}}}}
-spec:
-  eksClusterName: {EKS_CLUSTER}
-  namespace: {{name: {namespace}}}
-  executionRoles: [{{arn: "{role}"}}]
-"#
-        ))
-        .await;
+        apply_virtual_cluster(bed, &id, &vc, &namespace, &role).await;
         bed.virtual_cluster_ready(&vc).await;
         Test {
             bed,
@@ -80,10 +71,15 @@ spec:
 
     /// Applies a SparkJobTemplate for this test's VirtualCluster; `data` is its jobTemplateData.
     async fn apply_template(&self, name: &str, data: Value) -> SparkJobTemplate {
+        self.apply_template_for(name, &self.vc, data).await
+    }
+
+    /// Applies a SparkJobTemplate bound to VirtualCluster `vc`.
+    async fn apply_template_for(&self, name: &str, vc: &str, data: Value) -> SparkJobTemplate {
         let manifest = json!({
             "apiVersion": "emr-on-eks.dev/v1alpha1", "kind": "SparkJobTemplate",
             "metadata": {"name": name, "namespace": self.namespace, "labels": {TEST_LABEL: self.id}},
-            "spec": {"virtualCluster": {"name": self.vc}, "jobTemplateData": data}
+            "spec": {"virtualCluster": {"name": vc}, "jobTemplateData": data}
         });
         self.bed.apply(&manifest.to_string()).await
     }
@@ -122,6 +118,66 @@ spec:
         )
         .await;
         found.unwrap_or_else(|_| panic!("{what}: timed out; log:\n{}", self.op.log_tail(60)))
+    }
+
+    /// Edits template `pi` (partitions' default becomes 99; its runs last `seconds`) and waits
+    /// for the EMR template that replaces `first_id`.
+    async fn edit_pi(&self, seconds: u32, first_id: &str) -> SparkJobTemplate {
+        let edited = self.pi(
+            &self.role,
+            seconds,
+            json!({"partitions": {"type": "NUMBER", "defaultValue": "99"}}),
+        );
+        self.apply_template("pi", edited).await;
+        self.wait_template("pi", "a replacement", |o| {
+            ready(o) && template_id(o).is_some_and(|id| id != first_id)
+        })
+        .await
+    }
+
+    async fn delete_template(&self, name: &str) {
+        self.templates()
+            .delete(name, &Default::default())
+            .await
+            .unwrap();
+    }
+
+    async fn wait_template_gone(&self, name: &str) {
+        let templates = self.templates();
+        wait_gone(
+            &templates,
+            name,
+            Duration::from_secs(60),
+            "SparkJobTemplate",
+        )
+        .await;
+    }
+
+    /// Waits for a `type_` Event with `reason` about template `name`.
+    async fn wait_event(&self, name: &str, type_: &str, reason: &str) {
+        let api: Api<Event> = Api::namespaced(self.bed.client.clone(), &self.namespace);
+        for _ in 0..50 {
+            let events = api.list(&ListParams::default()).await.expect("list events");
+            let found = events.items.iter().any(|e| {
+                e.involved_object.name.as_deref() == Some(name)
+                    && e.involved_object.kind.as_deref() == Some("SparkJobTemplate")
+                    && e.type_.as_deref() == Some(type_)
+                    && e.reason.as_deref() == Some(reason)
+            });
+            if found {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!("no {type_} Event {reason} about {name}");
+    }
+
+    /// Waits until `name`'s status lists no previous template.
+    async fn wait_previous_retired(&self, name: &str) {
+        self.wait_template(name, "previous retired", |o| {
+            o.status.as_ref().is_some_and(|s| s.previous.is_empty())
+        })
+        .await;
     }
 
     async fn wait_run(
@@ -176,6 +232,22 @@ spec:
     }
 }
 
+/// A VirtualCluster of this test serving `namespace` and allowing `role`.
+async fn apply_virtual_cluster(bed: &Bed, id: &str, vc: &str, namespace: &str, role: &str) {
+    bed.apply_yaml(&format!(
+        r#"
+apiVersion: emr-on-eks.dev/v1alpha1
+kind: VirtualCluster
+metadata: {{name: {vc}, labels: {{{TEST_LABEL}: {id}}}}}
+spec:
+  eksClusterName: {EKS_CLUSTER}
+  namespace: {{name: {namespace}}}
+  executionRoles: [{{arn: "{role}"}}]
+"#
+    ))
+    .await;
+}
+
 fn template_id(t: &SparkJobTemplate) -> Option<String> {
     t.status.as_ref().and_then(|s| s.job_template_id.clone())
 }
@@ -193,6 +265,14 @@ fn run_status(run: &SparkJobRun) -> emr_api::SparkJobRunStatus {
 fn finished(run: &SparkJobRun) -> bool {
     let c = &run_status(run).conditions;
     condition::is_true(c, types::SUCCEEDED) || condition::is_true(c, types::FAILED)
+}
+
+fn assert_succeeded(run: &SparkJobRun) {
+    assert!(
+        condition::is_true(&run_status(run).conditions, types::SUCCEEDED),
+        "{:#?}",
+        run.status
+    );
 }
 
 fn failed_reason(run: &SparkJobRun) -> Option<(ConditionStatus, String)> {
@@ -234,17 +314,7 @@ async fn one_template_however_often_reconciled_and_an_edit_retires_the_old_one_a
     assert_eq!(run_status(&run).job_template_id, Some(first_id.clone()));
 
     // The edit: a new EMR template, the old one kept while the run is active.
-    let edited = t.pi(
-        &t.role,
-        25,
-        json!({"partitions": {"type": "NUMBER", "defaultValue": "99"}}),
-    );
-    t.apply_template("pi", edited).await;
-    let replaced = t
-        .wait_template("pi", "a replacement", |o| {
-            ready(o) && template_id(o).is_some_and(|id| id != first_id)
-        })
-        .await;
+    let replaced = t.edit_pi(25, &first_id).await;
     let second_id = template_id(&replaced).unwrap();
     let previous: Vec<String> = replaced
         .status
@@ -284,15 +354,8 @@ async fn one_template_however_often_reconciled_and_an_edit_retires_the_old_one_a
 
     // Once the run finished, the old template goes, and only it.
     let run = t.wait_run("nightly", "the run finished", finished).await;
-    assert!(
-        condition::is_true(&run_status(&run).conditions, types::SUCCEEDED),
-        "{:#?}",
-        run.status
-    );
-    t.wait_template("pi", "previous retired", |o| {
-        o.status.as_ref().is_some_and(|s| s.previous.is_empty())
-    })
-    .await;
+    assert_succeeded(&run);
+    t.wait_previous_retired("pi").await;
     assert!(
         !t.emr_has(&first_id).await,
         "the old template outlived its run"
@@ -301,17 +364,8 @@ async fn one_template_however_often_reconciled_and_an_edit_retires_the_old_one_a
     assert_eq!(t.emr_templates_of(&uid).await, vec![second_id.clone()]);
 
     // Deleting the object deletes its EMR template.
-    t.templates()
-        .delete("pi", &Default::default())
-        .await
-        .unwrap();
-    wait_gone(
-        &t.templates(),
-        "pi",
-        Duration::from_secs(60),
-        "SparkJobTemplate",
-    )
-    .await;
+    t.delete_template("pi").await;
+    t.wait_template_gone("pi").await;
     assert!(!t.emr_has(&second_id).await);
 }
 
@@ -335,21 +389,25 @@ async fn runs_with_a_missing_or_unknown_parameter_or_a_foreign_role_make_no_star
         .await;
     t.apply_run("no-such-template", "nothing-here", json!({}))
         .await;
+    // A look-alike name (Unicode `ô`) is not the declared `role`.
+    t.apply_run(
+        "look-alike",
+        "by-role",
+        json!({"rôle": foreign, "role": t.role}),
+    )
+    .await;
     t.apply_run("allowed", "by-role", json!({"role": t.role}))
         .await;
 
     let allowed = t.wait_run("allowed", "allowed finished", finished).await;
-    assert!(
-        condition::is_true(&run_status(&allowed).conditions, types::SUCCEEDED),
-        "{:#?}",
-        allowed.status
-    );
+    assert_succeeded(&allowed);
     assert_eq!(run_status(&allowed).job_template_id, Some(id.clone()));
     for (name, reason) in [
         ("missing", reasons::MISSING_TEMPLATE_PARAMETER),
         ("foreign", reasons::EXECUTION_ROLE_NOT_ALLOWED),
         ("unknown", reasons::UNKNOWN_TEMPLATE_PARAMETER),
         ("no-such-template", reasons::SPARK_JOB_TEMPLATE_NOT_FOUND),
+        ("look-alike", reasons::UNKNOWN_TEMPLATE_PARAMETER),
     ] {
         let run = t.wait_run(name, "refused", finished).await;
         assert_eq!(
@@ -378,34 +436,80 @@ async fn runs_with_a_missing_or_unknown_parameter_or_a_foreign_role_make_no_star
     assert_eq!(body["jobTemplateParameters"], json!({"role": t.role}));
     assert!(body.get("executionRoleArn").is_none(), "{body}");
 
-    // A template whose fixed role the VirtualCluster does not allow is never created in EMR.
-    let applied = t
-        .apply_template(
+    // A template whose fixed role the VirtualCluster does not allow, one bound to another
+    // tenant's VirtualCluster (it serves another namespace) or to none: refused, and nothing is
+    // created in EMR.
+    let other_vc = t.bed.unique("sjt-other");
+    let other_namespace = t.bed.unique("sjt-other");
+    apply_virtual_cluster(t.bed, &t.id, &other_vc, &other_namespace, &t.role).await;
+    for (name, vc, role, reason) in [
+        (
             "fixed-foreign",
-            t.pi(foreign, 1, json!({"partitions": {"defaultValue": "1"}})),
-        )
-        .await;
-    let refused = t
-        .wait_template("fixed-foreign", "refused", |o| {
-            o.status.as_ref().is_some_and(|s| {
-                condition::find(&s.conditions, "Ready")
-                    .is_some_and(|c| c.reason == "ExecutionRoleNotAllowed")
+            t.vc.as_str(),
+            foreign,
+            "ExecutionRoleNotAllowed",
+        ),
+        (
+            "other-tenants",
+            other_vc.as_str(),
+            t.role.as_str(),
+            "VirtualClusterInOtherNamespace",
+        ),
+        (
+            "no-such-vc",
+            "no-such-vc",
+            t.role.as_str(),
+            "VirtualClusterNotFound",
+        ),
+    ] {
+        let data = t.pi(role, 1, json!({"partitions": {"defaultValue": "1"}}));
+        let applied = t.apply_template_for(name, vc, data).await;
+        let refused = t
+            .wait_template(name, "refused", |o| {
+                o.status.as_ref().is_some_and(|s| {
+                    condition::find(&s.conditions, "Ready").is_some_and(|c| c.reason == reason)
+                })
             })
-        })
-        .await;
-    assert_eq!(template_id(&refused), None);
-    assert!(t.emr_templates_of(&applied.uid().unwrap()).await.is_empty());
+            .await;
+        assert_eq!(template_id(&refused), None, "{name}");
+        t.wait_event(name, "Warning", reason).await;
+        assert!(
+            t.emr_templates_of(&applied.uid().unwrap()).await.is_empty(),
+            "{name}"
+        );
+    }
 }
 
 #[tokio::test]
 async fn a_template_deleted_in_emr_is_recreated_and_a_forged_status_deletes_nothing() {
-    let t = Test::start("sjt-recreate", &["--resync-interval=3s"]).await;
+    let t = Test::start(
+        "sjt-recreate",
+        &["--resync-interval=3s", "--log-format=json"],
+    )
+    .await;
     let params = json!({"partitions": {"defaultValue": "10"}});
     t.apply_template("pi", t.pi(&t.role, 1, params.clone()))
         .await;
     let first = t.wait_template("pi", "template", ready).await;
     let first_id = template_id(&first).unwrap();
     let uid = first.uid().unwrap();
+
+    // The JSON log line of the create carries the reconcile's span: controller and object.
+    let log = std::fs::read_to_string(&t.op.log).unwrap();
+    let created: Vec<Value> = log
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line["message"] == "created job template" && line["id"] == json!(first_id))
+        .collect();
+    assert_eq!(created.len(), 1, "{log}");
+    let span = &created[0]["span"];
+    assert_eq!(span["name"], "reconcile", "{span}");
+    assert_eq!(span["controller"], "SparkJobTemplate", "{span}");
+    assert_eq!(
+        span["object"],
+        json!(format!("{}/pi", t.namespace)),
+        "{span}"
+    );
 
     t.bed
         .aws
@@ -467,6 +571,7 @@ async fn a_template_deleted_in_emr_is_recreated_and_a_forged_status_deletes_noth
         })
         .await;
     assert!(ready(&healed));
+    t.wait_event("pi", "Warning", "ForgedStatus").await;
     assert!(
         t.emr_has(&victim).await,
         "the operator deleted a template that was not its own"
@@ -518,5 +623,84 @@ async fn sigkill_during_creation_yields_exactly_one_emr_template() {
         created,
         vec![template_id(&done).unwrap()],
         "exactly one EMR template"
+    );
+}
+
+/// An edit that lands while a run from the template is on its way to StartJobRun (resolved,
+/// not yet recorded): the template it resolved is kept until the run is done with it, and the
+/// run starts from it rather than failing on a template retired under it.
+#[tokio::test]
+async fn an_edit_while_a_run_is_being_started_keeps_the_template_it_resolved() {
+    let _turn = FAULTS.lock().await;
+    let t = Test::start("sjt-race", &[]).await;
+    let params = json!({"partitions": {"type": "NUMBER", "defaultValue": "10"}});
+    t.apply_template("pi", t.pi(&t.role, 3, params)).await;
+    let first = t.wait_template("pi", "first template", ready).await;
+    let first_id = template_id(&first).unwrap();
+
+    // StartJobRun is held in the emulator; the run's finalizer is added just before it is sent,
+    // after the template was resolved.
+    t.bed
+        .emulator
+        .set_faults(json!({"latencyMs": 8000, "operations": ["StartJobRun"]}))
+        .await;
+    t.apply_run("held", "pi", json!({})).await;
+    wait_for(
+        &t.runs(),
+        "held",
+        Duration::from_secs(60),
+        "the run's finalizer",
+        |r: &SparkJobRun| !r.finalizers().is_empty(),
+    )
+    .await;
+    let replaced = t.edit_pi(3, &first_id).await;
+    let second_id = template_id(&replaced).unwrap();
+    // Give the template controller time to retire (wrongly) what it thinks nobody uses.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        t.emr_has(&first_id).await,
+        "the template a run was being started from was deleted under it"
+    );
+    t.bed.emulator.clear_faults().await;
+
+    let run = t.wait_run("held", "the run finished", finished).await;
+    assert_succeeded(&run);
+    assert_eq!(run_status(&run).job_template_id, Some(first_id.clone()));
+    // Once it finished, the old template goes.
+    t.wait_previous_retired("pi").await;
+    assert!(!t.emr_has(&first_id).await);
+    assert!(t.emr_has(&second_id).await);
+}
+
+/// An edit whose CreateJobTemplate is still under way when the object is deleted: the status
+/// write of that pass meets the deletion, and the template it created must still be deleted
+/// (before, it was recorded nowhere and outlived the object in EMR).
+#[tokio::test]
+async fn an_edit_racing_deletion_leaves_no_emr_template() {
+    let _turn = FAULTS.lock().await;
+    let t = Test::start("sjt-delrace", &[]).await;
+    let params = json!({"partitions": {"defaultValue": "10"}});
+    let applied = t.apply_template("pi", t.pi(&t.role, 1, params)).await;
+    let uid = applied.uid().unwrap();
+    t.wait_template("pi", "first template", ready).await;
+
+    // The edit's CreateJobTemplate is held in the emulator (which then completes it) while the
+    // object is deleted.
+    t.bed
+        .emulator
+        .set_faults(json!({"latencyMs": 5000, "operations": ["CreateJobTemplate"]}))
+        .await;
+    let edited = t.pi(&t.role, 1, json!({"partitions": {"defaultValue": "99"}}));
+    t.apply_template("pi", edited).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    t.delete_template("pi").await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    t.bed.emulator.clear_faults().await;
+    t.wait_template_gone("pi").await;
+    assert_eq!(
+        t.emr_templates_of(&uid).await,
+        Vec::<String>::new(),
+        "EMR templates outlived their object; log:\n{}",
+        t.op.log_tail(40)
     );
 }

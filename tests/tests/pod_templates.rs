@@ -621,3 +621,59 @@ async fn a_kill_between_upload_and_start_job_run_still_makes_exactly_one_job_run
         json!(files(&job).driver)
     );
 }
+
+#[tokio::test]
+async fn an_object_planted_under_a_templates_name_is_written_over_not_trusted() {
+    let t = Test::start("pt-planted").await;
+    let vc = t.virtual_cluster("pt-planted", None).await;
+    // The YAML the operator renders for this template (see the exact-YAML test), and its name
+    // in the store: anyone who can write under the prefix can compute both.
+    let yaml = "apiVersion: v1\nkind: Pod\nspec:\n  nodeSelector:\n    team: planted\n";
+    let key = format!("pod-templates/{}.yaml", sha256_hex(yaml.as_bytes()));
+    // A job role with s3:PutObject on the bucket plants a pod of its own under that name first.
+    let planted =
+        "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: exfiltrate\n    image: evil\n";
+    t.bed
+        .aws
+        .s3
+        .client()
+        .put_object()
+        .bucket(&vc.bucket)
+        .key(&key)
+        .body(planted.as_bytes().to_vec().into())
+        .send()
+        .await
+        .expect("plant an object");
+    // The planting itself is a PutObject in the bucket's call log.
+    let planted_puts = t.s3_calls(&vc, "PutObject", Some(200)).await.len();
+    assert_eq!(planted_puts, 1);
+
+    t.apply_job(
+        &vc,
+        "planted",
+        json!({"podTemplates": {"executor": {"spec": {"nodeSelector": {"team": "planted"}}}}}),
+    )
+    .await;
+    let job = t.started(&vc, "planted").await;
+    let uri = files(&job).executor.expect("a URI");
+    assert_eq!(uri, format!("s3://{}/{key}", vc.bucket));
+    // The operator did not take the name for the content: it wrote the template over it.
+    assert_eq!(String::from_utf8(t.object(&uri).await).unwrap(), yaml);
+    assert_eq!(t.s3_calls(&vc, "PutObject", Some(200)).await.len(), 2);
+    let metrics = t.op.metrics().await;
+    assert!(
+        metrics.contains("emr_operator_pod_template_uploads_total{outcome=\"replaced\"} 1"),
+        "{metrics}"
+    );
+
+    // Its own object, written with its SHA-256, is trusted the next time: no second PutObject.
+    t.apply_job(
+        &vc,
+        "planted-again",
+        json!({"podTemplates": {"executor": {"spec": {"nodeSelector": {"team": "planted"}}}}}),
+    )
+    .await;
+    t.started(&vc, "planted-again").await;
+    assert_eq!(t.s3_calls(&vc, "PutObject", None).await.len(), 2);
+    assert_eq!(t.started_job_runs(&vc).await.len(), 2);
+}

@@ -400,3 +400,134 @@ async fn values_spark_would_refuse_fail_naming_the_property_and_start_nothing() 
     assert!(message.contains("is above the maximum of 6"), "{message}");
     assert_eq!(t.start_job_runs().await, 0);
 }
+
+/// A job in `t`'s namespace with `templates` as its `spec.podTemplates` (JSON).
+async fn apply_job_with_templates(
+    t: &Test,
+    name: &str,
+    parameters: &str,
+    templates: serde_json::Value,
+) {
+    let manifest = json!({
+        "apiVersion": "emr-on-eks.dev/v1alpha1", "kind": "SparkJobRun",
+        "metadata": {"name": name, "namespace": t.namespace, "labels": {TEST_LABEL: t.id}},
+        "spec": {
+            "virtualCluster": {"name": t.vc_name},
+            "executionRoleArn": t.role_arn,
+            "releaseLabel": "emr-6.9.0-latest",
+            "jobDriver": {"sparkSubmitJobDriver": {"entryPoint": PI, "sparkSubmitParameters": parameters}},
+            "podTemplates": templates
+        }
+    });
+    t.bed.apply_yaml(&manifest.to_string()).await;
+}
+
+#[tokio::test]
+async fn an_inline_templates_cpu_limit_and_sidecars_are_judged_as_kubernetes_judges_them() {
+    let bed = bed().await;
+    let bucket = bed.unique("preflight-pt");
+    bed.aws
+        .s3
+        .client()
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("create bucket");
+    let t = Test::start(
+        "preflight-pt",
+        &format!("{SEED_GUARD_RAILS}  podTemplateStore: {{s3Uri: \"s3://{bucket}/pt/\"}}\n"),
+    )
+    .await;
+
+    // The executor's CPU limit written in its template instead of limit.cores: Spark keeps it,
+    // so the LimitRange's 500m default never applies and the pods are admitted.
+    apply_job_with_templates(
+        &t,
+        "limit-in-template",
+        "--conf spark.executor.cores=2 --conf spark.driver.cores=1 --conf spark.kubernetes.driver.limit.cores=1",
+        json!({"executor": {"spec": {"containers": [
+            {"name": "spark-kubernetes-executor", "resources": {"limits": {"cpu": "2"}}}
+        ]}}}),
+    )
+    .await;
+    t.wait_job("limit-in-template", "a job run", started).await;
+
+    // A sidecar without memory in a namespace whose quota tracks memory and whose LimitRange
+    // gives no memory default: the quota refuses the driver pod, so the job fails before
+    // StartJobRun.
+    apply_job_with_templates(
+        &t,
+        "sidecar-without-memory",
+        "--conf spark.executor.cores=1 --conf spark.kubernetes.executor.limit.cores=1 --conf spark.kubernetes.driver.limit.cores=1",
+        json!({"driver": {"spec": {"containers": [
+            {"name": "spark-kubernetes-driver"},
+            {"name": "log-shipper", "image": "fluent/fluent-bit:3.0"}
+        ]}}}),
+    )
+    .await;
+    let job = t
+        .wait_job(
+            "sidecar-without-memory",
+            "Failed/ExceedsNamespaceLimits",
+            |j| failed_with(j, "ExceedsNamespaceLimits"),
+        )
+        .await;
+    let (_, _, message) = condition_of(&job, types::FAILED).unwrap();
+    assert!(
+        message.contains("tracks limits.memory, so every pod must set it")
+            && message.contains("one of its pod template's"),
+        "{message}"
+    );
+    assert_eq!(t.start_job_runs().await, 1, "only the first job started");
+
+    // The apiserver agrees: the same driver pod is refused by the quota, and the executor pod
+    // of the first job is admitted.
+    let pods: Api<Pod> = Api::namespaced(t.bed.client.clone(), &t.namespace);
+    let pod = |name: &str, containers: serde_json::Value| -> Pod {
+        serde_json::from_value(json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name}, "spec": {"containers": containers}}))
+        .unwrap()
+    };
+    let driver = pod(
+        "driver-as-spark-makes-it",
+        json!([
+            {"name": "spark-kubernetes-driver", "image": "spark",
+             "resources": {"requests": {"cpu": "1", "memory": "1408Mi"}, "limits": {"cpu": "1", "memory": "1408Mi"}}},
+            {"name": "log-shipper", "image": "fluent/fluent-bit:3.0"}
+        ]),
+    );
+    let refused = create_when_namespace_ready(&pods, &driver).await;
+    let error = refused.expect_err("the quota refuses a container without memory");
+    assert!(error.contains("memory"), "{error}");
+    let executor = pod(
+        "executor-as-spark-makes-it",
+        json!([
+            {"name": "spark-kubernetes-executor", "image": "spark",
+             "resources": {"requests": {"cpu": "2", "memory": "1408Mi"}, "limits": {"cpu": "2", "memory": "1408Mi"}}}
+        ]),
+    );
+    create_when_namespace_ready(&pods, &executor)
+        .await
+        .expect("the executor pod is admitted");
+    let _ = pods
+        .delete("executor-as-spark-makes-it", &DeleteParams::default())
+        .await;
+}
+
+/// Creates the pod, retrying while the namespace's default service account does not exist yet;
+/// the apiserver's refusal otherwise.
+async fn create_when_namespace_ready(pods: &Api<Pod>, pod: &Pod) -> Result<Pod, String> {
+    let mut last = String::new();
+    for _ in 0..40 {
+        match pods.create(&PostParams::default(), pod).await {
+            Ok(created) => return Ok(created),
+            Err(kube::Error::Api(e)) if e.message.contains("serviceaccount") => {
+                last = e.message;
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    Err(last)
+}

@@ -1,6 +1,9 @@
 //! Checks of a spec that the CRD schema cannot express on every apiserver (rules that only CEL
 //! can state, and CEL is dropped by apiservers older than 1.25). The operator runs them before
 //! acting and turns failures into an `InvalidSpec` condition naming the field.
+//!
+//! One file of about 400 lines on purpose: each rule is a few lines, and the whole list is what a
+//! reviewer compares with the CRDs' CEL rules (tests in `check/tests.rs`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;

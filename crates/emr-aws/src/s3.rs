@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::ServerSideEncryption;
+use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumMode, ServerSideEncryption};
 
 use crate::call::Caller;
 use crate::error::{AwsError, AwsFault, FaultKind};
@@ -47,6 +47,20 @@ pub struct PutObject {
     pub body: Vec<u8>,
     pub content_type: String,
     pub encryption: Encryption,
+    /// The body's SHA-256 (32 bytes): S3 checks the body against it and keeps it with the
+    /// object, for [`S3::stored_sha256`] to compare later.
+    pub sha256: Option<Vec<u8>>,
+}
+
+/// What HeadObject found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Stored {
+    Absent,
+    /// The object, with the SHA-256 S3 keeps for it (`None`: written without one, or in parts,
+    /// whose checksum is of the parts).
+    Present {
+        sha256: Option<Vec<u8>>,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -96,6 +110,36 @@ impl S3 {
             })
     }
 
+    /// Whether the object exists and the SHA-256 S3 keeps for it (HeadObject with the checksum
+    /// mode on; a 404 is `Absent`, not an error).
+    pub async fn stored_sha256(&self, object: &ObjectRef) -> Result<Stored, AwsError> {
+        let request = self
+            .client
+            .head_object()
+            .bucket(&object.bucket)
+            .key(&object.key)
+            .checksum_mode(ChecksumMode::Enabled)
+            .set_expected_bucket_owner(object.expected_bucket_owner.clone())
+            .send();
+        let found = self
+            .caller
+            .call_or_absent(Operation::HeadObject, request, |e| e.is_not_found())
+            .await
+            .map_err(|cause| AwsError::HeadObject {
+                bucket: object.bucket.clone(),
+                key: object.key.clone(),
+                cause: bucket_missing_is_not_found(cause),
+            })?;
+        Ok(match found {
+            None => Stored::Absent,
+            Some(head) => Stored::Present {
+                sha256: head
+                    .checksum_sha256()
+                    .and_then(|b64| aws_smithy_types::base64::decode(b64).ok()),
+            },
+        })
+    }
+
     /// Writes the object (PutObject).
     pub async fn put_object(&self, put: PutObject) -> Result<(), AwsError> {
         let PutObject {
@@ -103,6 +147,7 @@ impl S3 {
             body,
             content_type,
             encryption,
+            sha256,
         } = put;
         let (sse, key_id) = match encryption {
             Encryption::BucketDefault => (None, None),
@@ -118,6 +163,8 @@ impl S3 {
             .body(ByteStream::from(body))
             .set_server_side_encryption(sse)
             .set_ssekms_key_id(key_id)
+            .set_checksum_algorithm(sha256.as_ref().map(|_| ChecksumAlgorithm::Sha256))
+            .set_checksum_sha256(sha256.map(aws_smithy_types::base64::encode))
             .set_expected_bucket_owner(object.expected_bucket_owner.clone())
             .send();
         self.caller
@@ -181,6 +228,35 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn head_object_reads_the_stored_sha256() {
+        let digest = [7u8; 32];
+        let server = TestServer::start(vec![
+            Reply::empty(200).with_header(
+                "x-amz-checksum-sha256",
+                &aws_smithy_types::base64::encode(digest),
+            ),
+            Reply::empty(200),
+            Reply::empty(404),
+        ]);
+        let s3 = s3(&server, 1).await;
+        assert_eq!(
+            s3.stored_sha256(&object()).await.unwrap(),
+            Stored::Present {
+                sha256: Some(digest.to_vec())
+            }
+        );
+        assert_eq!(
+            s3.stored_sha256(&object()).await.unwrap(),
+            Stored::Present { sha256: None }
+        );
+        assert_eq!(s3.stored_sha256(&object()).await.unwrap(), Stored::Absent);
+        assert_eq!(
+            server.requests()[0].header("x-amz-checksum-mode"),
+            Some("ENABLED")
+        );
+    }
+
+    #[tokio::test]
     async fn head_object_errors_are_typed() {
         let server = TestServer::start(vec![Reply::empty(403), Reply::empty(503)]);
         let s3 = s3(&server, 1).await;
@@ -207,6 +283,7 @@ mod tests {
             encryption: Encryption::Kms {
                 key_id: Some("alias/templates".into()),
             },
+            sha256: Some(vec![0xab; 32]),
         })
         .await
         .unwrap();
@@ -222,6 +299,10 @@ mod tests {
             Some("alias/templates")
         );
         assert_eq!(request.header("content-type"), Some("application/yaml"));
+        assert_eq!(
+            request.header("x-amz-checksum-sha256"),
+            Some(aws_smithy_types::base64::encode([0xab; 32]).as_str())
+        );
         assert_eq!(
             request.header("x-amz-expected-bucket-owner"),
             Some("123456789012")
@@ -243,6 +324,7 @@ mod tests {
             body: b"x".to_vec(),
             content_type: "application/yaml".into(),
             encryption: Encryption::Aes256,
+            sha256: None,
         };
         s3.put_object(put.clone()).await.unwrap();
         assert_eq!(server.requests().len(), 2, "SlowDown is retried");

@@ -54,6 +54,12 @@ impl Reply {
         }
     }
 
+    /// The same answer with one more header (S3's checksum on HeadObject).
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
     /// An awsQuery answer (IAM, STS), with the request id header those services send.
     pub fn xml(status: u16, body: &str) -> Self {
         Reply {

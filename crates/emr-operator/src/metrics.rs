@@ -184,10 +184,10 @@ impl Metrics {
         let pod_template_uploads = Family::<OutcomeLabel, Counter>::default();
         registry.register(
             "pod_template_uploads",
-            "Pod templates made sure of in S3 before a StartJobRun, by outcome (uploaded, already_present, failed)",
+            "Pod templates made sure of in S3 before a StartJobRun, by outcome (uploaded, already_present, replaced, failed)",
             pod_template_uploads.clone(),
         );
-        for outcome in ["uploaded", "already_present", "failed"] {
+        for outcome in ["uploaded", "already_present", "replaced", "failed"] {
             let _ = pod_template_uploads.get_or_create(&OutcomeLabel {
                 outcome: outcome.into(),
             });
@@ -319,7 +319,7 @@ impl Metrics {
         }
     }
 
-    /// A pod template was made sure of in S3 (`uploaded`, `already_present`) or could not be
+    /// A pod template was made sure of in S3 (`uploaded`, `already_present`, `replaced`) or could not be
     /// (`failed`).
     pub fn pod_template_upload(&self, outcome: &str) {
         self.pod_template_uploads

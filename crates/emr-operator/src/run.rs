@@ -160,11 +160,14 @@ pub async fn run(config: OperatorConfig) -> Result<(), RunError> {
     metrics.set_leader(true);
 
     let controllers = async {
+        // The SparkJobRun watch tells the SparkJobTemplate controller which templates changed
+        // runs name.
+        let (template_wakes, templates_named) = futures::channel::mpsc::unbounded();
         let both = async {
             tokio::join!(
                 crate::virtual_cluster::run(ctx.clone(), shutdown.wait()),
-                crate::spark_job_run::run(ctx.clone(), shutdown.clone()),
-                crate::spark_job_template::run(ctx.clone(), shutdown.wait()),
+                crate::spark_job_run::run(ctx.clone(), shutdown.clone(), template_wakes),
+                crate::spark_job_template::run(ctx.clone(), shutdown.wait(), templates_named),
                 crate::security_configuration::run(ctx.clone(), shutdown.wait()),
                 crate::scheduled_spark_job_run::run(ctx.clone(), shutdown.wait()),
             );

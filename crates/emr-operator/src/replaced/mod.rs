@@ -8,6 +8,7 @@
 //! object's UID. [`plan`] holds the decisions (pure), [`reconcile`] the I/O; each kind supplies
 //! a [`Kind`] (its AWS calls, its users, its checks).
 
+mod carry;
 pub mod plan;
 pub mod reconcile;
 
@@ -76,6 +77,27 @@ pub trait Kind: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<String>, Error>> + Send;
 }
 
+/// A describe, with "EMR has no such object" as `None`: for [`Kind::tags_of`].
+pub async fn unless_gone<T>(
+    describe: impl Future<Output = Result<T, AwsError>>,
+) -> Result<Option<T>, AwsError> {
+    match describe.await {
+        Ok(found) => Ok(Some(found)),
+        Err(error) if error.is_not_found() => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
+/// A delete, with an object EMR no longer has counted as deleted: for [`Kind::delete`].
+pub async fn gone_is_deleted(
+    delete: impl Future<Output = Result<(), AwsError>>,
+) -> Result<(), AwsError> {
+    match delete.await {
+        Err(error) if error.is_not_found() => Ok(()),
+        other => other,
+    }
+}
+
 /// Why a reconcile of a replaced kind failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -125,5 +147,43 @@ impl ReconcileError for Error {
             Error::MissingIdentity { .. } => "MissingIdentity",
             Error::Panicked { .. } => "ReconcilePanicked",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use emr_aws::{AwsFault, FaultKind, Operation};
+
+    use super::*;
+
+    fn fault(kind: FaultKind) -> AwsError {
+        AwsError::EmrObject {
+            operation: Operation::DeleteJobTemplate,
+            target: "job template t1".into(),
+            cause: AwsFault {
+                kind,
+                code: None,
+                message: String::new(),
+                request_id: None,
+                http_status: None,
+            },
+        }
+    }
+
+    #[tokio::test]
+    async fn an_object_emr_no_longer_has_is_gone_and_any_other_error_stays_one() {
+        let described = |answer: Result<i32, AwsError>| unless_gone(std::future::ready(answer));
+        assert_eq!(described(Ok(7)).await.unwrap(), Some(7));
+        let gone = described(Err(fault(FaultKind::NotFound)));
+        assert_eq!(gone.await.unwrap(), None);
+        assert!(
+            described(Err(fault(FaultKind::AccessDenied)))
+                .await
+                .is_err()
+        );
+        let deleted = |answer: Result<(), AwsError>| gone_is_deleted(std::future::ready(answer));
+        assert!(deleted(Ok(())).await.is_ok());
+        assert!(deleted(Err(fault(FaultKind::NotFound))).await.is_ok());
+        assert!(deleted(Err(fault(FaultKind::Throttled))).await.is_err());
     }
 }

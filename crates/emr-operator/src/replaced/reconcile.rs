@@ -110,8 +110,8 @@ pub fn error_policy<K: Kind>(
     ))
 }
 
-/// One pass over one object.
-struct Pass<'a, K: Kind> {
+/// One reconcile of one object: what it read and the status and Events it builds.
+struct Reconciliation<'a, K: Kind> {
     kind: &'a K,
     object: &'a K::Object,
     name: String,
@@ -129,7 +129,7 @@ async fn reconcile<K: Kind>(kind: &K, object: &K::Object) -> Result<Action, Erro
             object: name,
         });
     };
-    let pass = Pass {
+    let pass = Reconciliation {
         kind,
         object,
         name,
@@ -144,7 +144,7 @@ async fn reconcile<K: Kind>(kind: &K, object: &K::Object) -> Result<Action, Erro
     pass.converge().await
 }
 
-impl<K: Kind> Pass<'_, K> {
+impl<K: Kind> Reconciliation<'_, K> {
     fn aws(&self, source: emr_aws::AwsError) -> Error {
         Error::Aws {
             kind: K::KIND,
@@ -184,6 +184,16 @@ impl<K: Kind> Pass<'_, K> {
         }
     }
 
+    /// Publishes the Events this pass gathered.
+    async fn publish_events(&mut self) {
+        let events = std::mem::take(&mut self.events);
+        self.kind
+            .context()
+            .events
+            .publish_all(self.object, events)
+            .await;
+    }
+
     /// Writes the status on the version read (a conflict reads again) and publishes the Events.
     async fn finish(mut self, action: Action) -> Result<Action, Error> {
         let api = self.kind.api(self.object);
@@ -193,12 +203,7 @@ impl<K: Kind> Pass<'_, K> {
         let precondition = Precondition::of(self.object);
         let written =
             kit::status::replace(&api, self.object, precondition, &old, &self.status).await;
-        let events = std::mem::take(&mut self.events);
-        self.kind
-            .context()
-            .events
-            .publish_all(self.object, events)
-            .await;
+        self.publish_events().await;
         match written {
             Ok(_) => Ok(action),
             Err(error) if error.is_stale() => Err(Error::Stale {
@@ -226,7 +231,25 @@ impl<K: Kind> Pass<'_, K> {
         self.finish(Action::requeue(retry)).await
     }
 
-    async fn converge(mut self) -> Result<Action, Error> {
+    /// Converges; an EMR object this pass created but could not record is carried into the
+    /// fresh status (see [`super::carry`]).
+    async fn converge(self) -> Result<Action, Error> {
+        let (kind, object) = (self.kind, self.object);
+        let mut created = None;
+        let result = self.converge_recording(&mut created).await;
+        if result.is_err()
+            && let Some(id) = created
+            && let Err(error) = super::carry::record_unrecorded(kind, object, &id).await
+        {
+            tracing::warn!(%error, id = %id, "could not record a created {}", K::WHAT);
+        }
+        result
+    }
+
+    async fn converge_recording(
+        mut self,
+        created_id: &mut Option<String>,
+    ) -> Result<Action, Error> {
         let resync = self.kind.context().config.resync_interval;
         if let Some((reason, message)) = self.kind.refusal(self.object).await? {
             // An edit triggers a reconcile; what the refusal looked up (a VirtualCluster) does
@@ -291,6 +314,7 @@ impl<K: Kind> Pass<'_, K> {
                 }
                 Err(error) => return Err(self.aws(error)),
             };
+            *created_id = Some(created.id.clone());
             self.record_created(why, recorded, created, recreations);
         }
         let waiting = self.retire_previous().await?;
@@ -462,12 +486,7 @@ impl<K: Kind> Pass<'_, K> {
             self.set_ready(ConditionStatus::False, reasons::IN_USE, message);
             return self.finish(Action::requeue(RETIRE_POLL)).await;
         }
-        let events = std::mem::take(&mut self.events);
-        self.kind
-            .context()
-            .events
-            .publish_all(self.object, events)
-            .await;
+        self.publish_events().await;
         let api = self.kind.api(self.object);
         K::FINALIZER
             .remove_reading_afresh(&api, self.object, 3)

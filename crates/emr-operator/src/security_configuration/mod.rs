@@ -22,7 +22,7 @@ use kube::runtime::{Controller, watcher};
 use crate::Context;
 use crate::kit::finalizer::Finalizer;
 use crate::replaced::reconcile::{self, Shared};
-use crate::replaced::{Error, Kind, Refusal};
+use crate::replaced::{Error, Kind, Refusal, gone_is_deleted, unless_gone};
 
 /// The kind as [`crate::replaced`] sees it.
 pub struct SecurityConfigurations {
@@ -86,23 +86,16 @@ impl Kind for SecurityConfigurations {
         let emr = self.ctx.aws.emr.clone();
         let id = id.to_owned();
         async move {
-            match emr.describe_security_configuration(&id).await {
-                Ok(found) => Ok(Some(found.tags)),
-                Err(error) if error.is_not_found() => Ok(None),
-                Err(error) => Err(error),
-            }
+            Ok(unless_gone(emr.describe_security_configuration(&id))
+                .await?
+                .map(|found| found.tags))
         }
     }
 
     fn delete(&self, id: &str) -> impl Future<Output = Result<(), AwsError>> + Send {
         let emr = self.ctx.aws.emr.clone();
         let id = id.to_owned();
-        async move {
-            match emr.delete_security_configuration(&id).await {
-                Err(error) if error.is_not_found() => Ok(()),
-                other => other,
-            }
-        }
+        async move { gone_is_deleted(emr.delete_security_configuration(&id)).await }
     }
 
     fn users(

@@ -46,7 +46,7 @@ pub mod ttl;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use emr_api::{SparkJobRun, VirtualCluster};
+use emr_api::{SparkJobRun, SparkJobTemplate, VirtualCluster};
 use futures::StreamExt;
 use futures::stream::{self, BoxStream, SelectAll};
 use kube::api::Api;
@@ -69,7 +69,11 @@ type Trigger = (ObjectRef<SparkJobRun>, Lane);
 
 /// Runs the SparkJobRun controller (one watch per watched namespace, or one for all; one fair
 /// queue for all) and the poller until `shutdown` is requested; in-flight reconciles finish first.
-pub async fn run(ctx: Arc<Context>, shutdown: Shutdown) {
+///
+/// The same watch tells the SparkJobTemplate controller which templates the changed runs name
+/// (`templates`): a run that changes or goes may free a previous template. Every SparkJobRun
+/// event is thus received and decoded once, not once more by a watch of that controller.
+pub async fn run(ctx: Arc<Context>, shutdown: Shutdown, templates: TemplateWakes) {
     let config = &ctx.config;
     let cadence = Cadence {
         poll_interval: config.poll_interval,
@@ -94,6 +98,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: Shutdown) {
         let (store, writer) = reflector::store();
         stores.push(store);
         let admission = state.clone();
+        let templates = templates.clone();
         let changes = reflector::reflector(
             writer,
             watcher(api, ctx.watcher_config())
@@ -103,9 +108,15 @@ pub async fn run(ctx: Arc<Context>, shutdown: Shutdown) {
         .scan(Vec::new(), move |listed, event| {
             // The store has applied the event: a freed slot wakes who waits for it.
             admission.admission.observe(&event);
+            let wakes = triggered(listed, event);
+            for template in wakes.iter().filter_map(|wake| wake.template.clone()) {
+                // Err: the template controller has stopped (shutdown); nothing to wake.
+                let _ = templates.unbounded_send(template);
+            }
             futures::future::ready(Some(stream::iter(
-                triggered(listed, event)
+                wakes
                     .into_iter()
+                    .filter_map(|wake| wake.job)
                     .map(|job| (job, Lane::Changes)),
             )))
         })
@@ -222,14 +233,33 @@ pub async fn run(ctx: Arc<Context>, shutdown: Shutdown) {
     tracing::info!("SparkJobRun controller stopped");
 }
 
-/// The objects a watch event asks to reconcile (see [`relist`]); a deleted job needs nothing.
+/// Where the SparkJobRun watch sends the SparkJobTemplates that changed runs name.
+pub type TemplateWakes = futures::channel::mpsc::UnboundedSender<ObjectRef<SparkJobTemplate>>;
+
+/// What one changed job asks for.
+#[derive(Debug, PartialEq)]
+struct Wake {
+    /// The job to reconcile (a deleted job needs nothing).
+    job: Option<ObjectRef<SparkJobRun>>,
+    /// The SparkJobTemplate it names, changed or deleted alike.
+    template: Option<ObjectRef<SparkJobTemplate>>,
+}
+
+/// What a watch event asks for (see [`relist`]).
 fn triggered(
-    listed: &mut Vec<ObjectRef<SparkJobRun>>,
+    listed: &mut Vec<Wake>,
     event: Result<watcher::Event<SparkJobRun>, watcher::Error>,
-) -> Vec<ObjectRef<SparkJobRun>> {
+) -> Vec<Wake> {
     match event {
         Ok(event) => relist::triggered(listed, event, |job, change| {
-            (change == Change::Applied).then(|| ObjectRef::from_obj(&job))
+            let template = job
+                .spec
+                .job_template_ref
+                .as_ref()
+                .zip(job.metadata.namespace.as_deref())
+                .map(|(by, namespace)| ObjectRef::new(&by.name).within(namespace));
+            let job = (change == Change::Applied).then(|| ObjectRef::from_obj(&job));
+            (job.is_some() || template.is_some()).then_some(Wake { job, template })
         }),
         Err(error) => {
             tracing::warn!(%error, "SparkJobRun watch");
@@ -307,7 +337,10 @@ mod tests {
             job("b", "vc", None),
             job("c", "vc", None),
         );
-        let r = |name: &str| ObjectRef::<SparkJobRun>::new(name).within("ns");
+        let r = |name: &str| Wake {
+            job: Some(ObjectRef::new(name).within("ns")),
+            template: None,
+        };
         assert!(triggered(&mut listed, Ok(watcher::Event::Init)).is_empty());
         assert!(triggered(&mut listed, Ok(watcher::Event::InitApply(a))).is_empty());
         assert!(triggered(&mut listed, Ok(watcher::Event::InitApply(b))).is_empty());
@@ -323,6 +356,38 @@ mod tests {
         // A list redone after an error starts afresh.
         assert!(triggered(&mut listed, Ok(watcher::Event::Init)).is_empty());
         assert!(triggered(&mut listed, Ok(watcher::Event::InitDone)).is_empty());
+    }
+
+    #[test]
+    fn a_run_naming_a_template_wakes_it_when_it_changes_and_when_it_goes() {
+        let mut listed = Vec::new();
+        let mut run = job("uses", "vc", None);
+        run.spec.job_template_ref =
+            Some(emr_api::spark_job_run::JobTemplateRef { name: "pi".into() });
+        let template = Some(ObjectRef::<SparkJobTemplate>::new("pi").within("ns"));
+        let changed = triggered(&mut listed, Ok(watcher::Event::Apply(run.clone())));
+        assert_eq!(
+            changed,
+            [Wake {
+                job: Some(ObjectRef::new("uses").within("ns")),
+                template: template.clone(),
+            }]
+        );
+        // Gone: nothing to reconcile, but its template may now be free.
+        assert_eq!(
+            triggered(&mut listed, Ok(watcher::Event::Delete(run.clone()))),
+            [Wake {
+                job: None,
+                template: template.clone(),
+            }]
+        );
+        // Listed: asked for at the list's end, like the jobs.
+        assert!(triggered(&mut listed, Ok(watcher::Event::Init)).is_empty());
+        assert!(triggered(&mut listed, Ok(watcher::Event::InitApply(run))).is_empty());
+        assert_eq!(
+            triggered(&mut listed, Ok(watcher::Event::InitDone))[0].template,
+            template
+        );
     }
 
     #[test]

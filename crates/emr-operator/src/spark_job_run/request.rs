@@ -10,13 +10,17 @@ use emr_api::SparkJobRun;
 use emr_api::labels::{TAG_OBJECT, TAG_UID};
 use emr_api::patterns::MAX_TAG_VALUE;
 use emr_api::spark_job_run::{
-    ApplicationConfiguration, ConfigurationOverrides, JobDriver, LeafConfiguration,
-    MonitoringConfiguration, NestedConfiguration, PersistentAppUi,
+    ApplicationConfiguration, ConfigurationOverrides, LeafConfiguration, MonitoringConfiguration,
+    NestedConfiguration, PersistentAppUi,
 };
 use emr_aws::aws_sdk_emrcontainers::error::BuildError;
 use emr_aws::aws_sdk_emrcontainers::operation::start_job_run::StartJobRunInput;
 use emr_aws::aws_sdk_emrcontainers::types as sdk;
 use kube::ResourceExt;
+
+mod driver;
+
+pub(crate) use driver::job_driver;
 
 /// How many tags the operator adds to every job run ([`TAG_OBJECT`], [`TAG_UID`]); the user's
 /// tags must leave room for them under EMR's limit.
@@ -107,42 +111,13 @@ fn template_id(job: &SparkJobRun) -> Option<String> {
     }
 }
 
-fn job_driver(driver: &JobDriver) -> Result<sdk::JobDriver, BuildError> {
-    let submit = driver
-        .spark_submit_job_driver
-        .as_ref()
-        .map(|d| {
-            sdk::SparkSubmitJobDriver::builder()
-                .entry_point(&d.entry_point)
-                .set_entry_point_arguments(
-                    (!d.entry_point_arguments.is_empty()).then(|| d.entry_point_arguments.clone()),
-                )
-                .set_spark_submit_parameters(d.spark_submit_parameters.clone())
-                .build()
-        })
-        .transpose()?;
-    let sql = driver.spark_sql_job_driver.as_ref().map(|d| {
-        sdk::SparkSqlJobDriver::builder()
-            .set_entry_point(d.entry_point.clone())
-            .set_spark_sql_parameters(d.spark_sql_parameters.clone())
-            .build()
-    });
-    Ok(sdk::JobDriver::builder()
-        .set_spark_submit_job_driver(submit)
-        .set_spark_sql_job_driver(sql)
-        .build())
-}
-
 fn configuration_overrides(
     overrides: &ConfigurationOverrides,
 ) -> Result<sdk::ConfigurationOverrides, BuildError> {
-    let application = overrides
-        .application_configuration
-        .iter()
-        .map(application_configuration)
-        .collect::<Result<Vec<_>, _>>()?;
     Ok(sdk::ConfigurationOverrides::builder()
-        .set_application_configuration((!application.is_empty()).then_some(application))
+        .set_application_configuration(application_configurations(
+            &overrides.application_configuration,
+        )?)
         .set_monitoring_configuration(
             overrides
                 .monitoring_configuration
@@ -155,7 +130,18 @@ fn configuration_overrides(
 
 // The CRD spells EMR's recursive Configuration as three levels; each maps onto the same SDK type.
 
-pub(crate) fn application_configuration(
+/// A run's or a template's applicationConfiguration; an empty list is left out.
+pub(crate) fn application_configurations(
+    list: &[ApplicationConfiguration],
+) -> Result<Option<Vec<sdk::Configuration>>, BuildError> {
+    let converted = list
+        .iter()
+        .map(application_configuration)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((!converted.is_empty()).then_some(converted))
+}
+
+fn application_configuration(
     c: &ApplicationConfiguration,
 ) -> Result<sdk::Configuration, BuildError> {
     let nested = c

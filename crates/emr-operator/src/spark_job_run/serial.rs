@@ -1,5 +1,5 @@
-//! What this process knows of each object beyond its watch cache: the newest copy it has read or
-//! written, or that the cache's copy was refused as out of date. (The fair queue already runs one
+//! What this process knows of each object beyond its watch cache: the resource version of the
+//! newest copy it has read or written, or that the cache's copy was refused as out of date. (The fair queue already runs one
 //! reconcile per object at a time; the lock here is a second guard that costs nothing.)
 //!
 //! The watch cache lags behind the operator's own writes. A reconcile triggered by the very watch
@@ -24,10 +24,12 @@ type Slot = Arc<tokio::sync::Mutex<Option<BeyondCache>>>;
 pub type SerialGuard = OwnedMutexGuard<Option<BeyondCache>>;
 
 /// What this process knows of an object that its watch cache may not show yet.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BeyondCache {
-    /// The newest copy it has read or written.
-    Version(Box<SparkJobRun>),
+    /// The resource version of the newest copy it has read or written. Only the version: a
+    /// reconcile that finds the cache behind reads the object anyway, and in a burst thousands
+    /// of writes wait for their watch event at once, so a whole copy each would be a second cache.
+    Version(String),
     /// The apiserver refused a write made from the cache's copy as out of date, and no newer copy
     /// was read. The watch may be down (an apiserver restart), so the cache cannot be waited for.
     Stale,
@@ -49,7 +51,7 @@ pub fn copy_to_use(cached: &SparkJobRun, known: Option<&BeyondCache>) -> WhichCo
     match known {
         Some(BeyondCache::Stale) => WhichCopy::ReadFresh,
         Some(BeyondCache::Version(newest))
-            if newest.resource_version() != cached.resource_version() =>
+            if cached.metadata.resource_version.as_ref() != Some(newest) =>
         {
             WhichCopy::ReadFresh
         }
@@ -74,10 +76,13 @@ pub fn remember(cached: &SparkJobRun, ending: Ending<'_>) -> Option<BeyondCache>
     } else if ending.refused {
         Some(BeyondCache::Stale)
     } else if ending.last.resource_version() != cached.resource_version() {
-        // Trimmed like the cache's copies: this one stands in for them until they catch up.
-        Some(BeyondCache::Version(Box::new(crate::lean::trimmed(
-            ending.last.clone(),
-        ))))
+        // A copy without a version (never from the apiserver) cannot be waited for: read afresh.
+        Some(
+            ending
+                .last
+                .resource_version()
+                .map_or(BeyondCache::Stale, BeyondCache::Version),
+        )
     } else {
         None
     }
@@ -149,7 +154,7 @@ mod tests {
     }
 
     fn version(v: &str) -> BeyondCache {
-        BeyondCache::Version(Box::new(job(v)))
+        BeyondCache::Version(v.to_owned())
     }
 
     fn ending(last: &SparkJobRun, gone: bool, refused: bool) -> Ending<'_> {
@@ -186,10 +191,17 @@ mod tests {
     #[test]
     fn only_what_the_cache_has_not_shown_is_remembered() {
         assert!(remember(&job("5"), ending(&job("5"), false, false)).is_none());
-        assert!(matches!(
+        assert_eq!(
             remember(&job("5"), ending(&job("6"), false, false)),
-            Some(BeyondCache::Version(j)) if j.metadata.resource_version.as_deref() == Some("6")
-        ));
+            Some(version("6"))
+        );
+        // A copy with no version cannot be recognised in the cache later: read afresh.
+        let mut unversioned = job("6");
+        unversioned.metadata.resource_version = None;
+        assert_eq!(
+            remember(&job("5"), ending(&unversioned, false, false)),
+            Some(BeyondCache::Stale)
+        );
         assert!(remember(&job("5"), ending(&job("6"), true, false)).is_none());
         // A refused write: the cache's copy is out of date even if nothing newer was read.
         assert!(matches!(
@@ -221,9 +233,7 @@ mod tests {
         *held = Some(version("6"));
         drop(held);
         let seen = waiter.await.unwrap();
-        assert!(
-            matches!(seen, Some(BeyondCache::Version(j)) if j.metadata.resource_version.as_deref() == Some("6"))
-        );
+        assert_eq!(seen, Some(version("6")));
 
         // `a` still remembers version 6, so its slot stays; cleared, it goes.
         serial.release(&a);

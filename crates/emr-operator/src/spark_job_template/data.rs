@@ -4,12 +4,12 @@
 use std::collections::HashMap;
 
 use emr_api::spark_job_template::{
-    JobTemplateData, TemplateConfigurationOverrides, TemplateJobDriver, TemplateParameterType,
+    JobTemplateData, TemplateConfigurationOverrides, TemplateParameterType,
 };
 use emr_aws::aws_sdk_emrcontainers::error::BuildError;
 use emr_aws::aws_sdk_emrcontainers::types as sdk;
 
-use crate::spark_job_run::request::application_configuration;
+use crate::spark_job_run::request::{application_configurations, job_driver};
 
 pub fn job_template_data(data: &JobTemplateData) -> Result<sdk::JobTemplateData, BuildError> {
     let parameters: HashMap<String, sdk::TemplateParameterConfiguration> = data
@@ -45,40 +45,9 @@ pub fn job_template_data(data: &JobTemplateData) -> Result<sdk::JobTemplateData,
         .build()
 }
 
-fn job_driver(driver: &TemplateJobDriver) -> Result<sdk::JobDriver, BuildError> {
-    let submit = driver
-        .spark_submit_job_driver
-        .as_ref()
-        .map(|d| {
-            sdk::SparkSubmitJobDriver::builder()
-                .entry_point(&d.entry_point)
-                .set_entry_point_arguments(
-                    (!d.entry_point_arguments.is_empty()).then(|| d.entry_point_arguments.clone()),
-                )
-                .set_spark_submit_parameters(d.spark_submit_parameters.clone())
-                .build()
-        })
-        .transpose()?;
-    let sql = driver.spark_sql_job_driver.as_ref().map(|d| {
-        sdk::SparkSqlJobDriver::builder()
-            .set_entry_point(d.entry_point.clone())
-            .set_spark_sql_parameters(d.spark_sql_parameters.clone())
-            .build()
-    });
-    Ok(sdk::JobDriver::builder()
-        .set_spark_submit_job_driver(submit)
-        .set_spark_sql_job_driver(sql)
-        .build())
-}
-
 fn configuration_overrides(
     o: &TemplateConfigurationOverrides,
 ) -> Result<sdk::ParametricConfigurationOverrides, BuildError> {
-    let application = o
-        .application_configuration
-        .iter()
-        .map(application_configuration)
-        .collect::<Result<Vec<_>, _>>()?;
     let monitoring = o.monitoring_configuration.as_ref().map(|m| {
         sdk::ParametricMonitoringConfiguration::builder()
             .set_persistent_app_ui(m.persistent_app_ui.clone())
@@ -98,7 +67,7 @@ fn configuration_overrides(
             .build()
     });
     Ok(sdk::ParametricConfigurationOverrides::builder()
-        .set_application_configuration((!application.is_empty()).then_some(application))
+        .set_application_configuration(application_configurations(&o.application_configuration)?)
         .set_monitoring_configuration(monitoring)
         .build())
 }
@@ -106,6 +75,80 @@ fn configuration_overrides(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spark_job_run::request::start_job_run_input;
+
+    /// What a run and a template with the same driver and classifications send: the same
+    /// JobDriver and applicationConfiguration (one conversion serves both).
+    fn both_send(
+        driver: serde_json::Value,
+    ) -> [(sdk::JobDriver, Option<Vec<sdk::Configuration>>); 2] {
+        let classifications = serde_json::json!([{"classification": "spark-defaults",
+            "properties": {"spark.executor.instances": "2"},
+            "configurations": [{"classification": "export", "properties": {}}]}]);
+        let run: emr_api::SparkJobRun = serde_json::from_value(serde_json::json!({
+            "apiVersion": "emr-on-eks.dev/v1alpha1", "kind": "SparkJobRun",
+            "metadata": {"name": "pi", "namespace": "spark-a", "uid": "u"},
+            "spec": {"virtualCluster": {"name": "team-a"},
+                "executionRoleArn": "arn:aws:iam::123456789012:role/r",
+                "releaseLabel": "emr-7.2.0-latest", "jobDriver": driver,
+                "configurationOverrides": {"applicationConfiguration": classifications}}
+        }))
+        .unwrap();
+        let data: JobTemplateData = serde_json::from_value(serde_json::json!({
+            "executionRoleArn": "arn:aws:iam::123456789012:role/r",
+            "releaseLabel": "emr-7.2.0-latest", "jobDriver": driver,
+            "configurationOverrides": {"applicationConfiguration": classifications}
+        }))
+        .unwrap();
+        let run = start_job_run_input(&run, "vc1", 1).unwrap();
+        let template = job_template_data(&data).unwrap();
+        [
+            (
+                run.job_driver().unwrap().clone(),
+                run.configuration_overrides()
+                    .map(|o| o.application_configuration().to_vec()),
+            ),
+            (
+                template.job_driver().unwrap().clone(),
+                template
+                    .configuration_overrides()
+                    .map(|o| o.application_configuration().to_vec()),
+            ),
+        ]
+    }
+
+    #[test]
+    fn runs_and_templates_send_a_driver_alike() {
+        let [run, template] = both_send(serde_json::json!({"sparkSubmitJobDriver": {
+            "entryPoint": "s3://b/app.py", "entryPointArguments": ["--day", "1"],
+            "sparkSubmitParameters": "--conf spark.executor.instances=2"}}));
+        assert_eq!(run, template);
+        let submit = run.0.spark_submit_job_driver().unwrap();
+        assert_eq!(submit.entry_point_arguments(), ["--day", "1"]);
+        assert_eq!(
+            submit.spark_submit_parameters(),
+            Some("--conf spark.executor.instances=2")
+        );
+        let classes = run.1.unwrap();
+        assert_eq!(classes[0].classification(), "spark-defaults");
+        // An empty map or list is left out, not sent empty.
+        assert_eq!(classes[0].configurations()[0].properties(), None);
+
+        // No arguments: the list is left out, not sent empty.
+        let [run, template] =
+            both_send(serde_json::json!({"sparkSubmitJobDriver": {"entryPoint": "s3://b/a.py"}}));
+        assert_eq!(run, template);
+        let submit = run.0.spark_submit_job_driver().unwrap();
+        assert_eq!(submit.entry_point_arguments, None);
+
+        let [run, template] = both_send(serde_json::json!({"sparkSqlJobDriver": {
+            "entryPoint": "s3://b/q.sql", "sparkSqlParameters": "--conf a=b"}}));
+        assert_eq!(run, template);
+        let sql = run.0.spark_sql_job_driver().unwrap();
+        assert_eq!(sql.entry_point(), Some("s3://b/q.sql"));
+        assert_eq!(sql.spark_sql_parameters(), Some("--conf a=b"));
+        assert!(run.0.spark_submit_job_driver().is_none());
+    }
 
     #[test]
     fn the_spec_maps_field_by_field() {

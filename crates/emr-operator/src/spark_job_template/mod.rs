@@ -14,16 +14,16 @@ use emr_api::labels::SPARK_JOB_TEMPLATE_FINALIZER;
 use emr_api::spark_job_template::{SparkJobTemplateStatus, reasons};
 use emr_api::{SparkJobRun, SparkJobTemplate, VirtualCluster};
 use emr_aws::{AwsError, CreateEmrObject, CreatedEmrObject};
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
+use kube::runtime::Controller;
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::{Controller, watcher};
 
 use crate::Context;
 use crate::kit::finalizer::Finalizer;
 use crate::replaced::reconcile::{self, Shared};
-use crate::replaced::{Error, Kind, Refusal};
+use crate::replaced::{Error, Kind, Refusal, gone_is_deleted, unless_gone};
 
 pub use users::template_users;
 
@@ -112,23 +112,16 @@ impl Kind for JobTemplates {
         let emr = self.ctx.aws.emr.clone();
         let id = id.to_owned();
         async move {
-            match emr.describe_job_template(&id).await {
-                Ok(template) => Ok(Some(template.tags)),
-                Err(error) if error.is_not_found() => Ok(None),
-                Err(error) => Err(error),
-            }
+            Ok(unless_gone(emr.describe_job_template(&id))
+                .await?
+                .map(|found| found.tags))
         }
     }
 
     fn delete(&self, id: &str) -> impl Future<Output = Result<(), AwsError>> + Send {
         let emr = self.ctx.aws.emr.clone();
         let id = id.to_owned();
-        async move {
-            match emr.delete_job_template(&id).await {
-                Err(error) if error.is_not_found() => Ok(()),
-                other => other,
-            }
-        }
+        async move { gone_is_deleted(emr.delete_job_template(&id)).await }
     }
 
     fn users(
@@ -140,6 +133,7 @@ impl Kind for JobTemplates {
         let api: Api<SparkJobRun> = Api::namespaced(self.ctx.client.clone(), &namespace);
         let id = id.to_owned();
         let name = object.name_any();
+        let template = name.clone();
         async move {
             let runs = api
                 .list(&ListParams::default())
@@ -150,7 +144,7 @@ impl Kind for JobTemplates {
                     action: "list SparkJobRuns",
                     source,
                 })?;
-            Ok(template_users(&runs.items, &id))
+            Ok(template_users(&runs.items, &template, &id))
         }
     }
 }
@@ -187,39 +181,29 @@ fn binding_refusal(template: &SparkJobTemplate, vc: Option<&VirtualCluster>) -> 
     None
 }
 
-/// Runs the controller until `shutdown` completes.
-pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
-    let client = ctx.client.clone();
-    let controller = Controller::new(
-        Api::<SparkJobTemplate>::all(client.clone()),
-        ctx.watcher_config(),
-    );
-    let store = controller.store();
+/// Runs the controller until `shutdown` completes. `runs` names the templates of SparkJobRuns
+/// that changed or went (a finished run may free a previous template); it comes from the
+/// SparkJobRun controller's watch, so the runs are not watched a second time here.
+pub async fn run(
+    ctx: Arc<Context>,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+    runs: impl Stream<Item = ObjectRef<SparkJobTemplate>> + Send + 'static,
+) {
     let shared = Shared::new(JobTemplates { ctx: ctx.clone() });
-    // A run that changes (above all, finishes) may free a previous template: its template is
-    // looked at again.
-    controller
-        .watches(
-            Api::<SparkJobRun>::all(client),
-            watcher::Config::default().any_semantic(),
-            move |run: SparkJobRun| {
-                let name = run.spec.job_template_ref.as_ref()?.name.clone();
-                let namespace = run.namespace()?;
-                let found = store.get(&ObjectRef::new(&name).within(&namespace))?;
-                Some(ObjectRef::from_obj(found.as_ref()))
-            },
-        )
-        .with_config(
-            kube::runtime::controller::Config::default().concurrency(ctx.config.concurrency),
-        )
-        .graceful_shutdown_on(shutdown)
-        .run(reconcile::run, reconcile::error_policy, shared)
-        .for_each(|result| async move {
-            if let Err(error) = result {
-                tracing::debug!(%error, "sparkjobtemplate controller event");
-            }
-        })
-        .await;
+    Controller::new(
+        Api::<SparkJobTemplate>::all(ctx.client.clone()),
+        ctx.watcher_config(),
+    )
+    .reconcile_on(runs)
+    .with_config(kube::runtime::controller::Config::default().concurrency(ctx.config.concurrency))
+    .graceful_shutdown_on(shutdown)
+    .run(reconcile::run, reconcile::error_policy, shared)
+    .for_each(|result| async move {
+        if let Err(error) = result {
+            tracing::debug!(%error, "sparkjobtemplate controller event");
+        }
+    })
+    .await;
 }
 
 #[cfg(test)]

@@ -5,20 +5,28 @@ use emr_api::condition;
 use emr_api::spark_job_run::condition_types::{FAILED, SUCCEEDED};
 use kube::ResourceExt;
 
-/// The unfinished runs (`namespace/name`) that were started from template `id` or name it in
-/// spec.jobTemplateId. A run is finished once Succeeded or Failed is True (a run waiting to be
-/// resubmitted is not: its next attempt resolves its template again).
-pub fn template_users(runs: &[SparkJobRun], id: &str) -> Vec<String> {
+/// The unfinished runs (`namespace/name`) that were started from template `id`, name it in
+/// spec.jobTemplateId, or name SparkJobTemplate `template` in spec.jobTemplateRef and have not
+/// recorded a template yet: such a run may have resolved `id` already and be on its way to
+/// StartJobRun (a first attempt is recorded only with EMR's answer), so `id` is kept for it.
+/// A run is finished once Succeeded or Failed is True (a run waiting to be resubmitted is not:
+/// its next attempt resolves its template again).
+pub fn template_users(runs: &[SparkJobRun], template: &str, id: &str) -> Vec<String> {
     runs.iter()
         .filter(|run| {
             let status = run.status.as_ref();
-            let started_from = status.and_then(|s| s.job_template_id.as_deref()) == Some(id);
+            let recorded = status.and_then(|s| s.job_template_id.as_deref());
+            let started_from = recorded == Some(id);
             let names = run.spec.job_template_id.as_deref() == Some(id);
+            let may_have_resolved = recorded.is_none()
+                && run.spec.job_template_ref.as_ref().map(|r| r.name.as_str()) == Some(template);
             let finished = status.is_some_and(|s| {
                 condition::is_true(&s.conditions, SUCCEEDED)
                     || condition::is_true(&s.conditions, FAILED)
             });
-            (started_from || names) && !finished && run.metadata.deletion_timestamp.is_none()
+            (started_from || names || may_have_resolved)
+                && !finished
+                && run.metadata.deletion_timestamp.is_none()
         })
         .map(|run| format!("{}/{}", run.namespace().unwrap_or_default(), run.name_any()))
         .collect()
@@ -64,11 +72,28 @@ mod tests {
             run("newer", json!({"jobTemplateId": "new"}), None),
             run("by-id", json!({}), Some("old")),
             run("not-started", json!({}), None),
+            run(
+                "refused",
+                json!({"conditions": [{"type": "Failed", "status": "True", "reason": "x",
+                    "message": "", "lastTransitionTime": "2026-01-01T00:00:00Z"}]}),
+                None,
+            ),
         ];
+        // Of another SparkJobTemplate: only what names the id.
         assert_eq!(
-            template_users(&runs, "old"),
+            template_users(&runs, "other", "old"),
             vec!["ns/running", "ns/recorded", "ns/by-id"]
         );
-        assert_eq!(template_users(&runs, "new"), vec!["ns/newer"]);
+        assert_eq!(template_users(&runs, "other", "new"), vec!["ns/newer"]);
+        // Of the one the runs reference: a run that has not recorded a template may hold any
+        // of its ids on its way to StartJobRun; a finished one holds none.
+        assert_eq!(
+            template_users(&runs, "t", "old"),
+            vec!["ns/running", "ns/recorded", "ns/by-id", "ns/not-started"]
+        );
+        assert_eq!(
+            template_users(&runs, "t", "new"),
+            vec!["ns/newer", "ns/not-started"]
+        );
     }
 }

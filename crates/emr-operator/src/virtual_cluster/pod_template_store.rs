@@ -7,8 +7,12 @@ use emr_api::condition::{self, Condition, ConditionStatus};
 use emr_api::virtual_cluster::condition_types::POD_TEMPLATE_STORE;
 use emr_api::{VirtualClusterSpec, VirtualClusterStatus};
 
+use crate::spark_job_run::pod_templates::Store;
+
 pub const SAME_ACCOUNT: &str = "SameAccount";
 pub const OTHER_ACCOUNT: &str = "OtherAccount";
+/// The store cannot be used: every job with an inline template would fail on it.
+pub const INVALID_STORE: &str = "InvalidPodTemplateStore";
 
 /// Sets (or, without a store, removes) the condition in `status`.
 pub fn set_condition(
@@ -22,6 +26,20 @@ pub fn set_condition(
     };
     let uri = &store.s3_uri;
     let own = status.account_id.as_deref();
+    // Said here too, not only on each job that would fail on it.
+    if let Err(error) = Store::parse(store, own) {
+        condition::set(
+            &mut status.conditions,
+            Condition::new(
+                POD_TEMPLATE_STORE,
+                ConditionStatus::False,
+                INVALID_STORE,
+                format!("spec.{error}: jobs with inline pod templates fail until it is fixed"),
+                generation,
+            ),
+        );
+        return;
+    }
     let (reason, message) = match (store.expected_bucket_owner.as_deref(), own) {
         (Some(owner), Some(own)) if owner != own => (
             OTHER_ACCOUNT,
@@ -86,6 +104,26 @@ mod tests {
         let c = condition::find(&s.conditions, POD_TEMPLATE_STORE).unwrap();
         assert_eq!(c.reason, SAME_ACCOUNT);
         assert!(c.message.contains("123456789012"), "{}", c.message);
+    }
+
+    #[test]
+    fn a_store_the_jobs_could_not_use_is_reported_on_the_virtual_cluster() {
+        let mut s = status();
+        let bad = spec(json!({"s3Uri": "s3://b/${env:HOME}/"}));
+        set_condition(&mut s, &bad, Some(1));
+        let c = condition::find(&s.conditions, POD_TEMPLATE_STORE).unwrap();
+        assert_eq!(c.status, ConditionStatus::False);
+        assert_eq!(c.reason, INVALID_STORE);
+        assert!(
+            c.message.starts_with("spec.podTemplateStore.s3Uri"),
+            "{}",
+            c.message
+        );
+        let key_without_kms = spec(json!({"s3Uri": "s3://b/p/", "kmsKeyId": "alias/k"}));
+        set_condition(&mut s, &key_without_kms, Some(2));
+        let c = condition::find(&s.conditions, POD_TEMPLATE_STORE).unwrap();
+        assert_eq!(c.reason, INVALID_STORE);
+        assert!(c.message.contains("kmsKeyId"), "{}", c.message);
     }
 
     #[test]

@@ -66,6 +66,8 @@ pub struct Reconcile<'a> {
     looked_up: Option<Lookup>,
     /// The EMR job template spec.jobTemplateRef resolved to in this reconcile.
     resolved_template: Option<String>,
+    /// EMR's answer for that template, so checking its role does not describe it again.
+    described_template: Option<emr_aws::JobTemplateInfo>,
     /// A first attempt decided and not written before its StartJobRun (see
     /// [`decide`](super::decide)'s doc): the status the answer's status is built on.
     unwritten: Option<SparkJobRunStatus>,
@@ -92,6 +94,7 @@ impl<'a> Reconcile<'a> {
             gone: false,
             looked_up: None,
             resolved_template: None,
+            described_template: None,
             unwritten: None,
         }
     }

@@ -8,6 +8,7 @@ use emr_api::spark_job_run::{SparkJobRunStatus, reasons};
 use super::Reconcile;
 use super::submit::Refusal;
 use crate::spark_job_run::error::Error;
+use crate::spark_job_run::pod_templates::select;
 use crate::spark_job_run::preflight::{self, Verdict, cache::Lookup};
 use crate::spark_job_run::{conditions, text};
 
@@ -39,13 +40,8 @@ impl Reconcile<'_> {
     /// Why StartJobRun must not be sent (yet) given the namespace's limits, if so. A job in a
     /// raw virtual cluster id has no namespace the operator knows, and is not checked.
     pub(super) async fn namespace_refusal(&mut self) -> Result<Option<Refusal>, Error> {
-        let Some(namespace) = self
-            .lookup()
-            .await?
-            .virtual_cluster
-            .as_ref()
-            .map(|vc| vc.spec.namespace.name.clone())
-        else {
+        let vc = self.lookup().await?.virtual_cluster.clone();
+        let Some(namespace) = vc.as_ref().map(|vc| vc.spec.namespace.name.clone()) else {
             return Ok(None);
         };
         let rules = match self.state.namespace_limits.rules(&namespace).await {
@@ -59,7 +55,8 @@ impl Reconcile<'_> {
             }
             Lookup::Rules(rules) => rules,
         };
-        let refusal = match preflight::check(&self.job.spec, &rules) {
+        let templates = select::choose(&self.job.spec, vc.as_ref());
+        let refusal = match preflight::check(&self.job.spec, &templates, &rules) {
             Verdict::Fits { warnings } => {
                 for warning in warnings {
                     self.ctx()

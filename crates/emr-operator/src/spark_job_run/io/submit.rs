@@ -2,6 +2,9 @@
 //! StartJobRun with the attempt's client token, the order that makes a second job run
 //! impossible; and what may stop it first (a job template's role, IAM, a stray run of another
 //! attempt).
+//!
+//! One file of about 400 lines on purpose: the order of its steps is the argument that a crash
+//! anywhere never makes a second job run, and it is read top to bottom as one.
 
 use std::time::Duration;
 
@@ -249,7 +252,16 @@ impl Reconcile<'_> {
             Ok(None) => return Ok(None),
             Err(refusal) => return Ok(Some(refusal)),
         };
-        let template = match self.ctx().aws.emr.describe_job_template(&template_id).await {
+        // A jobTemplateRef was described while resolving it; a raw jobTemplateId is described here.
+        let described = self
+            .described_template
+            .take()
+            .filter(|_| self.resolved_template.as_deref() == Some(template_id.as_str()));
+        let answer = match described {
+            Some(template) => Ok(template),
+            None => self.ctx().aws.emr.describe_job_template(&template_id).await,
+        };
+        let template = match answer {
             Ok(template) => template,
             Err(error) if error.is_not_found() => {
                 return Ok(Some(Refusal::Refused {

@@ -110,6 +110,7 @@ impl Reconcile<'_> {
             ));
         }
         self.resolved_template = Some(id.clone());
+        self.described_template = Some(emr);
         Ok(Ok(Some(id)))
     }
 

@@ -6,6 +6,8 @@ use std::collections::BTreeSet;
 use emr_api::pod_template::{PodRole, PodTemplate};
 use emr_api::{SparkJobRunSpec, VirtualCluster};
 
+use crate::spark_job_run::preflight::spark_conf::SparkConf;
+
 /// Where a chosen template is written.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Origin {
@@ -60,9 +62,16 @@ pub fn hand_set_roles(spec: &SparkJobRunSpec) -> BTreeSet<PodRole> {
         submit.into_iter().chain(sql)
     });
     let texts: Vec<&str> = properties.map(String::as_str).chain(parameters).collect();
+    // Also as spark-submit reads the parameters: quotes inside a word
+    // (`spark.kubernetes.driver.pod''TemplateFile`) hide the name from a plain search (and
+    // from the CRD's CEL rule) but not from the shell EMR hands them to.
+    let resolved = SparkConf::of(spec);
     PodRole::ALL
         .into_iter()
-        .filter(|role| texts.iter().any(|t| t.contains(role.spark_property())))
+        .filter(|role| {
+            texts.iter().any(|t| t.contains(role.spark_property()))
+                || resolved.get(role.spark_property()).is_some()
+        })
         .collect()
 }
 
@@ -196,6 +205,28 @@ mod tests {
         }));
         assert_eq!(hand_set_roles(&job), BTreeSet::from([PodRole::Driver]));
         assert!(conflict(&job).is_some());
+    }
+
+    #[test]
+    fn a_file_property_hidden_by_shell_quotes_is_still_hand_set() {
+        for parameters in [
+            "--conf spark.kubernetes.driver.pod''TemplateFile=s3://b/d.yaml",
+            "--conf \"spark.kubernetes.driver.podTemplate\"File=s3://b/d.yaml",
+            "--conf=spark.kubernetes.driver.pod\"\"TemplateFile=s3://b/d.yaml",
+        ] {
+            let job = spec(json!({
+                "jobDriver": {"sparkSubmitJobDriver": {
+                    "entryPoint": "local:///pi.py", "sparkSubmitParameters": parameters
+                }},
+                "podTemplates": {"driver": {"spec": {}}}
+            }));
+            assert_eq!(
+                hand_set_roles(&job),
+                BTreeSet::from([PodRole::Driver]),
+                "{parameters}"
+            );
+            assert!(conflict(&job).is_some(), "{parameters}");
+        }
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //! operator, so a URI recorded in any status keeps naming the bytes it was recorded for.
 
 use emr_api::pod_template::{PodTemplateStore, ServerSideEncryption};
-use emr_aws::s3::{Encryption, ObjectRef, PutObject};
+use emr_aws::s3::{Encryption, ObjectRef, PutObject, Stored};
 use emr_aws::{AwsError, S3};
+use sha2::{Digest, Sha256};
 
 use super::render::Rendered;
 
@@ -25,7 +26,14 @@ pub enum StoreError {
     NotAnS3Uri(String),
     #[error("podTemplateStore.kmsKeyId is set but sse is not aws:kms")]
     KeyWithoutKms,
+    #[error(
+        "podTemplateStore.s3Uri {0:?} has {1:?} in its prefix, which Spark or Hadoop would read as something else than the object's key"
+    )]
+    UnsafeCharacter(String, char),
 }
+
+/// Characters a store prefix may not have (see [`Store::parse`]).
+const UNSAFE_IN_PREFIX: [char; 6] = ['$', '{', '}', '#', '?', '\\'];
 
 /// What [`ensure`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,6 +42,9 @@ pub enum UploadOutcome {
     Uploaded,
     /// HeadObject found it: an earlier run (or an earlier try of this one) wrote it.
     AlreadyPresent,
+    /// An object of that name was there without the template's SHA-256 (written by someone
+    /// else, or by an operator before it recorded checksums): PutObject wrote the template over it.
+    Replaced,
 }
 
 impl UploadOutcome {
@@ -42,6 +53,7 @@ impl UploadOutcome {
         match self {
             UploadOutcome::Uploaded => "uploaded",
             UploadOutcome::AlreadyPresent => "already_present",
+            UploadOutcome::Replaced => "replaced",
         }
     }
 }
@@ -60,6 +72,12 @@ impl Store {
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         if bucket.is_empty() || prefix.contains("//") || prefix.starts_with('/') {
             return Err(StoreError::NotAnS3Uri(store.s3_uri.clone()));
+        }
+        // The URI reaches Spark as a property value, where `${...}` is substituted (`${env:X}`,
+        // `${spark.x}`), and Hadoop reads it as a URI, where `#` and `?` end the path: Spark
+        // would then read another object than the one written.
+        if let Some(c) = prefix.chars().find(|c| UNSAFE_IN_PREFIX.contains(c)) {
+            return Err(StoreError::UnsafeCharacter(store.s3_uri.clone(), c));
         }
         let prefix = if prefix.is_empty() || prefix.ends_with('/') {
             prefix.to_owned()
@@ -101,24 +119,39 @@ impl Store {
 }
 
 /// Makes sure the rendered template is in the store: HeadObject, then PutObject only if it is
-/// missing. Repeating it (after a crash, a retry, for another job) writes nothing new.
+/// missing or S3 does not vouch for its content. Repeating it (after a crash, a retry, for
+/// another job) writes nothing new.
+///
+/// The name alone proves nothing: anyone who may write under the prefix (a job role with
+/// `s3:PutObject` on its bucket) can put other bytes under a template's name before or after
+/// the operator. So an object counts as present only when the SHA-256 S3 keeps for it (written
+/// with the object, checked by S3) is the template's; anything else is written over. Nothing
+/// stops a later overwrite: the store's prefix must be the operator's alone (README).
 pub async fn ensure(
     s3: &S3,
     store: &Store,
     rendered: &Rendered,
 ) -> Result<UploadOutcome, AwsError> {
     let object = store.object(&rendered.sha256);
-    if s3.object_exists(&object).await? {
-        return Ok(UploadOutcome::AlreadyPresent);
-    }
+    let digest = Sha256::digest(&rendered.yaml).to_vec();
+    let outcome = match s3.stored_sha256(&object).await? {
+        Stored::Present {
+            sha256: Some(stored),
+        } if stored == digest => {
+            return Ok(UploadOutcome::AlreadyPresent);
+        }
+        Stored::Absent => UploadOutcome::Uploaded,
+        Stored::Present { .. } => UploadOutcome::Replaced,
+    };
     s3.put_object(PutObject {
         object,
         body: rendered.yaml.clone(),
         content_type: "application/yaml".into(),
         encryption: store.encryption.clone(),
+        sha256: Some(digest),
     })
     .await?;
-    Ok(UploadOutcome::Uploaded)
+    Ok(outcome)
 }
 
 #[cfg(test)]
@@ -179,5 +212,24 @@ mod tests {
         for uri in ["bucket/p", "s3:///p", "s3://b//p", "https://b/p"] {
             assert!(Store::parse(&store(uri), None).is_err(), "{uri}");
         }
+        // What Spark would substitute or Hadoop would cut: the job would read another key.
+        for uri in [
+            "s3://b/${env:HOME}/",
+            "s3://b/p{x}/",
+            "s3://b/a#b/",
+            "s3://b/a?b/",
+            "s3://b/a\\b/",
+        ] {
+            assert!(
+                matches!(
+                    Store::parse(&store(uri), None),
+                    Err(StoreError::UnsafeCharacter(..))
+                ),
+                "{uri}"
+            );
+        }
+        // Unicode and S3's other characters are keys like any other.
+        let ok = Store::parse(&store("s3://b/équipe=a/dt=2026-11-30/"), None).unwrap();
+        assert_eq!(ok.uri("h"), "s3://b/équipe=a/dt=2026-11-30/h.yaml");
     }
 }

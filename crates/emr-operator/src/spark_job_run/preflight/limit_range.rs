@@ -15,6 +15,7 @@ use kube::ResourceExt;
 
 use super::pods::{Container, Role, Sourced};
 use super::quantity;
+use super::template::TemplatePod;
 
 /// The two resources Spark sets on its containers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,15 +65,34 @@ pub struct Bounds {
     pub limit: Option<Sourced>,
 }
 
-/// A Spark container as admitted: per resource, its request and limit.
+/// A Spark container (or a whole pod) as admitted: per resource, its request and limit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Admitted {
     pub role: Role,
+    /// `None`: Spark's own container. Else what it is, for messages: a pod template's
+    /// container, or the pod as a whole.
+    pub who: Option<String>,
     pub cpu: Bounds,
     pub memory: Bounds,
 }
 
 impl Admitted {
+    /// How messages name it: `executor`, `executor spec.podTemplates.executor.spec.containers[1] (x)`.
+    fn label(&self) -> String {
+        match &self.who {
+            None => self.role.as_str().to_owned(),
+            Some(who) => format!("{} {who}", self.role.as_str()),
+        }
+    }
+
+    /// The Spark property that sets this resource's limit, for Spark's own container only.
+    fn limit_property(&self, resource: Resource) -> Option<String> {
+        match self.who {
+            None => resource.limit_property(self.role),
+            Some(_) => None,
+        }
+    }
+
     pub fn of(&self, resource: Resource) -> &Bounds {
         match resource {
             Resource::Cpu => &self.cpu,
@@ -149,11 +169,63 @@ fn item_of(owner: String, item: &LimitRangeItem) -> Option<Item> {
 }
 
 /// The container as the apiserver admits it, and every rule it breaks (one line each, naming
-/// the Spark property, the value and the limit).
+/// the Spark property, the value and the limit). Spark's container is the pod's only one
+/// here, so `Pod` items are checked on it too.
 pub fn admit(container: &Container, limit_ranges: &[LimitRange]) -> (Admitted, Vec<String>) {
-    let role = container.role;
-    let mut admitted = Admitted {
-        role,
+    let items = items(limit_ranges);
+    let mut admitted = spark_container(container);
+    fill_defaults(&mut admitted, &items);
+    let mut problems = Vec::new();
+    check(&admitted, &items, None, &mut problems);
+    (admitted, problems)
+}
+
+/// The pod of Spark's container and a pod template's other containers, as the apiserver admits
+/// it: each container against the `Container` items, the pod's totals against the `Pod` items.
+/// Returns the totals (what a quota counts) and every rule broken.
+pub fn admit_pod(
+    container: &Container,
+    template: &TemplatePod,
+    limit_ranges: &[LimitRange],
+) -> (Admitted, Vec<String>) {
+    if template.extras.is_empty() {
+        return admit(container, limit_ranges);
+    }
+    let items = items(limit_ranges);
+    let mut problems = Vec::new();
+    let mut spark = spark_container(container);
+    fill_defaults(&mut spark, &items);
+    check(&spark, &items, Some(false), &mut problems);
+    let mut total = spark;
+    let mut inits = Vec::new();
+    for extra in &template.extras {
+        let mut admitted = Admitted {
+            role: container.role,
+            who: Some(extra.field.clone()),
+            cpu: extra.cpu.clone(),
+            memory: extra.memory.clone(),
+        };
+        fill_defaults(&mut admitted, &items);
+        check(&admitted, &items, Some(false), &mut problems);
+        if extra.init {
+            inits.push(admitted);
+        } else {
+            total = sum(total, &admitted);
+        }
+    }
+    for init in &inits {
+        total = at_least(total, init);
+    }
+    total.who = Some("pod (all its containers)".to_owned());
+    check(&total, &items, Some(true), &mut problems);
+    (total, problems)
+}
+
+/// Spark's container before the LimitRanges: Spark sets its CPU request and its memory.
+fn spark_container(container: &Container) -> Admitted {
+    Admitted {
+        role: container.role,
+        who: None,
         cpu: Bounds {
             request: Some(container.cpu_request.clone()),
             limit: container.cpu_limit.clone(),
@@ -162,20 +234,22 @@ pub fn admit(container: &Container, limit_ranges: &[LimitRange]) -> (Admitted, V
             request: Some(container.memory.clone()),
             limit: Some(container.memory.clone()),
         },
-    };
-    let items = items(limit_ranges);
-    // Defaults fill only what is still unset: the first LimitRange to give one wins.
-    for item in &items {
+    }
+}
+
+/// Fills what is unset from the LimitRanges' defaults: the first LimitRange to give one wins.
+fn fill_defaults(admitted: &mut Admitted, items: &[Item]) {
+    for item in items {
         for resource in Resource::ALL {
+            let unset = admitted
+                .limit_property(resource)
+                .map(|p| format!(", as {p} is not set"))
+                .unwrap_or_default();
             let bounds = admitted.of_mut(resource);
             let name = resource.name();
             if bounds.limit.is_none()
                 && let Some(amount) = item.default.get(name).and_then(|q| resource.read(q))
             {
-                let unset = resource
-                    .limit_property(role)
-                    .map(|p| format!(", as {p} is not set"))
-                    .unwrap_or_default();
                 bounds.limit = Some(Sourced {
                     amount,
                     source: format!(
@@ -197,20 +271,66 @@ pub fn admit(container: &Container, limit_ranges: &[LimitRange]) -> (Admitted, V
             }
         }
     }
-    let mut problems = Vec::new();
-    for item in &items {
+}
+
+/// Checks the items of one level (`Some(true)`: `Pod` items, `Some(false)`: `Container`
+/// items, `None`: both), and request <= limit for a container.
+fn check(admitted: &Admitted, items: &[Item], pod_level: Option<bool>, problems: &mut Vec<String>) {
+    for item in items
+        .iter()
+        .filter(|i| pod_level.is_none_or(|level| level == i.pod_level))
+    {
         for resource in Resource::ALL {
-            check_item(&admitted, resource, item, &mut problems);
+            check_item(admitted, resource, item, problems);
         }
     }
-    for resource in Resource::ALL {
-        check_request_within_limit(&admitted, resource, &mut problems);
+    if pod_level != Some(true) {
+        for resource in Resource::ALL {
+            check_request_within_limit(admitted, resource, problems);
+        }
     }
-    (admitted, problems)
+}
+
+/// Two containers running side by side: their requests and their limits added (unknown when
+/// either is).
+fn sum(a: Admitted, b: &Admitted) -> Admitted {
+    combine(a, b, |x, y| {
+        let (x, y) = (x?, y.as_ref()?);
+        Some(Sourced {
+            amount: x.amount.saturating_add(y.amount),
+            source: format!("{} + {}", x.source, y.source),
+        })
+    })
+}
+
+/// The pod with an init container: the larger of the two, per value.
+fn at_least(a: Admitted, init: &Admitted) -> Admitted {
+    combine(a, init, |x, y| match (x, y) {
+        (Some(x), Some(y)) if y.amount > x.amount => Some(y.clone()),
+        (x, _) => x,
+    })
+}
+
+/// `a` with each of its four values (cpu and memory, request and limit) combined with `b`'s.
+fn combine(
+    a: Admitted,
+    b: &Admitted,
+    pick: impl Fn(Option<Sourced>, &Option<Sourced>) -> Option<Sourced>,
+) -> Admitted {
+    let both = |x: Bounds, y: &Bounds| Bounds {
+        request: pick(x.request, &y.request),
+        limit: pick(x.limit, &y.limit),
+    };
+    Admitted {
+        role: a.role,
+        who: a.who,
+        cpu: both(a.cpu, &b.cpu),
+        memory: both(a.memory, &b.memory),
+    }
 }
 
 fn check_item(admitted: &Admitted, resource: Resource, item: &Item, problems: &mut Vec<String>) {
-    let role = admitted.role.as_str();
+    let role = admitted.label();
     let name = resource.name();
     let bounds = admitted.of(resource);
     let per = if item.pod_level { "pod" } else { "container" };
@@ -248,8 +368,8 @@ fn check_item(admitted: &Admitted, resource: Resource, item: &Item, problems: &m
             (None, None) => problems.push(format!(
                 "{role}: LimitRange {owner} sets a maximum {name} of {} per {per}, so the container needs a {name} limit, and none is set or defaulted{}",
                 show(max),
-                resource
-                    .limit_property(admitted.role)
+                admitted
+                    .limit_property(resource)
                     .map(|p| format!(": set {p}"))
                     .unwrap_or_default()
             )),
@@ -297,14 +417,14 @@ fn check_item(admitted: &Admitted, resource: Resource, item: &Item, problems: &m
 }
 
 fn check_request_within_limit(admitted: &Admitted, resource: Resource, problems: &mut Vec<String>) {
-    let role = admitted.role.as_str();
+    let role = admitted.label();
     let name = resource.name();
     let bounds = admitted.of(resource);
     if let (Some(request), Some(limit)) = (&bounds.request, &bounds.limit)
         && request.amount > limit.amount
     {
-        let fix = resource
-            .limit_property(admitted.role)
+        let fix = admitted
+            .limit_property(resource)
             .map(|p| format!("; set {p} to at least {}", resource.show(request.amount)))
             .unwrap_or_default();
         problems.push(format!(

@@ -11,11 +11,13 @@
 //! - [`spark_conf`]: the properties as EMR resolves them (spark-defaults, then spark-submit);
 //! - [`pods`]: the containers Spark asks for (the Spark defaults assumed are listed there);
 //! - [`limit_range`]: LimitRange defaulting and checks; [`quota`]: ResourceQuota checks;
-//! - [`quantity`]: Kubernetes quantities and Spark sizes, with checked arithmetic.
+//! - [`quantity`]: Kubernetes quantities and Spark sizes, with checked arithmetic;
+//! - [`template`]: what an inline pod template adds (Spark's container's CPU limit, the other
+//!   containers and init containers).
 //!
 //! Not checked: a job started from a job template (its properties are EMR's to merge), and
 //! what the operator cannot see (the EMR image's own spark-defaults, `--properties-file`, the
-//! job-runner pod EMR starts first, sidecars and resources from pod templates).
+//! job-runner pod EMR starts first, pod templates named by S3 path).
 
 pub mod cache;
 pub mod limit_range;
@@ -23,12 +25,15 @@ pub mod pods;
 pub mod quantity;
 pub mod quota;
 pub mod spark_conf;
+pub mod template;
 #[cfg(test)]
 mod tests;
 
 use emr_api::SparkJobRunSpec;
 use k8s_openapi::api::core::v1::{LimitRange, ResourceQuota};
 
+use crate::spark_job_run::pod_templates::Chosen;
+use pods::Role;
 use spark_conf::SparkConf;
 
 /// The namespace's rules, as cached.
@@ -58,8 +63,9 @@ pub enum Verdict {
     WaitForQuota(Vec<String>),
 }
 
-/// Checks a job's pods against its namespace's rules.
-pub fn check(spec: &SparkJobRunSpec, rules: &NamespaceRules) -> Verdict {
+/// Checks a job's pods, with the inline pod templates chosen for it, against its namespace's
+/// rules.
+pub fn check(spec: &SparkJobRunSpec, templates: &[Chosen<'_>], rules: &NamespaceRules) -> Verdict {
     // A template's properties merge with the spec's in EMR: checking only half would refuse
     // or pass the wrong job.
     if spec.job_template_id.is_some() || spec.job_template_ref.is_some() || rules.is_empty() {
@@ -67,12 +73,24 @@ pub fn check(spec: &SparkJobRunSpec, rules: &NamespaceRules) -> Verdict {
             warnings: Vec::new(),
         };
     }
-    let shape = match pods::shape(&SparkConf::of(spec)) {
+    let conf = SparkConf::of(spec);
+    let mut shape = match pods::shape(&conf) {
         Ok(shape) => shape,
         Err(bad) => return Verdict::BadProperty(bad.to_string()),
     };
-    let (driver, mut problems) = limit_range::admit(&shape.driver, &rules.limit_ranges);
-    let (executor, executor_problems) = limit_range::admit(&shape.executor, &rules.limit_ranges);
+    let driver_template = template::read(templates, Role::Driver, &conf);
+    let executor_template = template::read(templates, Role::Executor, &conf);
+    // Spark keeps the template's CPU limit when no limit.cores is set.
+    if shape.driver.cpu_limit.is_none() {
+        shape.driver.cpu_limit = driver_template.spark_cpu_limit.clone();
+    }
+    if shape.executor.cpu_limit.is_none() {
+        shape.executor.cpu_limit = executor_template.spark_cpu_limit.clone();
+    }
+    let (driver, mut problems) =
+        limit_range::admit_pod(&shape.driver, &driver_template, &rules.limit_ranges);
+    let (executor, executor_problems) =
+        limit_range::admit_pod(&shape.executor, &executor_template, &rules.limit_ranges);
     if shape.executors.initial > 0 || shape.executors.most != Some(0) {
         problems.extend(executor_problems);
     }

@@ -19,8 +19,8 @@
 //!
 //! These are Apache Spark's defaults; the operator does not know the EMR image's own
 //! spark-defaults, and assumes they leave these properties at Spark's values.
-//! Not modelled: the job-runner pod EMR starts first, sidecars a pod template adds, and a
-//! pod template's own CPU limit (which Spark keeps when it sets none).
+//! Not modelled here: the job-runner pod EMR starts first. What an inline pod template adds
+//! (its CPU limit on Spark's container, other containers) is `template`'s.
 
 use super::quantity::{self, MIB, SizeError};
 use super::spark_conf::SparkConf;

@@ -155,8 +155,14 @@ impl Line<'_> {
                     ),
                     _ => String::new(),
                 };
+                // A pod with a template's containers: any of its containers may be the one.
+                let whose = if pod.who.is_some() {
+                    " (in Spark's container or one of its pod template's, with no LimitRange default)"
+                } else {
+                    ""
+                };
                 findings.refusals.push(format!(
-                    "{}: ResourceQuota {quota} tracks {key}, so every pod must set it, and this one sets none{fix}",
+                    "{}: ResourceQuota {quota} tracks {key}, so every pod must set it, and this one sets none{whose}{fix}",
                     pod.role.as_str()
                 ));
             }

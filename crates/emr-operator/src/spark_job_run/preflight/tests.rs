@@ -97,6 +97,11 @@ fn seed_rules() -> NamespaceRules {
     }
 }
 
+/// The preflight of a job without inline pod templates.
+fn check(spec: &SparkJobRunSpec, rules: &NamespaceRules) -> Verdict {
+    super::check(spec, &[], rules)
+}
+
 fn problems(verdict: Verdict) -> Vec<String> {
     match verdict {
         Verdict::Exceeds(problems) => problems,
@@ -498,7 +503,9 @@ fn every_example_job_passes_its_own_virtual_clusters_preflight() {
         if !rules.is_empty() {
             checked_with_rails += 1;
         }
-        let verdict = check(&job.spec, &rules);
+        // With the inline templates the job gets (its own, else its VirtualCluster's).
+        let templates = crate::spark_job_run::pod_templates::select::choose(&job.spec, Some(vc));
+        let verdict = super::check(&job.spec, &templates, &rules);
         assert_eq!(verdict, Verdict::Fits { warnings: vec![] }, "{origin}");
     }
     // The Spot and multi-tenancy jobs run under guard rails: the test must see them.
@@ -506,4 +513,215 @@ fn every_example_job_passes_its_own_virtual_clusters_preflight() {
         checked_with_rails >= 4,
         "only {checked_with_rails} example jobs under guard rails"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inline pod templates: Spark's container's CPU limit, sidecars and init containers
+// ---------------------------------------------------------------------------------------------
+
+fn templates(value: serde_json::Value) -> emr_api::pod_template::PodTemplates {
+    serde_json::from_value(value).unwrap()
+}
+
+fn chosen(
+    t: &emr_api::pod_template::PodTemplates,
+) -> Vec<crate::spark_job_run::pod_templates::Chosen<'_>> {
+    use crate::spark_job_run::pod_templates::{Chosen, Origin};
+    use emr_api::pod_template::PodRole;
+    PodRole::ALL
+        .into_iter()
+        .filter_map(|role| {
+            t.get(role).map(|template| Chosen {
+                role,
+                template,
+                origin: Origin::Job,
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn a_cpu_limit_on_sparks_container_in_the_template_counts_as_spark_keeps_it() {
+    // The seed's LimitRange defaults the CPU limit to 500m; a template limit of 2 (instead of
+    // limit.cores) is what Spark's pod gets, and the pods are admitted.
+    let spec = job("--conf spark.executor.cores=2 --conf spark.kubernetes.driver.limit.cores=1");
+    let t = templates(serde_json::json!({"executor": {"spec": {"containers": [
+        {"name": "spark-kubernetes-executor", "resources": {"limits": {"cpu": "2"}}}
+    ]}}}));
+    assert_eq!(
+        super::check(&spec, &chosen(&t), &seed_rules()),
+        Verdict::Fits { warnings: vec![] }
+    );
+    // Without the template, the default limit is below the request.
+    assert!(matches!(check(&spec, &seed_rules()), Verdict::Exceeds(_)));
+
+    // Spark's container is the named one (else the first); its limit above the maximum is
+    // named by its field. A number is a quantity too.
+    let over = templates(serde_json::json!({"executor": {"spec": {"containers": [
+        {"name": "sidecar", "resources": {"limits": {"memory": "64Mi"}}},
+        {"name": "spark-kubernetes-executor", "resources": {"limits": {"cpu": 8}}}
+    ]}}}));
+    let found = problems(super::check(&spec, &chosen(&over), &seed_rules()));
+    assert!(
+        found.iter().any(|p| p.starts_with("executor: cpu limit 8 (spec.podTemplates.executor.spec.containers[1].resources.limits.cpu=8) is above the maximum of 6")),
+        "{found:?}"
+    );
+    // limit.cores wins over the template, as in Spark.
+    let spec = job(
+        "--conf spark.executor.cores=2 --conf spark.kubernetes.executor.limit.cores=2 --conf spark.kubernetes.driver.limit.cores=1",
+    );
+    assert_eq!(
+        super::check(&spec, &chosen(&over), &seed_rules()),
+        Verdict::Fits { warnings: vec![] }
+    );
+}
+
+#[test]
+fn sidecars_and_init_containers_are_admitted_and_counted() {
+    let spec = job(
+        "--conf spark.driver.cores=1 --conf spark.kubernetes.driver.limit.cores=1 --conf spark.kubernetes.executor.limit.cores=1",
+    );
+    // A sidecar asking for more than a container may have.
+    let big = templates(serde_json::json!({"driver": {"spec": {"containers": [
+        {"name": "spark-kubernetes-driver"},
+        {"name": "fluentd", "resources": {"limits": {"cpu": "7", "memory": "64Mi"}}}
+    ]}}}));
+    let found = problems(super::check(&spec, &chosen(&big), &seed_rules()));
+    assert_eq!(
+        found,
+        [
+            "driver spec.podTemplates.driver.spec.containers[1] (fluentd): spec.podTemplates.driver.spec.containers[1].resources.limits.cpu=7 requests cpu 7, above the maximum of 6 per container of LimitRange cpu-min-max"
+        ]
+    );
+
+    // The seed's LimitRange has no memory default and its quota tracks memory: a sidecar
+    // without memory is refused by the quota.
+    let bare = templates(serde_json::json!({"driver": {"spec": {"containers": [
+        {"name": "spark-kubernetes-driver"}, {"name": "a"}
+    ]}}}));
+    let found = problems(super::check(&spec, &chosen(&bare), &seed_rules()));
+    assert!(
+        found.iter().any(|p| p.starts_with("driver: ResourceQuota compute-resources tracks requests.memory, so every pod must set it")),
+        "{found:?}"
+    );
+    // A sidecar without CPU gets the LimitRange's CPU defaults (fits); under a quota it adds to
+    // the pod: driver 1 + sidecar 100m (default request) + 1 over a hard requests.cpu of 2.
+    let small = templates(serde_json::json!({"driver": {"spec": {"containers": [
+        {"name": "spark-kubernetes-driver"},
+        {"name": "a", "resources": {"limits": {"memory": "64Mi"}}},
+        {"name": "b", "resources": {"limits": {"cpu": "1", "memory": "64Mi"}}}
+    ]}}}));
+    assert_eq!(
+        super::check(&spec, &chosen(&small), &seed_rules()),
+        Verdict::Fits { warnings: vec![] }
+    );
+    let tight = NamespaceRules {
+        limit_ranges: vec![cpu_min_max()],
+        quotas: vec![compute_resources(&[("requests.cpu", "2")], &[])],
+    };
+    let found = problems(super::check(&spec, &chosen(&small), &tight));
+    assert!(
+        found.iter().any(|p| p.starts_with(
+            "driver: needs requests.cpu 2100m, more than ResourceQuota compute-resources allows"
+        )),
+        "{found:?}"
+    );
+
+    // An init container runs alone: the pod needs the larger of it and the others together.
+    let init = templates(serde_json::json!({"driver": {"spec": {
+        "containers": [{"name": "spark-kubernetes-driver"}],
+        "initContainers": [{"name": "chown", "resources": {"requests": {"cpu": "3"}, "limits": {"cpu": "3"}}}]
+    }}}));
+    let found = problems(super::check(&spec, &chosen(&init), &tight));
+    assert!(
+        found
+            .iter()
+            .any(|p| p.starts_with("driver: needs requests.cpu 3, more than")),
+        "{found:?}"
+    );
+    // A quota on limits.cpu: a sidecar without a limit, in a namespace with no default
+    // limit, makes the pod inadmissible.
+    let no_defaults = NamespaceRules {
+        limit_ranges: vec![],
+        quotas: vec![compute_resources(&[("limits.cpu", "100")], &[])],
+    };
+    let unlimited = templates(serde_json::json!({"executor": {"spec": {"containers": [
+        {"name": "spark-kubernetes-executor"},
+        {"name": "sidecar", "resources": {"requests": {"cpu": "100m"}}}
+    ]}}}));
+    let found = problems(super::check(&spec, &chosen(&unlimited), &no_defaults));
+    assert!(
+        found
+            .iter()
+            .any(|p| p.starts_with("executor: ResourceQuota compute-resources tracks limits.cpu")),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn unreadable_template_quantities_are_left_to_kubernetes() {
+    let spec = job(
+        "--conf spark.kubernetes.driver.limit.cores=1 --conf spark.kubernetes.executor.limit.cores=1",
+    );
+    let odd = templates(serde_json::json!({"executor": {"spec": {"containers": [
+        {"name": "spark-kubernetes-executor", "resources": {"limits": {"cpu": "lots"}}},
+        {"name": "s", "resources": {"requests": {"cpu": [1]}, "limits": {"memory": "99999999999999999999999999999999999999999Ei"}}},
+        "not an object"
+    ], "initContainers": {"not": "a list"}}}}));
+    let limits_only = NamespaceRules {
+        limit_ranges: vec![cpu_min_max()],
+        quotas: vec![],
+    };
+    assert_eq!(
+        super::check(&spec, &chosen(&odd), &limits_only),
+        Verdict::Fits { warnings: vec![] }
+    );
+}
+
+fn template_json() -> impl Strategy<Value = serde_json::Value> {
+    const KEYS: [&str; 10] = [
+        "spec",
+        "containers",
+        "initContainers",
+        "name",
+        "resources",
+        "limits",
+        "requests",
+        "cpu",
+        "memory",
+        "spark-kubernetes-executor",
+    ];
+    let leaf = prop_oneof![
+        Just(serde_json::Value::Null),
+        any::<i64>().prop_map(serde_json::Value::from),
+        any::<f64>().prop_map(|f| serde_json::json!(f)),
+        "[0-9.eE+-]{0,30}[a-zA-Z]{0,3}".prop_map(serde_json::Value::from),
+        any::<String>().prop_map(serde_json::Value::from),
+    ];
+    leaf.prop_recursive(5, 64, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+            prop::collection::vec((prop::sample::select(KEYS.to_vec()), inner), 0..5).prop_map(
+                |pairs| serde_json::Value::Object(
+                    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+                )
+            ),
+        ]
+    })
+}
+
+proptest! {
+    #[test]
+    fn any_template_is_judged_without_panicking(driver in template_json(), executor in template_json()) {
+        let t = emr_api::pod_template::PodTemplates {
+            driver: Some(emr_api::pod_template::PodTemplate(driver)),
+            executor: Some(emr_api::pod_template::PodTemplate(executor)),
+        };
+        let spec = job("--conf spark.kubernetes.driver.limit.cores=1");
+        let rules = NamespaceRules {
+            limit_ranges: vec![cpu_min_max()],
+            quotas: vec![compute_resources(&SEED_HARD, &[])],
+        };
+        let _ = super::check(&spec, &chosen(&t), &rules);
+    }
 }

@@ -38,9 +38,13 @@ pub fn rules(policy: &NetworkPolicySpec) -> Option<Vec<NetworkPolicyEgressRule>>
             ),
             dns(),
         ]),
-        EgressMode::Custom if policy.block_instance_metadata => {
-            Some(policy.egress_rules.iter().map(without_metadata).collect())
-        }
+        EgressMode::Custom if policy.block_instance_metadata => Some(
+            policy
+                .egress_rules
+                .iter()
+                .filter_map(without_metadata)
+                .collect(),
+        ),
         EgressMode::Custom => Some(policy.egress_rules.clone()),
     }
 }
@@ -96,19 +100,27 @@ fn dns() -> NetworkPolicyEgressRule {
 }
 
 /// A user's rule with the metadata endpoint taken out: a rule to every destination (no `to`)
-/// becomes one to everywhere but it; an `ipBlock` that contains it gets it in `except`.
-fn without_metadata(user: &NetworkPolicyEgressRule) -> NetworkPolicyEgressRule {
-    let to = match user.to.as_deref() {
+/// becomes one to everywhere but it; an `ipBlock` that contains it gets it in `except`; an
+/// `ipBlock` that is only the endpoint is dropped (an `except` equal to its `cidr` is refused by
+/// the apiserver), and so is a rule left with no peer (an empty `to` would allow everything).
+fn without_metadata(user: &NetworkPolicyEgressRule) -> Option<NetworkPolicyEgressRule> {
+    let to: Vec<NetworkPolicyPeer> = match user.to.as_deref() {
         None | Some([]) => everywhere_but_metadata(),
-        Some(peers) => peers.iter().map(peer_without_metadata).collect(),
+        Some(peers) => peers.iter().filter_map(peer_without_metadata).collect(),
     };
-    rule(to, user.ports.clone())
+    (!to.is_empty()).then(|| rule(to, user.ports.clone()))
 }
 
-fn peer_without_metadata(peer: &NetworkPolicyPeer) -> NetworkPolicyPeer {
+fn peer_without_metadata(peer: &NetworkPolicyPeer) -> Option<NetworkPolicyPeer> {
     let Some(block) = &peer.ip_block else {
-        return peer.clone();
+        return Some(peer.clone());
     };
+    if [IMDS_V4, IMDS_V6]
+        .iter()
+        .any(|imds| same_single_address(&block.cidr, imds))
+    {
+        return None;
+    }
     let mut except = block.except.clone().unwrap_or_default();
     for (imds, addr) in [
         (IMDS_V4, IpAddr::V4(IMDS_V4_ADDR)),
@@ -119,13 +131,25 @@ fn peer_without_metadata(peer: &NetworkPolicyPeer) -> NetworkPolicyPeer {
             except.push(imds.to_owned());
         }
     }
-    NetworkPolicyPeer {
+    Some(NetworkPolicyPeer {
         ip_block: Some(IPBlock {
             cidr: block.cidr.clone(),
             except: (!except.is_empty()).then_some(except),
         }),
         ..peer.clone()
-    }
+    })
+}
+
+/// Whether `cidr` is the single address `imds` (a /32 or /128 holding it).
+fn same_single_address(cidr: &str, imds: &str) -> bool {
+    let (Some((_, prefix)), Some((addr, full))) = (cidr.split_once('/'), imds.split_once('/'))
+    else {
+        return false;
+    };
+    let Ok(addr) = addr.parse::<IpAddr>() else {
+        return false;
+    };
+    prefix == full && cidr_contains(cidr, addr)
 }
 
 /// Whether `cidr` (e.g. `10.0.0.0/8`) contains `addr`; `false` for anything unparsable (the
@@ -232,6 +256,28 @@ mod tests {
         assert_eq!(
             out[3]["to"][0]["ipBlock"]["except"],
             json!(["fd00:ec2::254/128"])
+        );
+    }
+
+    #[test]
+    fn a_peer_that_is_only_the_metadata_endpoint_is_dropped_and_never_widens_its_rule() {
+        let out = egress(
+            json!({"egress": "Custom", "blockInstanceMetadata": true, "egressRules": [
+                {"to": [{"ipBlock": {"cidr": "169.254.169.254/32"}}, {"ipBlock": {"cidr": "10.0.0.0/8"}}]},
+                {"to": [{"ipBlock": {"cidr": "169.254.169.254/32"}}], "ports": [{"port": 80}]},
+                {"to": [{"ipBlock": {"cidr": "fd00:ec2::254/128"}}]},
+                {"to": [{"ipBlock": {"cidr": "169.254.169.254/31"}}]}
+            ]}),
+        );
+        // The first keeps 10/8 only; the second and third are gone (an empty `to` would open
+        // every destination); a /31 keeps its other address, with the endpoint excepted (a
+        // strict subset, as the apiserver requires).
+        assert_eq!(
+            out,
+            json!([
+                {"to": [{"ipBlock": {"cidr": "10.0.0.0/8"}}]},
+                {"to": [{"ipBlock": {"cidr": "169.254.169.254/31", "except": ["169.254.169.254/32"]}}]}
+            ])
         );
     }
 
