@@ -241,7 +241,18 @@ fn spec_fargate_creates_exactly_one_profile_waits_for_it_and_deletes_it_with_the
         assert_eq!(creates[0]["status"], 200);
 
         // It waited: a version said CREATING (not Ready) before the one that said ACTIVE, and no
-        // version was Ready while the profile was not.
+        // version was Ready while the profile was not. (The recording watch may deliver the
+        // version `wait_for` saw a moment later.)
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !seen
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(f, _)| f.as_ref().is_some_and(|(ok, _)| *ok))
+            && std::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         let versions = seen.lock().unwrap().clone();
         let waiting = versions.iter().position(|(f, _)| {
             f.as_ref()

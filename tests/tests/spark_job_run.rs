@@ -990,6 +990,61 @@ async fn a_restarted_operator_proves_running_jobs_with_one_list_not_a_describe_e
     }
 }
 
+/// Runs that finished while the operator was down are proven by one list of finished runs (not a
+/// DescribeJobRun each), and their end is written at once.
+#[tokio::test]
+async fn runs_that_finished_while_the_operator_was_down_are_proven_by_one_list() {
+    let mut t = Test::start("sjr-reprove-done", &[]).await;
+    let vc = t.virtual_cluster("reprove-done").await;
+    let names: Vec<String> = (0..6).map(|i| format!("short-{i}")).collect();
+    for name in &names {
+        t.apply_job(&vc, name, &[("emulator/run-seconds", "6")], "")
+            .await;
+    }
+    let mut ids = Vec::new();
+    for name in &names {
+        let job = t
+            .wait_job(&vc, name, 60, "running", |j| {
+                status_of(j).state.as_deref() == Some("RUNNING")
+            })
+            .await;
+        ids.push(
+            status_of(&job)
+                .job_run_id
+                .expect("a running job has its run"),
+        );
+    }
+    t.op.kill();
+    // Wait until EMR has finished every run the stopped operator still shows RUNNING.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for id in &ids {
+        loop {
+            let run = t
+                .bed
+                .aws
+                .emr
+                .describe_job_run(&vc.id, id)
+                .await
+                .expect("describe");
+            if run.state.is_terminal() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "run {id} never finished");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+    let describes_before = t.calls(&vc.id, "DescribeJobRun").await.len();
+    t.op.start().await;
+    for name in &names {
+        let job = t.wait_job(&vc, name, 60, "completed", finished).await;
+        assert!(is_true(&job, types::SUCCEEDED), "{name}: {:#?}", job.status);
+    }
+    let describes = t.calls(&vc.id, "DescribeJobRun").await.len() - describes_before;
+    assert_eq!(describes, 0, "{describes} DescribeJobRun after the restart");
+    let requests = t.bed.emulator.start_job_run_requests(Some(&vc.id)).await;
+    assert_eq!(started_ids(&requests).len(), names.len(), "{requests:#?}");
+}
+
 /// The caches drop `managedFields` and the last-applied annotation (a second copy of the spec
 /// that client-side `kubectl apply` and Argo CD's default sync write); nothing the operator
 /// writes back may erase them, or another tool's annotation, on the server.

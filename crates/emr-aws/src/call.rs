@@ -10,15 +10,17 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-use crate::error::AwsFault;
+use crate::error::{AwsFault, FaultKind};
 use crate::observer::{CallObserver, CallOutcome};
 use crate::operation::Operation;
+use crate::outage::{Admission, Outage, held_fault};
 use crate::pacing::Pacer;
 
 #[derive(Clone)]
 pub(crate) struct Caller {
     observer: Arc<dyn CallObserver>,
     pacer: Pacer,
+    outage: Outage,
 }
 
 impl std::fmt::Debug for Caller {
@@ -32,6 +34,7 @@ impl Caller {
         Caller {
             observer,
             pacer: Pacer::default(),
+            outage: Outage::default(),
         }
     }
 
@@ -49,6 +52,7 @@ impl Caller {
     where
         E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
     {
+        let probe = self.admit(op)?;
         // The wait is not part of the call's duration: it is the operator's own pacing.
         let waited = self.pacer.wait(op).await;
         if !waited.is_zero() {
@@ -56,8 +60,24 @@ impl Caller {
         }
         let started = Instant::now();
         let result = request.await.map_err(|e| AwsFault::from_sdk_error(&e));
-        self.finish(op, started, result.as_ref().err());
+        self.finish(op, started, probe, result.as_ref().err());
         result
+    }
+
+    /// Whether the call may be sent (see [`crate::outage`]): `Ok(probe)`, or the error of a
+    /// call held while its service is down.
+    fn admit(&self, op: Operation) -> Result<bool, AwsFault> {
+        match self.outage.admit(tokio::time::Instant::now()) {
+            Admission::Send { probe } => Ok(probe),
+            Admission::Held(left) => {
+                tracing::debug!(
+                    operation = op.as_str(),
+                    "AWS call held: its service is down"
+                );
+                self.observer.held(op);
+                Err(held_fault(op, left))
+            }
+        }
     }
 
     /// Like [`Caller::call`], for a call where one error is an answer, not a failure (S3's
@@ -71,18 +91,22 @@ impl Caller {
     where
         E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
     {
+        let probe = self.admit(op)?;
         let started = Instant::now();
         let result = match request.await {
             Ok(value) => Ok(Some(value)),
             Err(e) if e.as_service_error().is_some_and(&absent) => Ok(None),
             Err(e) => Err(AwsFault::from_sdk_error(&e)),
         };
-        self.finish(op, started, result.as_ref().err());
+        self.finish(op, started, probe, result.as_ref().err());
         result
     }
 
-    fn finish(&self, op: Operation, started: Instant, fault: Option<&AwsFault>) {
+    fn finish(&self, op: Operation, started: Instant, probe: bool, fault: Option<&AwsFault>) {
         let elapsed = started.elapsed();
+        let outage = fault.is_some_and(|f| f.kind == FaultKind::Unavailable);
+        self.outage
+            .record(outage, probe, tokio::time::Instant::now());
         let outcome = match fault {
             None => CallOutcome::Ok,
             Some(fault) => CallOutcome::Fault(fault.kind),
@@ -121,6 +145,7 @@ mod tests {
     struct Seen {
         paced: Mutex<Vec<(Operation, Duration)>>,
         calls: Mutex<Vec<(Operation, Duration)>>,
+        held: Mutex<Vec<Operation>>,
     }
 
     impl CallObserver for Seen {
@@ -129,6 +154,9 @@ mod tests {
         }
         fn paced(&self, op: Operation, waited: Duration) {
             self.paced.lock().unwrap().push((op, waited));
+        }
+        fn held(&self, op: Operation) {
+            self.held.lock().unwrap().push(op);
         }
     }
 
@@ -161,5 +189,43 @@ mod tests {
             ]
         );
         assert_eq!(seen.calls.lock().unwrap().len(), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn calls_into_an_outage_are_held_unsent_until_one_probe_finds_the_service_back() {
+        type Answer = Result<(), SdkError<StartJobRunError, HttpResponse>>;
+        let seen = Arc::new(Seen::default());
+        let caller = Caller::new(seen.clone());
+        let op = Operation::StartJobRun;
+        for _ in 0..3 {
+            let down = async { Answer::Err(SdkError::timeout_error("no answer")) };
+            let fault = caller.call(op, down).await.unwrap_err();
+            assert_eq!(fault.kind, FaultKind::Unavailable);
+        }
+        let sent = std::sync::atomic::AtomicBool::new(false);
+        let held = caller
+            .call(op, async {
+                sent.store(true, std::sync::atomic::Ordering::SeqCst);
+                Answer::Ok(())
+            })
+            .await
+            .unwrap_err();
+        assert!(
+            !sent.load(std::sync::atomic::Ordering::SeqCst),
+            "a held call was sent"
+        );
+        assert_eq!(held.kind, FaultKind::Unavailable);
+        assert!(held.message.contains("not sent"), "{held}");
+        assert_eq!(
+            seen.calls.lock().unwrap().len(),
+            3,
+            "only sent calls are observed as calls"
+        );
+        assert_eq!(*seen.held.lock().unwrap(), [op]);
+        // After the hold, one probe goes out; its answer lets everything through again.
+        tokio::time::advance(Duration::from_secs(1)).await;
+        caller.call(op, async { Answer::Ok(()) }).await.unwrap();
+        caller.call(op, async { Answer::Ok(()) }).await.unwrap();
+        assert_eq!(seen.calls.lock().unwrap().len(), 5);
     }
 }

@@ -16,6 +16,7 @@ pub mod job_run;
 pub mod job_template;
 pub mod observer;
 pub mod operation;
+mod outage;
 pub mod pacing;
 mod pagination;
 pub mod s3;

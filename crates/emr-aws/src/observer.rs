@@ -35,6 +35,11 @@ pub trait CallObserver: Send + Sync {
     fn paced(&self, op: Operation, waited: Duration) {
         let _ = (op, waited);
     }
+
+    /// Told when a call was not sent because its service is down ([`crate::outage`]).
+    fn held(&self, op: Operation) {
+        let _ = op;
+    }
 }
 
 /// Observes nothing.

@@ -42,6 +42,7 @@ pub struct Metrics {
     aws_calls: Family<CallLabels, Counter>,
     aws_call_duration: Family<OperationLabel, Histogram>,
     aws_pacing_wait: Family<OperationLabel, Counter<f64, AtomicU64>>,
+    aws_calls_held: Family<OperationLabel, Counter>,
     reconciles: Family<ControllerLabel, Counter>,
     reconcile_errors: Family<ErrorLabels, Counter>,
     reconcile_duration: Family<ControllerLabel, Histogram>,
@@ -94,6 +95,7 @@ impl Metrics {
             seconds_histogram as fn() -> Histogram,
         );
         let aws_pacing_wait = Family::<OperationLabel, Counter<f64, AtomicU64>>::default();
+        let aws_calls_held = Family::<OperationLabel, Counter>::default();
         let reconciles = Family::<ControllerLabel, Counter>::default();
         let reconcile_errors = Family::<ErrorLabels, Counter>::default();
         let reconcile_duration = Family::<ControllerLabel, Histogram>::new_with_constructor(
@@ -142,6 +144,11 @@ impl Metrics {
             "aws_rate_limit_wait_seconds",
             "Time AWS calls waited for a token of the operator's own rate limit (--aws-rate-limit), by operation",
             aws_pacing_wait.clone(),
+        );
+        registry.register(
+            "aws_calls_held",
+            "AWS calls not sent because their service was not answering (held until one probe call gets an answer), by operation",
+            aws_calls_held.clone(),
         );
         registry.register("reconciles", "Reconciles by controller", reconciles.clone());
         registry.register(
@@ -210,6 +217,7 @@ impl Metrics {
             aws_calls,
             aws_call_duration,
             aws_pacing_wait,
+            aws_calls_held,
             reconciles,
             reconcile_errors,
             reconcile_duration,
@@ -357,6 +365,14 @@ impl CallObserver for Metrics {
                 operation: op.as_str().into(),
             })
             .inc_by(waited.as_secs_f64());
+    }
+
+    fn held(&self, op: Operation) {
+        self.aws_calls_held
+            .get_or_create(&OperationLabel {
+                operation: op.as_str().into(),
+            })
+            .inc();
     }
 }
 

@@ -63,14 +63,15 @@ pub struct Backoff {
 
 impl Backoff {
     /// Throttling starts slower so a burst spreads out; transient AWS trouble is retried at least
-    /// once a minute so a recovered EMR is noticed quickly, and an apiserver that could not
+    /// every 15 s so a recovered EMR is noticed quickly (while a service is down the AWS layer
+    /// holds calls without sending them, so retries cost it nothing), and an apiserver that could not
     /// answer at least every 10 s (the bench's outage and apiserver-restart scenarios measured
     /// the difference); a conflict is retried within seconds on a fresh read; a panic waits a
     /// minute and more, as a bug does not fix itself in seconds; anything else backs off to
     /// five minutes.
     pub const DEFAULT: Backoff = Backoff {
         throttled: Bounds::secs(5, 60),
-        transient_aws: Bounds::secs(1, 60),
+        transient_aws: Bounds::secs(1, 15),
         apiserver_unreachable: Bounds::secs(1, 10),
         conflict: Bounds::secs(1, 10),
         terminal_input: Bounds::secs(1, 300),
@@ -204,7 +205,7 @@ mod tests {
     fn transient_trouble_is_retried_sooner_than_the_rest() {
         let b = Backoff::DEFAULT;
         assert_eq!(b.bounds(Category::Throttled), Bounds::secs(5, 60));
-        assert_eq!(b.bounds(Category::TransientAws), Bounds::secs(1, 60));
+        assert_eq!(b.bounds(Category::TransientAws), Bounds::secs(1, 15));
         assert_eq!(
             b.bounds(Category::ApiserverUnreachable),
             Bounds::secs(1, 10)

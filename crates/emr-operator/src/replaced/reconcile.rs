@@ -20,7 +20,9 @@ use tracing::Instrument;
 
 use super::plan::{self, Current, Found, Retire, Why};
 use super::{Error, Kind};
-use crate::kit::{self, Backoff, Event, Precondition, ReconcileError, Streaks, panic_guard};
+use crate::kit::{
+    self, Backoff, Event, Precondition, ReconcileError, Streaks, WriteError, panic_guard,
+};
 
 /// The only condition type: whether the EMR object serving the current spec exists.
 const READY: &str = "Ready";
@@ -488,10 +490,16 @@ impl<K: Kind> Reconciliation<'_, K> {
         }
         self.publish_events().await;
         let api = self.kind.api(self.object);
-        K::FINALIZER
-            .remove_reading_afresh(&api, self.object, 3)
-            .await
-            .map_err(|e| self.kube("remove finalizer", e))?;
-        Ok(Action::await_change())
+        match K::FINALIZER.remove(&api, self.object).await {
+            Ok(_) | Err(WriteError::Gone(_)) => Ok(Action::await_change()),
+            // A newer version may list an EMR object this pass never saw: one a pass whose
+            // status write met the deletion carried into status (see `carry`). Releasing the
+            // object now would leave it in EMR; decide again on the fresh version.
+            Err(WriteError::Conflict(_)) => Err(Error::Stale {
+                kind: K::KIND,
+                object: self.name.clone(),
+            }),
+            Err(error) => Err(self.kube("remove finalizer", error.into_kube())),
+        }
     }
 }

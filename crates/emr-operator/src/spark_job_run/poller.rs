@@ -226,7 +226,7 @@ impl Poller {
                 let changed = self
                     .tracker
                     .with(|r| r.record_described(&key, observation, Utc::now()));
-                self.triggers.send(changed.into_iter().collect());
+                self.triggers.send(changed);
             })
             .await;
     }

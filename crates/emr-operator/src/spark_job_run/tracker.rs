@@ -201,6 +201,21 @@ impl Tracker {
         }
     }
 
+    /// Keeps what proved `key` the object's (a list's or a describe's word on the run) as the
+    /// poller's observation of it, so the reconcile decides on it at once instead of waiting
+    /// for the next poll (and, for a run that finished meanwhile, a second call).
+    pub fn record_proven(
+        &mut self,
+        key: &JobKey,
+        object: ObjectRef<SparkJobRun>,
+        info: JobRunInfo,
+        now: DateTime<Utc>,
+    ) {
+        self.track(key.clone(), object, info.created_at.unwrap_or(now), now);
+        self.observe(key, Observation::Seen(info), now);
+        self.drop_idle_schedule(&key.virtual_cluster_id);
+    }
+
     /// Drops everything about `key`, once its object has recorded the final state or is gone.
     pub fn forget(&mut self, key: &JobKey) {
         self.runs.remove(key);
@@ -309,16 +324,30 @@ impl Tracker {
     fn settle_proofs(
         &mut self,
         vc: &str,
-        proof_of: impl Fn(&JobKey) -> Proof,
+        proof_of: impl Fn(&JobKey) -> Option<Proof>,
     ) -> Vec<ObjectRef<SparkJobRun>> {
         let mut woken = Vec::new();
         for (key, pending) in &mut self.proofs {
-            if key.virtual_cluster_id == vc && matches!(pending.proof, Proof::Waiting { .. }) {
-                pending.proof = proof_of(key);
+            if key.virtual_cluster_id == vc
+                && matches!(pending.proof, Proof::Waiting { .. })
+                && let Some(proof) = proof_of(key)
+            {
+                pending.proof = proof;
                 woken.extend(pending.objects.iter().cloned());
             }
         }
         woken
+    }
+
+    /// Settles the waiting proof of `key` alone, if there is one; returns the objects to wake.
+    fn settle_proof(&mut self, key: &JobKey, proof: Proof) -> Vec<ObjectRef<SparkJobRun>> {
+        match self.proofs.get_mut(key) {
+            Some(pending) if matches!(pending.proof, Proof::Waiting { .. }) => {
+                pending.proof = proof;
+                pending.objects.clone()
+            }
+            _ => Vec::new(),
+        }
     }
 
     fn runs_of<'a>(&'a self, vc: &'a str) -> impl Iterator<Item = (&'a JobKey, &'a Tracked)> + 'a {
@@ -420,14 +449,27 @@ impl Tracker {
                 None => missing.push(key),
             }
         }
-        // A run the active list does not hold may have finished, or be older than its window:
-        // only a DescribeJobRun settles it.
-        changed.extend(
-            self.settle_proofs(vc, |key| match by_id.get(key.job_run_id.as_str()) {
-                Some(info) => Proof::Listed(Box::new((*info).clone())),
-                None => Proof::Unsettled,
-            }),
-        );
+        // A proof the active list does not hold is most often a run that finished while the
+        // operator was down: it is looked for with the tracked runs that left the list (one
+        // list of finished runs for many, a describe for a few), not by a describe per object.
+        let runs = &self.runs;
+        let unlisted: Vec<JobKey> = self
+            .proofs
+            .iter()
+            .filter(|(k, p)| {
+                k.virtual_cluster_id == vc
+                    && matches!(p.proof, Proof::Waiting { .. })
+                    && !by_id.contains_key(k.job_run_id.as_str())
+                    && !runs.contains_key(*k)
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        missing.extend(unlisted);
+        changed.extend(self.settle_proofs(vc, |key| {
+            by_id
+                .get(key.job_run_id.as_str())
+                .map(|info| Proof::Listed(Box::new((*info).clone())))
+        }));
         let next = after(now, self.interval(vc, now));
         if let Some(schedule) = self.schedules.get_mut(vc) {
             schedule.next_poll = next;
@@ -447,8 +489,12 @@ impl Tracker {
         }
         match missing
             .iter()
-            .filter_map(|k| self.runs.get(k))
-            .map(|t| t.since)
+            .filter_map(|k| {
+                self.runs
+                    .get(k)
+                    .map(|t| t.since)
+                    .or_else(|| self.proofs.get(k).map(|p| p.since))
+            })
             .min()
         {
             Some(oldest) => MissingPlan::ListFinished {
@@ -474,6 +520,8 @@ impl Tracker {
         for key in keys {
             match by_id.get(key.job_run_id.as_str()) {
                 Some(info) => {
+                    changed
+                        .extend(self.settle_proof(&key, Proof::Listed(Box::new((*info).clone()))));
                     changed.extend(self.observe(&key, Observation::Seen((*info).clone()), now))
                 }
                 None => still_missing.push(key),
@@ -483,14 +531,21 @@ impl Tracker {
         (changed, still_missing)
     }
 
-    /// Takes in one DescribeJobRun (or its NotFound); returns the object when it changed.
+    /// Takes in one DescribeJobRun (or its NotFound); returns the objects to reconcile: the
+    /// tracking one when its run changed, and those waiting for a proof of it.
     pub fn record_described(
         &mut self,
         key: &JobKey,
         observation: Observation,
         now: DateTime<Utc>,
-    ) -> Option<ObjectRef<SparkJobRun>> {
-        let changed = self.observe(key, observation, now);
+    ) -> Vec<ObjectRef<SparkJobRun>> {
+        let proof = match &observation {
+            Observation::Seen(info) => Proof::Listed(Box::new(info.clone())),
+            // The reconcile asks EMR itself and acts on the answer (the run is not there).
+            Observation::NotFound => Proof::Unsettled,
+        };
+        let mut changed = self.settle_proof(key, proof);
+        changed.extend(self.observe(key, observation, now));
         self.drop_idle_schedule(&key.virtual_cluster_id);
         changed
     }

@@ -92,7 +92,7 @@ impl Reconcile<'_> {
             Proof::Listed(info) => {
                 return match ownership::check_run(&uid, &key, Evidence::Seen(&info)) {
                     RunOwnership::NotOurs(why) => self.disown(&why).await,
-                    RunOwnership::Ours | RunOwnership::Unknown => Ok(Proven::Done),
+                    RunOwnership::Ours | RunOwnership::Unknown => Ok(self.proven(&key, *info)),
                 };
             }
             Proof::Waiting { asked_at } if now - asked_at < LIST_PROOF_PATIENCE => {
@@ -113,7 +113,7 @@ impl Reconcile<'_> {
             // object's own virtual cluster, the boundary between tenants.
             Ok(info) => match ownership::check_run(&uid, &key, Evidence::Seen(&info)) {
                 RunOwnership::NotOurs(why) => self.disown(&why).await,
-                RunOwnership::Ours | RunOwnership::Unknown => Ok(Proven::Done),
+                RunOwnership::Ours | RunOwnership::Unknown => Ok(self.proven(&key, info)),
             },
             Err(error) if error.is_not_found() => {
                 let why = format!(
@@ -127,6 +127,16 @@ impl Reconcile<'_> {
                 source,
             }),
         }
+    }
+
+    /// `key` is proven this object's by `info`: the poller tracks it, and the decision that
+    /// follows sees its state without another call.
+    fn proven(&self, key: &JobKey, info: emr_aws::JobRunInfo) -> Proven {
+        let this = ObjectRef::from_obj(&self.job);
+        self.state
+            .tracker
+            .change(|r| r.record_proven(key, this, info, Utc::now()));
+        Proven::Done
     }
 
     /// Replaces what status named but could not prove with the spec's own virtual cluster and

@@ -156,27 +156,34 @@ async fn a_listed_run_with_another_objects_token_is_disowned_without_a_describe(
 }
 
 #[tokio::test]
-async fn a_run_the_list_cannot_settle_is_described() {
-    let token = client_token(UID, 1);
-    let (state, mut server, aws) = state(vec![Reply::json(
-        200,
-        json!({"jobRun": {"id": "jr-1", "virtualClusterId": "vc123", "arn": "arn:jr-1",
-                          "state": "COMPLETED", "clientToken": token,
-                          "createdAt": "2026-01-01T00:00:05Z"}}),
-    )])
-    .await;
+async fn a_run_that_finished_meanwhile_is_proven_by_the_poller_and_its_end_written_at_once() {
+    let (state, mut server, aws) = state(vec![]).await;
     let mut object = running();
     reconcile_once(&state, &mut server, &mut object).await;
-    // Not among the active runs (it finished while the operator was away).
-    state
+    // Not among the active runs (it finished while the operator was away): the poller looks
+    // for it with the runs that left the list, here with a describe of its own.
+    let missing = state
         .tracker
-        .with(|r| r.record_active("vc123", &[], Utc::now()));
-    reconcile_once(&state, &mut server, &mut object).await;
-    let requests = aws.requests();
-    assert_eq!(requests.len(), 1, "{requests:?}");
-    assert_eq!(requests[0].method, "GET");
-    assert_eq!(requests[0].path, "/virtualclusters/vc123/jobruns/jr-1");
+        .with(|r| r.record_active("vc123", &[], Utc::now()).1);
+    assert_eq!(missing, [key()]);
+    let finished = JobRunInfo {
+        state: JobRunState::Completed,
+        finished_at: Some(Utc::now()),
+        ..listed(&client_token(UID, 1))
+    };
+    let woken = state.tracker.with(|r| {
+        r.record_described(
+            &key(),
+            crate::spark_job_run::tracker::Observation::Seen(finished),
+            Utc::now(),
+        )
+    });
+    assert_eq!(woken, [ObjectRef::new("pi").within("team-a")]);
+    let (_, writes) = reconcile_once(&state, &mut server, &mut object).await;
+    // The reconcile neither describes the run again nor waits for another poll.
+    assert!(aws.requests().is_empty(), "{:?}", aws.requests());
     assert_eq!(object["status"]["jobRunId"], "jr-1", "proven, kept");
+    assert_eq!(object["status"]["state"], "COMPLETED", "{writes:?}");
 }
 
 #[tokio::test]

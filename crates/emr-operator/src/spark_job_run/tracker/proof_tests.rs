@@ -75,8 +75,22 @@ fn one_list_proves_every_run_of_a_virtual_cluster_after_a_restart() {
         now,
     );
     woken.sort_by(|x, y| x.name.cmp(&y.name));
-    assert_eq!(woken, [obj("a"), obj("b"), obj("c")]);
-    assert!(missing.is_empty(), "nothing was tracked: {missing:?}");
+    assert_eq!(woken, [obj("a"), obj("b")]);
+    // Not among the active runs (finished meanwhile, or outside the window): looked for with
+    // the runs that left the list; one run alone is described.
+    assert_eq!(missing, [key("vc1", "c")]);
+    assert_eq!(
+        r.ask_proof(&key("vc1", "c"), obj("c"), since, now),
+        Proof::Waiting { asked_at: now }
+    );
+    assert_eq!(
+        r.plan_missing(missing.clone()),
+        MissingPlan::Describe(missing)
+    );
+    assert_eq!(
+        r.record_described(&key("vc1", "c"), Observation::NotFound, now),
+        [obj("c")]
+    );
     // The list's word is handed out as it is (the reconcile judges the token), once.
     assert_eq!(
         r.ask_proof(&key("vc1", "a"), obj("a"), since, now),
@@ -86,7 +100,7 @@ fn one_list_proves_every_run_of_a_virtual_cluster_after_a_restart() {
         r.ask_proof(&key("vc1", "b"), obj("b"), since, now),
         Proof::Listed(Box::new(listed("vc1", "b", "uid-x-1")))
     );
-    // Not among the active runs: finished meanwhile, or outside the window.
+    // EMR does not know it: the reconcile asks itself and acts on the answer.
     assert_eq!(
         r.ask_proof(&key("vc1", "c"), obj("c"), since, now),
         Proof::Unsettled
@@ -121,8 +135,13 @@ fn proofs_wait_only_for_their_own_virtual_cluster_and_go_with_their_object() {
     let now = t0();
     r.ask_proof(&key("vc1", "a"), obj("a"), now, now);
     r.ask_proof(&key("vc2", "b"), obj("b"), now, now);
-    let (woken, _) = r.record_active("vc2", &[], now);
-    assert_eq!(woken, [obj("b")]);
+    let (woken, missing) = r.record_active("vc2", &[], now);
+    assert!(woken.is_empty());
+    assert_eq!(missing, [key("vc2", "b")]);
+    assert_eq!(
+        r.record_described(&key("vc2", "b"), Observation::NotFound, now),
+        [obj("b")]
+    );
     assert_eq!(
         r.ask_proof(&key("vc1", "a"), obj("a"), now, now),
         Proof::Waiting { asked_at: now }
@@ -169,4 +188,62 @@ fn a_tracked_run_and_a_proof_share_one_list() {
         woken.contains(&obj("p")) && woken.contains(&obj("t")),
         "{woken:?}"
     );
+}
+
+#[test]
+fn runs_that_finished_while_the_operator_was_down_are_proven_by_one_list_of_finished_runs() {
+    let mut r = tracker();
+    let since = t0() - TimeDelta::minutes(10);
+    let now = t0();
+    let ids = ["a", "b", "c", "d", "e"];
+    for id in ids {
+        r.ask_proof(&key("vc1", id), obj(id), since, now);
+    }
+    // The active list holds only "a"; the others finished meanwhile.
+    let (woken, mut missing) = r.record_active("vc1", &[listed("vc1", "a", "uid-a-1")], now);
+    assert_eq!(woken, [obj("a")]);
+    missing.sort();
+    assert_eq!(missing, ["b", "c", "d", "e"].map(|id| key("vc1", id)));
+    // One list of finished runs over the window status names, not a describe each.
+    let MissingPlan::ListFinished {
+        created_after: window,
+        keys,
+    } = r.plan_missing(missing)
+    else {
+        panic!("four proofs are worth a list");
+    };
+    assert_eq!(window, created_after(since));
+    let finished = |id: &str| JobRunInfo {
+        state: JobRunState::Completed,
+        ..listed("vc1", id, &format!("uid-{id}-1"))
+    };
+    let (mut woken, still_missing) = r.record_finished(
+        "vc1",
+        &[finished("b"), finished("c"), finished("d")],
+        keys,
+        now,
+    );
+    woken.sort_by(|x, y| x.name.cmp(&y.name));
+    assert_eq!(woken, [obj("b"), obj("c"), obj("d")]);
+    // Listed in neither: described on its own.
+    assert_eq!(still_missing, [key("vc1", "e")]);
+    assert_eq!(
+        r.record_described(&key("vc1", "e"), Observation::Seen(finished("e")), now),
+        [obj("e")]
+    );
+    for id in ["b", "c", "d", "e"] {
+        assert_eq!(
+            r.ask_proof(&key("vc1", id), obj(id), since, now),
+            Proof::Listed(Box::new(finished(id)))
+        );
+    }
+    // Kept as the poller's observation once the reconcile has proven it: the decision sees
+    // the final state without another call, and nothing is left to poll.
+    r.record_proven(&key("vc1", "b"), obj("b"), finished("b"), now);
+    assert_eq!(
+        r.observation(&key("vc1", "b")),
+        Some(&Observation::Seen(finished("b")))
+    );
+    assert_eq!(r.tracked_by(&key("vc1", "b")), Some(&obj("b")));
+    assert_eq!(r.active_runs(), 0);
 }

@@ -153,7 +153,7 @@ fn runs_missing_from_the_active_list_are_fetched_once_then_cost_nothing() {
     let mut done = info("vc1", "a", JobRunState::Completed, t0());
     done.finished_at = Some(now);
     let changed = r.record_described(&key("vc1", "a"), Observation::Seen(done.clone()), now);
-    assert_eq!(changed, Some(obj("a")));
+    assert_eq!(changed, [obj("a")]);
     // Finished: no longer polled, the schedule is gone, the observation stays for the reconcile.
     assert_eq!(r.active_runs(), 0);
     assert_eq!(r.next_poll_at(), None);
@@ -193,7 +193,7 @@ fn many_finished_runs_are_fetched_with_one_list() {
     assert_eq!(changed, vec![obj("a"), obj("b")]);
     assert_eq!(still, vec![key("vc1", "c")]);
     let changed = r.record_described(&key("vc1", "c"), Observation::NotFound, now);
-    assert_eq!(changed, Some(obj("c")));
+    assert_eq!(changed, [obj("c")]);
     assert_eq!(r.next_poll_at(), None);
 }
 
