@@ -82,6 +82,29 @@ pub struct ReadyVirtualCluster {
     pub virtual_cluster_id: String,
 }
 
+impl ReadyVirtualCluster {
+    /// A SparkJobRun `name` of this virtual cluster, labelled for `test_id`, running
+    /// `local:///pi.py` with `tags`: flow-style map entries such as `"emulator/run-seconds": "0"`.
+    pub fn job_yaml(&self, test_id: &str, name: &str, tags: &str) -> String {
+        format!(
+            r#"
+apiVersion: emr-on-eks.dev/v1alpha1
+kind: SparkJobRun
+metadata: {{name: {name}, namespace: {ns}, labels: {{{TEST_LABEL}: {test_id}}}}}
+spec:
+  virtualCluster: {{name: {vc}}}
+  executionRoleArn: "{role}"
+  releaseLabel: emr-6.15.0-latest
+  jobDriver: {{sparkSubmitJobDriver: {{entryPoint: "local:///pi.py"}}}}
+  tags: {{{tags}}}
+"#,
+            ns = self.namespace,
+            vc = self.name,
+            role = self.role_arn,
+        )
+    }
+}
+
 /// The bed, started (if needed) and prepared once per test process; the clients are new for
 /// each call. Every `#[tokio::test]` has its own runtime, and a client made on one runtime stops
 /// working when that runtime ends, so clients are never shared between tests.

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use emr_api::SparkJobRun;
-use emr_operator_tests::{TEST_LABEL, bed, wait_for};
+use emr_operator_tests::{bed, wait_for};
 use kube::api::Api;
 use serde_json::json;
 
@@ -27,23 +27,8 @@ async fn an_emr_outage_is_met_by_a_few_calls_and_every_job_then_runs_once() {
         .await;
     let names: Vec<String> = (0..120).map(|i| format!("job-{i:03}")).collect();
     for name in &names {
-        bed.apply_yaml(&format!(
-            r#"
-apiVersion: emr-on-eks.dev/v1alpha1
-kind: SparkJobRun
-metadata: {{name: {name}, namespace: {ns}, labels: {{{TEST_LABEL}: {id}}}}}
-spec:
-  virtualCluster: {{name: {vc}}}
-  executionRoleArn: "{role}"
-  releaseLabel: emr-6.15.0-latest
-  jobDriver: {{sparkSubmitJobDriver: {{entryPoint: "local:///pi.py"}}}}
-  tags: {{"emulator/run-seconds": "0"}}
-"#,
-            ns = vc.namespace,
-            vc = vc.name,
-            role = vc.role_arn,
-        ))
-        .await;
+        bed.apply_yaml(&vc.job_yaml(&id, name, r#""emulator/run-seconds": "0""#))
+            .await;
     }
     let jobs = Api::<SparkJobRun>::namespaced(bed.client.clone(), &vc.namespace);
     for name in &names {

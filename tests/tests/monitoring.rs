@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use emr_api::SparkJobRun;
-use emr_operator_tests::{Bed, TEST_LABEL, bed, repo_root, wait_for};
+use emr_operator_tests::{Bed, bed, repo_root, wait_for};
 use kube::api::Api;
 use serde_json::json;
 
@@ -99,27 +99,14 @@ async fn work_the_operator(bed: &Bed, id: &str) {
     let ready = bed
         .ready_virtual_cluster(id, "monitoring-tests", "monitoring", "monitoring-role")
         .await;
-    let (vc, ns, role) = (ready.name, ready.namespace, ready.role_arn);
     bed.emulator
         .set_faults(json!({"downForSeconds": 3, "services": ["emr-containers"], "operations": ["StartJobRun"]}))
         .await;
     for (name, outcome) in [("ok", "COMPLETED"), ("bad", "FAILED")] {
-        bed.apply_yaml(&format!(
-            r#"
-apiVersion: emr-on-eks.dev/v1alpha1
-kind: SparkJobRun
-metadata: {{name: {name}, namespace: {ns}, labels: {{{TEST_LABEL}: {id}}}}}
-spec:
-  virtualCluster: {{name: {vc}}}
-  executionRoleArn: "{role}"
-  releaseLabel: emr-6.15.0-latest
-  jobDriver: {{sparkSubmitJobDriver: {{entryPoint: "local:///pi.py"}}}}
-  tags: {{"emulator/outcome": {outcome}, "emulator/run-seconds": "0"}}
-"#
-        ))
-        .await;
+        let tags = format!(r#""emulator/outcome": {outcome}, "emulator/run-seconds": "0""#);
+        bed.apply_yaml(&ready.job_yaml(id, name, &tags)).await;
     }
-    let jobs = Api::<SparkJobRun>::namespaced(bed.client.clone(), &ns);
+    let jobs = Api::<SparkJobRun>::namespaced(bed.client.clone(), &ready.namespace);
     for (name, state) in [("ok", "COMPLETED"), ("bad", "FAILED")] {
         wait_for(&jobs, name, Duration::from_secs(90), state, |j| {
             j.status.as_ref().and_then(|s| s.state.as_deref()) == Some(state)

@@ -222,7 +222,7 @@ proptest! {
         }
         let _ = r.due(later);
         let (_, missing) = r.record_active("vc", &answers, later);
-        let _ = r.plan_missing(missing.clone());
+        let _ = r.plan_missing(missing.clone(), later);
         let _ = r.record_finished("vc", &answers, missing, later);
         let _ = r.record_described(&key("x"), observed, later);
         r.record_failure("vc", std::time::Duration::MAX, later);

@@ -173,7 +173,7 @@ impl Poller {
     }
 
     async fn fetch_missing(&self, vc: &str, missing: Vec<JobKey>) {
-        match self.tracker.with(|r| r.plan_missing(missing)) {
+        match self.tracker.with(|r| r.plan_missing(missing, Utc::now())) {
             MissingPlan::Nothing => {}
             MissingPlan::Describe(keys) => self.describe(keys).await,
             MissingPlan::ListFinished {

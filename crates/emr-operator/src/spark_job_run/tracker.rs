@@ -27,6 +27,12 @@ pub const CREATED_AFTER_SLACK: TimeDelta = TimeDelta::minutes(5);
 /// with one ListJobRuns of finished runs.
 const DESCRIBE_AT_MOST: usize = 2;
 
+/// How far back a ListJobRuns of finished runs reaches. A run created earlier (a long job, or a
+/// `createdAt` forged into status, which is where a proof's window comes from) is described on
+/// its own instead of making the list page through the virtual cluster's whole history, at the
+/// cost of the ListJobRuns rate every tenant shares.
+const FINISHED_LIST_WINDOW: TimeDelta = TimeDelta::days(1);
+
 /// One EMR job run.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct JobKey {
@@ -480,14 +486,14 @@ impl Tracker {
     }
 
     /// How to fetch the runs of `vc` that left the active list.
-    pub fn plan_missing(&self, missing: Vec<JobKey>) -> MissingPlan {
+    pub fn plan_missing(&self, missing: Vec<JobKey>, now: DateTime<Utc>) -> MissingPlan {
         if missing.is_empty() {
             return MissingPlan::Nothing;
         }
         if missing.len() <= DESCRIBE_AT_MOST {
             return MissingPlan::Describe(missing);
         }
-        match missing
+        let since: Vec<DateTime<Utc>> = missing
             .iter()
             .filter_map(|k| {
                 self.runs
@@ -495,13 +501,20 @@ impl Tracker {
                     .map(|t| t.since)
                     .or_else(|| self.proofs.get(k).map(|p| p.since))
             })
-            .min()
-        {
+            .collect();
+        if since.is_empty() {
+            return MissingPlan::Nothing;
+        }
+        let floor = now
+            .checked_sub_signed(FINISHED_LIST_WINDOW)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        // Runs older than the window are not in the list: they are described after it.
+        match since.into_iter().filter(|s| *s >= floor).min() {
             Some(oldest) => MissingPlan::ListFinished {
                 created_after: created_after(oldest),
                 keys: missing,
             },
-            None => MissingPlan::Nothing,
+            None => MissingPlan::Describe(missing),
         }
     }
 

@@ -84,7 +84,7 @@ fn one_list_proves_every_run_of_a_virtual_cluster_after_a_restart() {
         Proof::Waiting { asked_at: now }
     );
     assert_eq!(
-        r.plan_missing(missing.clone()),
+        r.plan_missing(missing.clone(), now),
         MissingPlan::Describe(missing)
     );
     assert_eq!(
@@ -208,7 +208,7 @@ fn runs_that_finished_while_the_operator_was_down_are_proven_by_one_list_of_fini
     let MissingPlan::ListFinished {
         created_after: window,
         keys,
-    } = r.plan_missing(missing)
+    } = r.plan_missing(missing, now)
     else {
         panic!("four proofs are worth a list");
     };
@@ -246,4 +246,41 @@ fn runs_that_finished_while_the_operator_was_down_are_proven_by_one_list_of_fini
     );
     assert_eq!(r.tracked_by(&key("vc1", "b")), Some(&obj("b")));
     assert_eq!(r.active_runs(), 0);
+}
+
+#[test]
+fn a_list_of_finished_runs_never_reaches_back_past_its_window() {
+    let mut r = tracker();
+    let now = t0();
+    let recent = now - TimeDelta::minutes(10);
+    // A createdAt forged into status (or a very long job) must not make the list page through
+    // the virtual cluster's whole history.
+    let forged = DateTime::<Utc>::MIN_UTC;
+    for (id, since) in [("a", recent), ("b", recent), ("old", forged)] {
+        r.ask_proof(&key("vc1", id), obj(id), since, now);
+    }
+    let (_, missing) = r.record_active("vc1", &[], now);
+    let MissingPlan::ListFinished {
+        created_after: window,
+        keys,
+    } = r.plan_missing(missing, now)
+    else {
+        panic!("two recent runs are worth a list");
+    };
+    assert_eq!(window, created_after(recent));
+    // The old one is not in the list's window: it is described after it.
+    let (_, still_missing) = r.record_finished("vc1", &[], keys, now);
+    assert!(
+        still_missing.contains(&key("vc1", "old")),
+        "{still_missing:?}"
+    );
+    // Only old runs: each is described, no list at all.
+    for id in ["x", "y"] {
+        r.ask_proof(&key("vc1", id), obj(id), forged, now);
+    }
+    let old = [key("vc1", "old"), key("vc1", "x"), key("vc1", "y")];
+    assert_eq!(
+        r.plan_missing(old.to_vec(), now),
+        MissingPlan::Describe(old.to_vec())
+    );
 }

@@ -147,7 +147,7 @@ fn runs_missing_from_the_active_list_are_fetched_once_then_cost_nothing() {
     let (_, missing) = r.record_active("vc1", &[], now);
     assert_eq!(missing, vec![key("vc1", "a")]);
     assert_eq!(
-        r.plan_missing(missing),
+        r.plan_missing(missing, now),
         MissingPlan::Describe(vec![key("vc1", "a")])
     );
     let mut done = info("vc1", "a", JobRunState::Completed, t0());
@@ -180,7 +180,7 @@ fn many_finished_runs_are_fetched_with_one_list() {
     let MissingPlan::ListFinished {
         created_after,
         keys,
-    } = r.plan_missing(missing)
+    } = r.plan_missing(missing, now)
     else {
         panic!("expected one list")
     };
@@ -300,7 +300,9 @@ fn extreme_times_and_intervals_do_not_overflow() {
     r.record_failure("vc1", Duration::MAX, max);
     let _ = r.due(max);
     let _ = r.record_active("vc1", &[info("vc1", "a", JobRunState::Running, min)], max);
-    let _ = r.plan_missing(vec![key("vc1", "a"), key("vc1", "b"), key("vc1", "x")]);
+    for now in [min, max] {
+        let _ = r.plan_missing(vec![key("vc1", "a"), key("vc1", "b"), key("vc1", "x")], now);
+    }
     r.prune(min, TimeDelta::MAX);
     assert_eq!(created_after(min), min);
 }
