@@ -1075,3 +1075,108 @@ async fn a_job_applied_client_side_keeps_its_annotations_through_the_operators_w
     );
     assert!(annotations.contains_key("argocd.argoproj.io/tracking-id"));
 }
+
+impl Test {
+    /// `emr_operator_tracked_objects{map}` of the operator under test.
+    async fn tracked(&self, map: &str) -> Option<usize> {
+        let prefix = format!("emr_operator_tracked_objects{{map=\"{map}\"}} ");
+        self.op
+            .metrics()
+            .await
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+            .and_then(|v| v.trim().parse().ok())
+    }
+
+    /// Waits (up to 30 s) until `tracked(map)` is `count`.
+    async fn wait_tracked(&self, map: &str, count: usize) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let now = self.tracked(map).await;
+            if now == Some(count) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{map}: {now:?}, never {count}\n{}",
+                self.op.log_tail(40)
+            );
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+}
+
+/// Finished jobs are cached settled (their reference, state and TTL, not the whole object), and
+/// everything that can still happen to them works from that form: a spec edit is refused, a
+/// deletion lets the object go, a TTL deletes it. A restarted operator settles them again from
+/// its first list without an EMR call or a write.
+#[tokio::test]
+async fn finished_jobs_are_cached_settled_and_edits_deletions_and_ttls_still_work() {
+    let mut t = Test::start("sjr-settled", &[]).await;
+    let vc = t.virtual_cluster("settled").await;
+    let api = t.jobs(&vc);
+    let quick = [("emulator/run-seconds", "1")];
+    for name in ["kept", "edited", "deleted"] {
+        t.apply_job(&vc, name, &quick, "").await;
+    }
+    t.apply_job(&vc, "expiring", &quick, "  ttlSecondsAfterFinished: 20\n")
+        .await;
+    for name in ["kept", "edited", "deleted", "expiring"] {
+        t.wait_job(&vc, name, 60, "finished", finished).await;
+    }
+    t.wait_tracked("sparkjobrun_cache_settled", 4).await;
+    t.wait_tracked("sparkjobrun_cache_whole", 0).await;
+    let kept_version = api.get("kept").await.expect("get").resource_version();
+
+    api.patch(
+        "edited",
+        &PatchParams::default(),
+        &Patch::Merge(&json!({"spec": {"releaseLabel": "emr-7.2.0-latest"}})),
+    )
+    .await
+    .expect("change releaseLabel");
+    let refused = t
+        .wait_job(&vc, "edited", 30, "spec change refused", |j| {
+            is_true(j, types::SPEC_CHANGE_REFUSED)
+        })
+        .await;
+    assert!(is_true(&refused, types::SUCCEEDED), "the result stands");
+
+    api.delete("deleted", &DeleteParams::default())
+        .await
+        .expect("delete");
+    wait_gone(&api, "deleted", Duration::from_secs(30), "deleted job").await;
+    // Its TTL (20 s after it finished) passes while it is settled.
+    wait_gone(
+        &api,
+        "expiring",
+        Duration::from_secs(60),
+        "job past its TTL",
+    )
+    .await;
+    // The refused edit is settled again once its refusal is written.
+    t.wait_tracked("sparkjobrun_cache_settled", 2).await;
+
+    let calls_before =
+        t.calls(&vc.id, "DescribeJobRun").await.len() + t.calls(&vc.id, "ListJobRuns").await.len();
+    t.op.kill();
+    t.op.start().await;
+    t.wait_tracked("sparkjobrun_cache_settled", 2).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let calls =
+        t.calls(&vc.id, "DescribeJobRun").await.len() + t.calls(&vc.id, "ListJobRuns").await.len();
+    assert_eq!(
+        calls, calls_before,
+        "EMR calls for finished jobs after a restart"
+    );
+    assert_eq!(
+        api.get("kept").await.expect("get").resource_version(),
+        kept_version,
+        "a settled job was written"
+    );
+    assert_eq!(
+        started_ids(&t.bed.emulator.start_job_run_requests(Some(&vc.id)).await).len(),
+        4,
+        "one run per job"
+    );
+}

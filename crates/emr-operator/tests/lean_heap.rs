@@ -10,6 +10,8 @@
 use std::sync::Arc;
 
 use emr_api::SparkJobRun;
+use emr_operator::spark_job_run::cache::Cached;
+use kube::runtime::reflector::ObjectRef;
 use serde_json::{Value, json};
 
 #[global_allocator]
@@ -67,8 +69,9 @@ fn served(i: usize) -> Value {
                                    "f:observedGeneration": {}, "f:state": {}, "f:submittedSpecFingerprint": {}, "f:virtualClusterId": {}}}},
     ]));
     let condition = |kind: &str, status: &str, reason: &str| json!({"type": kind, "status": status, "reason": reason, "message": "job run 000000036ue9ejg5m3o COMPLETED (attempt 1)", "lastTransitionTime": time, "observedGeneration": 1});
+    let spec: emr_api::SparkJobRunSpec = serde_json::from_value(object["spec"].clone()).unwrap();
     object["status"] = json!({
-        "observedGeneration": 1, "attempt": 1, "submittedSpecFingerprint": "5f1c0a9e3b7d2e4f",
+        "observedGeneration": 1, "attempt": 1, "submittedSpecFingerprint": spec.submission_fingerprint(),
         "virtualClusterId": "vc0123456789abcdefghijklm", "jobRunId": format!("000000036ue9ejg{i:05}"),
         "arn": format!("arn:aws:emr-containers:us-east-1:123456789012:/virtualclusters/vc0123456789abcdefghijklm/jobruns/000000036ue9ejg{i:05}"),
         "state": "COMPLETED", "createdAt": time, "finishedAt": time,
@@ -80,13 +83,13 @@ fn served(i: usize) -> Value {
 }
 
 /// Heap bytes per object of a store holding `OBJECTS` objects made by `cache`.
-fn bytes_per_object(cache: impl Fn(SparkJobRun) -> SparkJobRun) -> usize {
+fn bytes_per_object<T>(cache: impl Fn(SparkJobRun) -> T) -> usize {
     // Built outside the measured span: the wire form is not kept.
     let wire: Vec<String> = (0..OBJECTS).map(|i| served(i).to_string()).collect();
     let before = dhat::HeapStats::get().curr_bytes;
-    let store: Vec<Arc<SparkJobRun>> = wire
+    let store: Vec<T> = wire
         .iter()
-        .map(|text| Arc::new(cache(serde_json::from_str(text).unwrap())))
+        .map(|text| cache(serde_json::from_str(text).unwrap()))
         .collect();
     let after = dhat::HeapStats::get().curr_bytes;
     assert_eq!(store.len(), OBJECTS);
@@ -97,9 +100,24 @@ fn bytes_per_object(cache: impl Fn(SparkJobRun) -> SparkJobRun) -> usize {
 #[test]
 fn a_trimmed_object_holds_a_fraction_of_the_heap_of_a_whole_one() {
     let _profiler = dhat::Profiler::builder().testing().build();
-    let whole = bytes_per_object(|job| job);
-    let lean = bytes_per_object(emr_operator::lean::trimmed);
-    println!("heap per cached SparkJobRun: whole {whole} B, trimmed {lean} B");
+    let whole = bytes_per_object(Arc::new);
+    let lean = bytes_per_object(|job| Arc::new(emr_operator::lean::trimmed(job)));
+    // As the SparkJobRun controller's cache keeps it: key and entry.
+    let now = chrono::Utc::now();
+    let settled = bytes_per_object(|job| {
+        let job = emr_operator::lean::trimmed(job);
+        let key = ObjectRef::from_obj(&job);
+        let cached = Cached::of(job, now);
+        assert!(matches!(cached, Cached::Settled(_)), "{cached:?}");
+        (key, cached)
+    });
+    println!(
+        "heap per cached SparkJobRun: whole {whole} B, trimmed {lean} B, settled with its key {settled} B"
+    );
+    assert!(
+        settled * 4 < lean,
+        "a settled object keeps more than a quarter: {settled} B against {lean} B"
+    );
     assert!(lean > 0 && whole > 0);
     // managedFields and the last-applied copy are most of such an object.
     assert!(

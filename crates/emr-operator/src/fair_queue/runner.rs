@@ -62,12 +62,13 @@ where
     /// Serves requests until `shutdown` resolves (or every trigger stream ends), then waits for
     /// the reconciles still running. Nothing is reconciled before `ready` (the cache is filled):
     /// a request for an object the cache does not hold is dropped, like kube-runtime does.
-    pub async fn run<Fut>(
+    /// `lookup` gives what the cache holds of an object (the object itself, or less).
+    pub async fn run<T, Fut>(
         self,
-        lookup: impl Fn(&ObjectRef<K>) -> Option<Arc<K>>,
+        lookup: impl Fn(&ObjectRef<K>) -> Option<T>,
         ready: impl Future<Output = ()>,
         triggers: impl Stream<Item = (ObjectRef<K>, Lane)>,
-        reconcile: impl Fn(Arc<K>) -> Fut,
+        reconcile: impl Fn(T) -> Fut,
         on_dispatch: impl Fn(&Dispatch<ObjectRef<K>>),
         shutdown: impl Future<Output = ()>,
     ) where

@@ -10,6 +10,7 @@
 //!   to be this object's; status is writable by more than the operator.
 //! - [`tracker`]: the pure bookkeeping of the poller: one ListJobRuns per virtual cluster per
 //!   tick, whatever the number of jobs; [`poller`] does its I/O.
+//! - [`cache`]: the watch cache, which keeps settled (finished) objects as a few fields.
 //! - [`reconcile`] (the edge of one reconcile and the error policy), [`state`] (what reconciles
 //!   share) and `io` (the effects); [`serial`] keeps the newest copy of each object this
 //!   process wrote, beyond the watch cache. The fair queue ([`crate::fair_queue`]) serves the
@@ -19,6 +20,7 @@
 //! [`kit`](crate::kit), as in every controller.
 
 pub mod admission;
+pub mod cache;
 pub mod conditions;
 pub mod decide;
 pub mod error;
@@ -58,6 +60,7 @@ use crate::fair_queue::{Lane, Runner, TenantInfo};
 use crate::kit::relist::{self, Change};
 use crate::lean;
 use crate::run::Shutdown;
+use cache::JobCache;
 use poller::{Poller, SharedTracker, Triggers};
 use state::State;
 use tracker::Cadence;
@@ -95,32 +98,34 @@ pub async fn run(ctx: Arc<Context>, shutdown: Shutdown, templates: TemplateWakes
     let mut triggers: SelectAll<BoxStream<'static, Trigger>> = SelectAll::new();
     let mut stores = Vec::new();
     for api in apis {
-        let (store, writer) = reflector::store();
+        let (store, mut writer) = cache::cache();
         stores.push(store);
         let admission = state.clone();
         let templates = templates.clone();
-        let changes = reflector::reflector(
-            writer,
-            watcher(api, ctx.watcher_config())
-                .modify(lean::trim)
-                .default_backoff(),
-        )
-        .scan(Vec::new(), move |listed, event| {
-            // The store has applied the event: a freed slot wakes who waits for it.
-            admission.admission.observe(&event);
-            let wakes = triggered(listed, event);
-            for template in wakes.iter().filter_map(|wake| wake.template.clone()) {
-                // Err: the template controller has stopped (shutdown); nothing to wake.
-                let _ = templates.unbounded_send(template);
-            }
-            futures::future::ready(Some(stream::iter(
-                wakes
-                    .into_iter()
-                    .filter_map(|wake| wake.job)
-                    .map(|job| (job, Lane::Changes)),
-            )))
-        })
-        .flatten();
+        let changes = watcher(api, ctx.watcher_config())
+            .modify(lean::trim)
+            .default_backoff()
+            .inspect(move |event| {
+                if let Ok(event) = event {
+                    writer.apply_watcher_event(event);
+                }
+            })
+            .scan(Vec::new(), move |listed, event| {
+                // The store has applied the event: a freed slot wakes who waits for it.
+                admission.admission.observe(&event);
+                let wakes = triggered(listed, event);
+                for template in wakes.iter().filter_map(|wake| wake.template.clone()) {
+                    // Err: the template controller has stopped (shutdown); nothing to wake.
+                    let _ = templates.unbounded_send(template);
+                }
+                futures::future::ready(Some(stream::iter(
+                    wakes
+                        .into_iter()
+                        .filter_map(|wake| wake.job)
+                        .map(|job| (job, Lane::Changes)),
+                )))
+            })
+            .flatten();
         triggers.push(changes.boxed());
     }
 
@@ -196,12 +201,13 @@ pub async fn run(ctx: Arc<Context>, shutdown: Shutdown, templates: TemplateWakes
         triggers,
         {
             let state = state.clone();
-            move |job| {
+            move |job: cache::Cached| {
                 let state = state.clone();
                 async move {
-                    match reconcile::reconcile(job.clone(), state.clone()).await {
+                    let object = job.object();
+                    match reconcile::reconcile_cached(job, state.clone()).await {
                         Ok(action) => action,
-                        Err(error) => reconcile::error_policy(job, &error, state),
+                        Err(error) => reconcile::error_policy(object, &error, state),
                     }
                 }
             }
@@ -290,11 +296,11 @@ fn tenants(vcs: &Store<VirtualCluster>) -> HashMap<String, TenantInfo> {
 
 /// The jobs a change of `vc` may unblock: those naming it that wait for (or were refused by)
 /// their VirtualCluster. Running jobs do not care.
-fn waiting_on(stores: &[Store<SparkJobRun>], vc: &VirtualCluster) -> Vec<ObjectRef<SparkJobRun>> {
+fn waiting_on(stores: &[JobCache], vc: &VirtualCluster) -> Vec<ObjectRef<SparkJobRun>> {
     let name = vc.metadata.name.as_deref();
     stores
         .iter()
-        .flat_map(|store| jobs_waiting_on(store.state().iter().map(AsRef::as_ref), name))
+        .flat_map(|store| jobs_waiting_on(store.whole().iter().map(AsRef::as_ref), name))
         .collect()
 }
 

@@ -12,9 +12,10 @@ use emr_api::SparkJobRun;
 use emr_aws::{Aws, JobRunState};
 use futures::StreamExt;
 use futures::channel::mpsc::UnboundedSender;
-use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::reflector::ObjectRef;
 use tokio::sync::Notify;
 
+use super::cache::JobCache;
 use super::tracker::{Cadence, JobKey, MissingPlan, Observation, PollRequest, Tracker};
 use crate::kit::backoff;
 use crate::metrics::Metrics;
@@ -98,7 +99,7 @@ pub struct Poller {
     pub metrics: Arc<Metrics>,
     pub cadence: Cadence,
     pub triggers: Triggers,
-    pub stores: Vec<Store<SparkJobRun>>,
+    pub stores: Vec<JobCache>,
 }
 
 impl Poller {
@@ -236,10 +237,8 @@ impl Poller {
         let stores = self.stores.clone();
         self.metrics.set_job_run_counter(Box::new(move || {
             let mut counts: BTreeMap<String, i64> = BTreeMap::new();
-            for job in stores.iter().flat_map(Store::state) {
-                if let Some(state) = job.status.as_ref().and_then(|s| s.state.clone()) {
-                    *counts.entry(state).or_default() += 1;
-                }
+            for store in &stores {
+                store.count_states(&mut counts);
             }
             counts
         }));

@@ -5,18 +5,22 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use emr_api::SparkJobRun;
 use kube::ResourceExt;
+use kube::api::Api;
 use kube::runtime::reflector::ObjectRef;
 use tracing::Instrument;
 
+use super::cache::{Cached, Settled};
 use super::error::Error;
 use super::io::Reconcile;
 use super::panic_report;
-use super::serial::BeyondCache;
+use super::serial::{self, BeyondCache, WhichCopy};
 use super::state::State;
 use crate::fair_queue::Action;
 use crate::kit::{self, Backoff, Category, ReconcileError, panic_guard};
+use crate::lean;
 
 /// The controller's name in metrics and spans (the kind).
 pub const CONTROLLER: &str = "SparkJobRun";
@@ -26,6 +30,84 @@ const RECONCILE_TIMEOUT: Duration = Duration::from_secs(120);
 const SLOW_RECONCILE: Duration = Duration::from_secs(10);
 /// After a stale-object conflict: the fresh copy is normally in the cache by then.
 const STALE_RETRY: Duration = Duration::from_secs(1);
+
+/// Reconciles what the cache holds of an object: a settled one (see [`cache`](super::cache))
+/// without reading it when the cache is all it needs, else the object itself.
+pub async fn reconcile_cached(cached: Cached, state: Arc<State>) -> Result<Action, Error> {
+    // Boxed, both calls: a reconcile's future is large, and inline here it would be part of
+    // every task's future, which overflows a worker's stack in a debug build.
+    let settled = match cached {
+        Cached::Whole(job) => return Box::pin(reconcile(job, state)).await,
+        Cached::Settled(settled) => settled,
+    };
+    let started = Instant::now();
+    if let Some(action) = settled_action(&settled, &state, Utc::now()).await {
+        state
+            .ctx
+            .metrics
+            .reconciled(CONTROLLER, started.elapsed(), None);
+        state.failures.succeeded(&settled.object);
+        return Ok(action);
+    }
+    let object = &settled.object;
+    let namespace = object.namespace.clone().unwrap_or_default();
+    let name = format!("{namespace}/{}", object.name);
+    let api = Api::<SparkJobRun>::namespaced(state.ctx.client.clone(), &namespace);
+    // Bounded like a whole reconcile: a read that never answers must not hold the object.
+    let read = tokio::time::timeout(RECONCILE_TIMEOUT, api.get_opt(&object.name)).await;
+    match read {
+        Ok(Ok(Some(job))) => Box::pin(reconcile(Arc::new(lean::trimmed(job)), state)).await,
+        Ok(Ok(None)) => Ok(Action::await_change()),
+        Ok(Err(source)) => Err(Error::ReadJob {
+            object: name,
+            source,
+        }),
+        Err(_) => Err(Error::TimedOut {
+            object: name,
+            seconds: RECONCILE_TIMEOUT.as_secs(),
+        }),
+    }
+}
+
+/// What a reconcile of the settled object would come to (forget its ended run, or wait for its
+/// TTL), when the cache is all it needs; `None` when the object must be read: its TTL expired
+/// (it is to be deleted), the poller still holds its run (only a whole reconcile may drop it),
+/// or this process knows a newer version than the cache (its own write).
+async fn settled_action(settled: &Settled, state: &State, now: DateTime<Utc>) -> Option<Action> {
+    let object = &settled.object;
+    let current = {
+        let mut known = state.serial.lock(object).await;
+        let current =
+            serial::copy_of_version(object.extra.resource_version.as_deref(), known.as_ref())
+                == WhichCopy::Cached;
+        if current {
+            // The cache shows what this process last wrote: nothing newer to remember (as
+            // `serial::remember` after a reconcile that wrote nothing).
+            *known = None;
+        }
+        current
+    };
+    state.serial.release(object);
+    let untracked = settled.run.as_ref().is_none_or(|run| {
+        state
+            .tracker
+            .with(|r| r.tracked_by(run).is_none() && r.observation(run).is_none())
+    });
+    if !current || !untracked {
+        return None;
+    }
+    match settled.expires {
+        None => Some(Action::await_change()),
+        Some(expires) if expires <= now => None,
+        // As a whole reconcile: woken when it expires, at least a second later.
+        Some(expires) => Some(Action::requeue(
+            (expires - now)
+                .to_std()
+                .unwrap_or(Duration::ZERO)
+                .max(Duration::from_secs(1)),
+        )),
+    }
+}
 
 /// Reconciles `job`: decides on the freshest copy and carries out the one effect.
 pub async fn reconcile(job: Arc<SparkJobRun>, state: Arc<State>) -> Result<Action, Error> {
@@ -93,13 +175,12 @@ async fn guarded(
 
 /// The error policy: a stale copy is retried at once on a fresh read; anything else backs off
 /// per object along [`Backoff::DEFAULT`], the streak restarting when the kind of trouble changes.
-pub fn error_policy(job: Arc<SparkJobRun>, error: &Error, state: Arc<State>) -> Action {
+pub fn error_policy(object: ObjectRef<SparkJobRun>, error: &Error, state: Arc<State>) -> Action {
     let category = error.category();
     if category == Category::Conflict {
         tracing::debug!(%error, "retrying on a fresh copy");
         return Action::requeue(STALE_RETRY);
     }
-    let object = ObjectRef::from_obj(job.as_ref());
     let delay = state
         .failures
         .next_delay(object, category, &Backoff::DEFAULT);
@@ -109,8 +190,6 @@ pub fn error_policy(job: Arc<SparkJobRun>, error: &Error, state: Arc<State>) -> 
 
 #[cfg(test)]
 mod tests {
-    use chrono::Utc;
-
     use super::*;
 
     #[tokio::test]

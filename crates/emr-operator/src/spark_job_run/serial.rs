@@ -48,11 +48,15 @@ pub enum WhichCopy {
 /// Whether the cached copy can be trusted, given what this process knows beyond it.
 /// Resource versions are compared only for equality, as the API conventions allow.
 pub fn copy_to_use(cached: &SparkJobRun, known: Option<&BeyondCache>) -> WhichCopy {
+    copy_of_version(cached.metadata.resource_version.as_deref(), known)
+}
+
+/// [`copy_to_use`] for a cached copy of version `cached` (what the cache keeps may be less than
+/// the object).
+pub fn copy_of_version(cached: Option<&str>, known: Option<&BeyondCache>) -> WhichCopy {
     match known {
         Some(BeyondCache::Stale) => WhichCopy::ReadFresh,
-        Some(BeyondCache::Version(newest))
-            if cached.metadata.resource_version.as_ref() != Some(newest) =>
-        {
+        Some(BeyondCache::Version(newest)) if cached != Some(newest.as_str()) => {
             WhichCopy::ReadFresh
         }
         _ => WhichCopy::Cached,

@@ -8,8 +8,9 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use emr_api::SparkJobRun;
-use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::reflector::ObjectRef;
 
+use super::cache::JobCache;
 use super::state::State;
 use crate::metrics::Metrics;
 
@@ -18,8 +19,8 @@ use crate::metrics::Metrics;
 const SWEEP_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Whether any of the controller's caches holds `object`.
-fn present(stores: &[Store<SparkJobRun>], object: &ObjectRef<SparkJobRun>) -> bool {
-    stores.iter().any(|store| store.get(object).is_some())
+fn present(stores: &[JobCache], object: &ObjectRef<SparkJobRun>) -> bool {
+    stores.iter().any(|store| store.contains(object))
 }
 
 /// Publishes the map sizes, then sweeps every [`SWEEP_INTERVAL`] once every cache has its first
@@ -27,14 +28,29 @@ fn present(stores: &[Store<SparkJobRun>], object: &ObjectRef<SparkJobRun>) -> bo
 pub async fn run(
     state: Arc<State>,
     metrics: Arc<Metrics>,
-    stores: Vec<Store<SparkJobRun>>,
+    stores: Vec<JobCache>,
     shutdown: impl Future<Output = ()>,
 ) {
     // Weak: the metrics outlive the controller (and a controller started again replaces it).
     let weak: Weak<State> = Arc::downgrade(&state);
+    let caches = stores.clone();
     metrics.set_map_sizes(
         "sparkjobrun",
-        Box::new(move || weak.upgrade().map(|s| s.map_sizes()).unwrap_or_default()),
+        Box::new(move || {
+            let Some(state) = weak.upgrade() else {
+                return Vec::new();
+            };
+            let mut sizes = state.map_sizes();
+            let (settled, all) = caches
+                .iter()
+                .map(JobCache::sizes)
+                .fold((0_usize, 0_usize), |a, b| {
+                    (a.0.saturating_add(b.0), a.1.saturating_add(b.1))
+                });
+            sizes.push(("sparkjobrun_cache_settled", settled));
+            sizes.push(("sparkjobrun_cache_whole", all.saturating_sub(settled)));
+            sizes
+        }),
     );
     let sweeping = async {
         for store in &stores {

@@ -6,19 +6,17 @@ use futures::StreamExt;
 use futures::stream::{self, BoxStream};
 use kube::ResourceExt;
 use kube::api::Api;
-use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{WatchStreamExt, watcher};
 
 use super::Trigger;
+use super::cache::JobCache;
 use super::decide;
 use crate::context::Context;
 use crate::fair_queue::Lane;
 
 /// A stream of reconcile requests for runs waiting on a SparkJobTemplate that changed.
-pub(super) fn changes(
-    ctx: &Context,
-    stores: Vec<Store<SparkJobRun>>,
-) -> BoxStream<'static, Trigger> {
+pub(super) fn changes(ctx: &Context, stores: Vec<JobCache>) -> BoxStream<'static, Trigger> {
     watcher(
         Api::<SparkJobTemplate>::all(ctx.client.clone()),
         ctx.watcher_config(),
@@ -39,13 +37,10 @@ pub(super) fn changes(
     .boxed()
 }
 
-fn waiting_on(
-    stores: &[Store<SparkJobRun>],
-    template: &SparkJobTemplate,
-) -> Vec<ObjectRef<SparkJobRun>> {
+fn waiting_on(stores: &[JobCache], template: &SparkJobTemplate) -> Vec<ObjectRef<SparkJobRun>> {
     stores
         .iter()
-        .flat_map(|store| jobs_waiting_on(store.state().iter().map(AsRef::as_ref), template))
+        .flat_map(|store| jobs_waiting_on(store.whole().iter().map(AsRef::as_ref), template))
         .collect()
 }
 

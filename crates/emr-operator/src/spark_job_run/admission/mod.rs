@@ -25,6 +25,7 @@ use kube::ResourceExt;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 
+use super::cache::JobCache;
 use queue::{Interest, Order, Other, Verdict};
 pub use status::{admitted, queued};
 
@@ -43,7 +44,7 @@ struct Ledger {
 
 /// What admission reads and wakes through, set once the controller's watches exist.
 struct Wiring {
-    jobs: Vec<Store<SparkJobRun>>,
+    jobs: Vec<JobCache>,
     virtual_clusters: Store<VirtualCluster>,
     wake: UnboundedSender<ObjectRef<SparkJobRun>>,
 }
@@ -53,7 +54,8 @@ struct Wiring {
 pub struct Admission {
     wiring: OnceLock<Wiring>,
     ledgers: Mutex<HashMap<String, Arc<Mutex<Ledger>>>>,
-    /// Each job's last seen interest and VirtualCluster name, to see it stop holding or waiting.
+    /// Each holding or waiting job's last seen interest and VirtualCluster name, to see it stop
+    /// holding or waiting.
     seen: Mutex<HashMap<ObjectRef<SparkJobRun>, (String, Interest)>>,
 }
 
@@ -65,7 +67,7 @@ impl Admission {
     /// Connects admission to the controller's stores and its wake-up channel.
     pub fn wire(
         &self,
-        jobs: Vec<Store<SparkJobRun>>,
+        jobs: Vec<JobCache>,
         virtual_clusters: Store<VirtualCluster>,
         wake: UnboundedSender<ObjectRef<SparkJobRun>>,
     ) {
@@ -95,7 +97,7 @@ impl Admission {
         wiring
             .jobs
             .iter()
-            .flat_map(|store| store.state())
+            .flat_map(JobCache::whole)
             .filter(|job| {
                 job.metadata.namespace.as_deref() == Some(namespace)
                     && job.spec.virtual_cluster.name.as_deref() == name
@@ -187,8 +189,12 @@ impl Admission {
             .filter(|_| job.spec.virtual_cluster.id.is_none());
         let before = {
             let mut seen = locked(&self.seen);
+            // An idle job (finished, most of them) is not kept: from idle, no change wakes
+            // anyone, exactly as for a job never seen.
             match (&vc, matches!(event, Ok(watcher::Event::Delete(_)))) {
-                (Some(vc), false) => seen.insert(object, (vc.clone(), now)),
+                (Some(vc), false) if now != Interest::Idle => {
+                    seen.insert(object, (vc.clone(), now))
+                }
                 _ => seen.remove(&object),
             }
         };
@@ -238,7 +244,7 @@ impl Admission {
         if ledgers.is_empty() {
             return;
         }
-        let jobs: Vec<Arc<SparkJobRun>> = wiring.jobs.iter().flat_map(|s| s.state()).collect();
+        let jobs: Vec<Arc<SparkJobRun>> = wiring.jobs.iter().flat_map(JobCache::whole).collect();
         ledgers.retain(|_, ledger| {
             let mut entries = locked(ledger);
             prune(&mut entries, &jobs);

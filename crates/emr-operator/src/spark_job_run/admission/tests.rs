@@ -68,13 +68,13 @@ fn queued(mut job: SparkJobRun) -> SparkJobRun {
 
 struct Bench {
     admission: Admission,
-    jobs: Writer<SparkJobRun>,
+    jobs: crate::spark_job_run::cache::Writer,
     vcs: Writer<VirtualCluster>,
     woken: futures::channel::mpsc::UnboundedReceiver<ObjectRef<SparkJobRun>>,
 }
 
 fn bench(limit: Option<u32>, jobs: &[SparkJobRun]) -> Bench {
-    let (job_store, mut job_writer) = reflector::store();
+    let (job_store, mut job_writer) = crate::spark_job_run::cache::cache();
     let (vc_store, mut vc_writer) = reflector::store();
     for j in jobs {
         job_writer.apply_watcher_event(&watcher::Event::Apply(j.clone()));
@@ -265,6 +265,25 @@ fn a_deleted_holder_frees_its_slot_and_a_job_leaving_the_queue_moves_it() {
     b.vcs.apply_watcher_event(&watcher::Event::Apply(vc(None)));
     b.watch(watcher::Event::Delete(queued(job("c", 3))));
     assert!(b.woken().is_empty());
+}
+
+#[test]
+fn finished_jobs_are_not_kept_and_a_holder_that_finishes_still_frees_its_slot() {
+    let mut b = bench(Some(1), &[holding(job("a", 1), 1), queued(job("b", 2))]);
+    for j in [holding(job("a", 1), 1), queued(job("b", 2))] {
+        b.watch(watcher::Event::InitApply(j));
+    }
+    assert_eq!(b.admission.len(), 2);
+    // "a" finishes: "b" is woken for the slot, and "a" is no longer kept (from idle, no change
+    // wakes anyone).
+    b.watch(watcher::Event::Apply(finished(job("a", 1))));
+    assert_eq!(b.woken(), ["b"]);
+    assert_eq!(b.admission.len(), 1);
+    b.watch(watcher::Event::Apply(finished(job("a", 1))));
+    assert!(b.woken().is_empty());
+    // A job first seen finished (a restart's list) is not kept either.
+    b.watch(watcher::Event::InitApply(finished(job("c", 3))));
+    assert_eq!(b.admission.len(), 1);
 }
 
 #[test]

@@ -222,20 +222,61 @@ fn finished(f: &Facts, status: SparkJobRunStatus, refused: bool) -> Decision {
         return next_attempt(f, status, true);
     }
     let effect = current_run(f.status).map_or(Effect::None, Effect::Forget);
-    let seconds = f.spec.ttl_seconds_after_finished.filter(|_| f.ttl_applies);
-    let Some((finished, expiry)) = ttl::finished_at(f.status)
-        .and_then(|finished| Some((finished, ttl::expires_at(seconds, finished)?)))
-    else {
+    let Some((finished, expiry)) = ttl_expiry(f) else {
         return Decision::new(status, effect, None);
     };
     if f.now >= expiry {
-        let event = ttl::expired_event(seconds.unwrap_or_default(), finished);
+        let seconds = f.spec.ttl_seconds_after_finished.unwrap_or_default();
+        let event = ttl::expired_event(seconds, finished);
         return Decision::new(status, Effect::DeleteExpired(event), None);
     }
     // Woken when it expires (a timer, not a poll); at least a second later, so a clock a moment
     // behind does not spin.
     let wake = until(f.now, expiry).max(Duration::from_secs(1));
     Decision::new(status, effect, Some(wake))
+}
+
+/// When a finished object's TTL lets it go, with when it finished; `None` without a TTL.
+fn ttl_expiry(f: &Facts) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let seconds = f.spec.ttl_seconds_after_finished.filter(|_| f.ttl_applies);
+    ttl::finished_at(f.status)
+        .and_then(|finished| Some((finished, ttl::expires_at(seconds, finished)?)))
+}
+
+/// What is left to do for a finished object that needs nothing more (see [`settled`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settlement {
+    /// The ended run, which the poller must have forgotten for the object to need nothing.
+    pub run: Option<JobKey>,
+    /// When its TTL lets it go (then it needs a delete): `None` without a TTL.
+    pub expires: Option<DateTime<Utc>>,
+}
+
+/// Whether the object needs nothing until its TTL expires, whatever the time until then: it
+/// finished, nothing is pending (re-run, deletion, spec change to refuse) and its status is
+/// what [`decide`] would write. Such an object can be cached without its spec
+/// (`spark_job_run::cache`); deciding on it again could only forget `run` or delete it at
+/// `expires`.
+pub fn settled(f: &Facts) -> Option<Settlement> {
+    if f.deleting_since.is_some() || phase(f.status) != Phase::Finished {
+        return None;
+    }
+    let decision = decide(f);
+    if decision.status != *f.status {
+        return None;
+    }
+    let run = match decision.effect {
+        Effect::None => None,
+        Effect::Forget(key) => Some(key),
+        _ => return None,
+    };
+    let expires = match (decision.wake, ttl_expiry(f)) {
+        (None, None) => None,
+        (Some(_), Some((_, expires))) => Some(expires),
+        // Woken for anything but its TTL: not settled.
+        _ => return None,
+    };
+    Some(Settlement { run, expires })
 }
 
 #[cfg(test)]

@@ -362,7 +362,7 @@ impl<'a> Reconcile<'a> {
     }
 }
 
-fn to_chrono(time: &Time) -> Option<DateTime<Utc>> {
+pub(super) fn to_chrono(time: &Time) -> Option<DateTime<Utc>> {
     let nanos = u32::try_from(time.0.subsec_nanosecond()).unwrap_or(0);
     DateTime::from_timestamp(time.0.as_second(), nanos)
 }

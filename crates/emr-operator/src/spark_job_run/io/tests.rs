@@ -4,12 +4,14 @@
 //! apiserver request is exactly what the reconcile sent before it.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Parser;
 use emr_api::SparkJobRun;
 use emr_api::labels::SPARK_JOB_RUN_FINALIZER;
 use emr_aws::test_server::{Reply, TestServer};
 use emr_aws::{Aws, AwsClients, NoopObserver};
+use kube::runtime::reflector::ObjectRef;
 use serde_json::{Value, json};
 
 use crate::OperatorConfig;
@@ -17,12 +19,15 @@ use crate::context::Context;
 use crate::fair_queue::Action;
 use crate::kit::testing::{Call, MockApiServer, written};
 use crate::metrics::Metrics;
+use crate::spark_job_run::cache::{self, Cached};
 use crate::spark_job_run::error::Error;
 use crate::spark_job_run::poller::SharedTracker;
-use crate::spark_job_run::reconcile::{error_policy, reconcile};
+use crate::spark_job_run::reconcile::{error_policy, reconcile, reconcile_cached};
 use crate::spark_job_run::request::client_token;
+use crate::spark_job_run::serial::BeyondCache;
 use crate::spark_job_run::state::State;
 use crate::spark_job_run::tracker::Cadence;
+use crate::spark_job_run::tracker::JobKey;
 
 pub(super) const UID: &str = "0b5c6a52-5a3e-4c59-9a4e-1f2f0d3c4b5a";
 const ROLE: &str = "arn:aws:iam::123456789012:role/emr-job-role";
@@ -242,7 +247,11 @@ async fn a_lost_status_write_after_start_job_run_finds_the_run_and_never_starts_
     assert!(matches!(error, Error::StaleObject { .. }), "{error:?}");
     assert_eq!(start_job_run_calls(&aws), 1);
     assert_eq!(
-        error_policy(cached(&stale), &error, state.clone()),
+        error_policy(
+            ObjectRef::from_obj(cached(&stale).as_ref()),
+            &error,
+            state.clone()
+        ),
         Action::requeue(std::time::Duration::from_secs(1))
     );
 
@@ -301,4 +310,100 @@ async fn an_unrecorded_first_attempt_without_a_run_in_emr_is_started_once() {
     })
     .await;
     assert!(result.is_ok(), "{result:?}");
+}
+
+/// [`job`] finished at `ended` with a TTL of `ttl` seconds, as the watch serves it after the
+/// operator wrote its end: `jr1` in `vc0123`.
+fn finished_job(ended: chrono::DateTime<chrono::Utc>, ttl: i64) -> Value {
+    let mut object = job();
+    object["metadata"]["finalizers"] = json!([SPARK_JOB_RUN_FINALIZER]);
+    object["spec"]["ttlSecondsAfterFinished"] = json!(ttl);
+    let job: SparkJobRun = serde_json::from_value(object).unwrap();
+    serde_json::to_value(cache::tests::finished(job, ended)).unwrap()
+}
+
+/// What the cache keeps of `object`, judged at `at`: settled.
+fn settled(object: &Value, at: chrono::DateTime<chrono::Utc>) -> Cached {
+    let cached = Cached::of(serde_json::from_value(object.clone()).unwrap(), at);
+    assert!(matches!(cached, Cached::Settled(_)), "{cached:?}");
+    cached
+}
+
+fn whole_seconds(at: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp(at.timestamp(), 0).unwrap()
+}
+
+#[tokio::test]
+async fn a_settled_object_is_reconciled_from_the_cache_alone() {
+    let (state, mut server, aws) = state(Vec::new()).await;
+    let now = whole_seconds(chrono::Utc::now());
+    let object = finished_job(now - chrono::TimeDelta::minutes(1), 3600);
+    // The echo of this process's own last write: nothing newer is left to remember.
+    let this = ObjectRef::from_obj(cached(&object).as_ref());
+    *state.serial.lock(&this).await = Some(BeyondCache::Version("1".into()));
+    let action = reconcile_cached(settled(&object, now), state.clone())
+        .await
+        .unwrap();
+    assert_eq!(state.serial.len(), 0, "the object's slot is forgotten");
+    // Woken when its TTL expires, 59 minutes from now, as a whole reconcile would be.
+    let wake = action.requeue_after().unwrap();
+    assert!(
+        wake > Duration::from_secs(3500) && wake <= Duration::from_secs(3540),
+        "{wake:?}"
+    );
+    server.expect_no_more(Duration::from_millis(200)).await;
+    assert!(aws.requests().is_empty());
+}
+
+#[tokio::test]
+async fn a_settled_object_whose_run_the_poller_holds_is_read_and_its_run_dropped() {
+    let (state, mut server, _aws) = state(Vec::new()).await;
+    let now = whole_seconds(chrono::Utc::now());
+    let object = finished_job(now - chrono::TimeDelta::minutes(1), 3600);
+    let key = JobKey {
+        virtual_cluster_id: "vc0123".into(),
+        job_run_id: "jr1".into(),
+    };
+    let this = ObjectRef::from_obj(cached(&object).as_ref());
+    state
+        .tracker
+        .change(|r| r.track(key.clone(), this, now, now));
+    let reconciling = tokio::spawn(reconcile_cached(settled(&object, now), state.clone()));
+    server.expect("GET", JOB).await.ok(&object);
+    assert!(reconciling.await.unwrap().is_ok());
+    assert!(state.tracker.with(|r| r.tracked_by(&key).is_none()));
+    // Its status was already what the decision writes.
+    server.expect_no_more(Duration::from_millis(200)).await;
+}
+
+#[tokio::test]
+async fn a_settled_object_past_its_ttl_is_read_and_deleted() {
+    let (state, mut server, _aws) = state(Vec::new()).await;
+    let ended = whole_seconds(chrono::Utc::now()) - chrono::TimeDelta::seconds(10);
+    let object = finished_job(ended, 1);
+    // Settled when it was cached, before its TTL passed.
+    let reconciling = tokio::spawn(reconcile_cached(settled(&object, ended), state.clone()));
+    server.expect("GET", JOB).await.ok(&object);
+    server.expect("DELETE", JOB).await.ok(&object);
+    assert!(reconciling.await.unwrap().is_ok());
+    assert!(
+        server
+            .event_reasons()
+            .contains(&emr_api::spark_job_run::reasons::TTL_EXPIRED.to_owned())
+    );
+}
+
+#[tokio::test]
+async fn a_settled_object_this_process_wrote_a_newer_version_of_is_read() {
+    let (state, mut server, _aws) = state(Vec::new()).await;
+    let now = whole_seconds(chrono::Utc::now());
+    let object = finished_job(now - chrono::TimeDelta::minutes(1), 3600);
+    let this = ObjectRef::from_obj(cached(&object).as_ref());
+    *state.serial.lock(&this).await = Some(BeyondCache::Version("2".into()));
+    let reconciling = tokio::spawn(reconcile_cached(settled(&object, now), state.clone()));
+    let mut newer = object.clone();
+    newer["metadata"]["resourceVersion"] = json!("2");
+    server.expect("GET", JOB).await.ok(&newer);
+    assert!(reconciling.await.unwrap().is_ok());
+    server.expect_no_more(Duration::from_millis(200)).await;
 }
