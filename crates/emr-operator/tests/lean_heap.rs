@@ -107,7 +107,7 @@ fn a_trimmed_object_holds_a_fraction_of_the_heap_of_a_whole_one() {
     let settled = bytes_per_object(|job| {
         let job = emr_operator::lean::trimmed(job);
         let key = ObjectRef::from_obj(&job);
-        let cached = Cached::of(job, now);
+        let cached = Cached::of(&job, now);
         assert!(matches!(cached, Cached::Settled(_)), "{cached:?}");
         (key, cached)
     });

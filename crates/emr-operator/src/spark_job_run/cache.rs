@@ -69,11 +69,11 @@ impl Cached {
         }
     }
 
-    /// How the cache keeps `job`, judged at `now`.
-    pub fn of(job: SparkJobRun, now: DateTime<Utc>) -> Self {
-        match settle(&job, now) {
+    /// How the cache keeps `job`, judged at `now`; a settled one is not copied whole.
+    pub fn of(job: &SparkJobRun, now: DateTime<Utc>) -> Self {
+        match settle(job, now) {
             Some(settled) => Self::Settled(Arc::new(settled)),
-            None => Self::Whole(Arc::new(job)),
+            None => Self::Whole(Arc::new(job.clone())),
         }
     }
 }
@@ -164,7 +164,7 @@ impl Writer {
         let now = Utc::now();
         match event {
             watcher::Event::Apply(job) => {
-                let entry = Cached::of(job.clone(), now);
+                let entry = Cached::of(job, now);
                 write(&self.entries).insert(ObjectRef::from_obj(job), entry);
             }
             watcher::Event::Delete(job) => {
@@ -172,7 +172,7 @@ impl Writer {
             }
             watcher::Event::Init => self.listing = Some(HashMap::new()),
             watcher::Event::InitApply(job) => {
-                let entry = Cached::of(job.clone(), now);
+                let entry = Cached::of(job, now);
                 self.listing
                     .get_or_insert_default()
                     .insert(ObjectRef::from_obj(job), entry);
@@ -305,7 +305,7 @@ pub(crate) mod tests {
         // Whole seconds: status keeps times to the second.
         let now = DateTime::from_timestamp(Utc::now().timestamp(), 0).unwrap();
         let ended = now - TimeDelta::minutes(5);
-        let cached = Cached::of(finished(job("a"), ended), now);
+        let cached = Cached::of(&finished(job("a"), ended), now);
         let Cached::Settled(settled) = cached else {
             panic!("a finished object is settled: {cached:?}");
         };
@@ -327,7 +327,7 @@ pub(crate) mod tests {
         let now = Utc::now();
         let ended = now - TimeDelta::minutes(5);
         let done = finished(job("a"), ended);
-        let whole = |job: SparkJobRun| matches!(Cached::of(job, now), Cached::Whole(_));
+        let whole = |job: SparkJobRun| matches!(Cached::of(&job, now), Cached::Whole(_));
 
         assert!(whole(job("new")), "not started");
         let mut running = done.clone();

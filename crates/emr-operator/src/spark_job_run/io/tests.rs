@@ -324,7 +324,7 @@ fn finished_job(ended: chrono::DateTime<chrono::Utc>, ttl: i64) -> Value {
 
 /// What the cache keeps of `object`, judged at `at`: settled.
 fn settled(object: &Value, at: chrono::DateTime<chrono::Utc>) -> Cached {
-    let cached = Cached::of(serde_json::from_value(object.clone()).unwrap(), at);
+    let cached = Cached::of(&serde_json::from_value(object.clone()).unwrap(), at);
     assert!(matches!(cached, Cached::Settled(_)), "{cached:?}");
     cached
 }
