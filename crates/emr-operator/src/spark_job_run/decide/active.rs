@@ -104,7 +104,16 @@ pub(super) fn active(f: &Facts, mut status: SparkJobRunStatus, refused: bool) ->
                     record.reason = Some(reasons::DEADLINE_EXCEEDED.into());
                 }
                 conditions::active(&mut status, f.generation, &state, &message);
-                return Decision::new(status, Effect::CancelForDeadline(key), Some(ACTIVE_RESYNC));
+                // Sent already, its status write lost (refused as stale): write the mark only.
+                let effect = if f.cancel_requested {
+                    Effect::Track {
+                        key,
+                        since: run_since(f, &status),
+                    }
+                } else {
+                    Effect::CancelForDeadline(key)
+                };
+                return Decision::new(status, effect, Some(ACTIVE_RESYNC));
             }
             conditions::active(&mut status, f.generation, &state, &message);
             let wake = wake_for_deadline(f, &status);

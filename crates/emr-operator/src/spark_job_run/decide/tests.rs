@@ -614,6 +614,25 @@ fn a_run_past_its_deadline_is_cancelled_once_and_ends_failed() {
 }
 
 #[test]
+fn a_deadline_cancellation_whose_status_write_was_lost_is_not_sent_again() {
+    let mut w = World::new(spec("activeDeadlineSeconds: 60"));
+    w.submit_and_start("jr1");
+    w.see(JobRunState::Running, t0() + secs(20));
+    w.step();
+    w.now = t0() + secs(60);
+    // CancelJobRun went out; the write that marks the deadline was refused (status unchanged).
+    assert_eq!(w.decide().effect, Effect::CancelForDeadline(key("jr1")));
+    w.cancel_requested = true;
+    let d = w.step();
+    assert!(matches!(d.effect, Effect::Track { .. }), "{:?}", d.effect);
+    // The mark is still written, so the run ends failed as past its deadline.
+    assert_eq!(
+        w.status.attempts[0].reason.as_deref(),
+        Some(reasons::DEADLINE_EXCEEDED)
+    );
+}
+
+#[test]
 fn a_run_cancelled_by_someone_else_fails_as_cancelled() {
     let mut w = World::new(spec("activeDeadlineSeconds: 3600"));
     w.submit_and_start("jr1");

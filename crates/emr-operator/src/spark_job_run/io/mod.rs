@@ -273,7 +273,11 @@ impl<'a> Reconcile<'a> {
             Effect::Submit(submit) => Box::pin(self.submit(decision.status, submit)).await,
             Effect::CancelForDeadline(key) => {
                 // Cancel first: the status then records the deadline only once EMR took the request.
-                self.cancel(&key).await?;
+                if let Cancelled::Sent = self.cancel(&key).await? {
+                    // Noted before the write: if that write is refused as stale, the retry must
+                    // not send the cancellation again.
+                    self.state.tracker.with(|r| r.note_cancel_requested(&key));
+                }
                 self.write(decision.status).await?;
                 self.state
                     .tracker
@@ -283,6 +287,9 @@ impl<'a> Reconcile<'a> {
             Effect::CancelForDeletion(key) => match self.cancel(&key).await? {
                 Cancelled::Gone => self.release(Some(key), None).await,
                 Cancelled::Sent => {
+                    // Noted before the Event and the write: if the write is refused as stale,
+                    // the retry tracks the run instead of cancelling it again.
+                    self.state.tracker.with(|r| r.note_cancel_requested(&key));
                     self.publish(vec![Event::normal(
                         "Cancelling",
                         "Delete",
@@ -293,7 +300,6 @@ impl<'a> Reconcile<'a> {
                     )])
                     .await;
                     self.write(decision.status).await?;
-                    self.state.tracker.with(|r| r.note_cancel_requested(&key));
                     self.track(key.clone(), Utc::now());
                     self.state
                         .tracker

@@ -407,3 +407,94 @@ async fn a_settled_object_this_process_wrote_a_newer_version_of_is_read() {
     assert!(reconciling.await.unwrap().is_ok());
     server.expect_no_more(Duration::from_millis(200)).await;
 }
+
+fn cancel_job_run_calls(aws: &TestServer) -> usize {
+    aws.requests()
+        .iter()
+        .filter(|r| r.method == "DELETE" && r.path.contains("/jobruns/"))
+        .count()
+}
+
+/// A running job with its run recorded; `deleting` adds a deletionTimestamp.
+fn running_job(deleting: bool) -> Value {
+    let mut object = job();
+    object["metadata"]["finalizers"] = json!([SPARK_JOB_RUN_FINALIZER]);
+    if deleting {
+        // Just now: a deletion older than the give-up time lets the object go uncancelled.
+        let now = whole_seconds(chrono::Utc::now());
+        object["metadata"]["deletionTimestamp"] = json!(now);
+    }
+    // Observed at an older generation, so that the decision writes status.
+    object["status"] = json!({
+        "observedGeneration": 0, "attempt": 1, "virtualClusterId": "vc123", "jobRunId": "jr-1",
+        "state": "RUNNING", "submittedSpecFingerprint": "f",
+    });
+    object
+}
+
+#[tokio::test]
+async fn a_cancellation_whose_status_write_is_refused_is_not_sent_again() {
+    let (state, mut server, aws) = state(vec![Reply::json(
+        200,
+        json!({"id": "jr-1", "virtualClusterId": "vc123"}),
+    )])
+    .await;
+    let stale = running_job(true);
+    let key = JobKey {
+        virtual_cluster_id: "vc123".into(),
+        job_run_id: "jr-1".into(),
+    };
+    // The poller holds the run: it is proven this object's.
+    let this = ObjectRef::from_obj(cached(&stale).as_ref());
+    let now = chrono::Utc::now();
+    state
+        .tracker
+        .change(|r| r.track(key.clone(), this, now, now));
+    let mut reconciling = tokio::spawn(reconcile(cached(&stale), state.clone()));
+    let mut object = stale.clone();
+    // The write after CancelJobRun is refused: another write landed first.
+    let result = loop {
+        tokio::select! {
+            done = &mut reconciling => break done.unwrap(),
+            call = server.next() => {
+                if call.is("GET", VC) {
+                    call.ok(&virtual_cluster());
+                } else if call.is("PATCH", &format!("{JOB}/status")) {
+                    call.fail(409, "Conflict");
+                } else {
+                    panic!("unexpected request: {call:?}");
+                }
+            }
+        }
+    };
+    let error = result.unwrap_err();
+    assert!(matches!(error, Error::StaleObject { .. }), "{error:?}");
+    assert_eq!(cancel_job_run_calls(&aws), 1);
+
+    // The retry (from the same cached copy) tracks the run and writes the status, without a
+    // second CancelJobRun.
+    let mut reconciling = tokio::spawn(reconcile(cached(&stale), state.clone()));
+    let mut writes = 0;
+    let result = loop {
+        tokio::select! {
+            done = &mut reconciling => break done.unwrap(),
+            call = server.next() => {
+                if call.is("GET", JOB) {
+                    call.ok(&object);
+                } else if call.is("GET", VC) {
+                    call.ok(&virtual_cluster());
+                } else if call.is("PATCH", &format!("{JOB}/status")) {
+                    writes += 1;
+                    object = written(&object, &json!({"status": call.body["status"].clone()}));
+                    call.ok(&object);
+                } else {
+                    panic!("unexpected request: {call:?}");
+                }
+            }
+        }
+    };
+    assert!(result.is_ok(), "{result:?}");
+    assert!(writes <= 1, "{writes} status writes");
+    assert_eq!(cancel_job_run_calls(&aws), 1, "{:?}", aws.requests());
+    assert!(state.tracker.with(|r| r.tracked_by(&key).is_some()));
+}
