@@ -6,6 +6,12 @@ use clap::{Parser, Subcommand, ValueEnum};
 use emr_operator::OperatorConfig;
 use tracing_subscriber::EnvFilter;
 
+// jemalloc with a background thread hands memory freed after a burst back to the system within
+// seconds; glibc's malloc kept it (bench/README.md, "An allocator that returns memory").
+#[cfg(feature = "jemalloc")]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[derive(Parser)]
 #[command(
     name = "emr-on-eks-operator",
