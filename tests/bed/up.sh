@@ -216,7 +216,7 @@ TOK
     --api-audiences https://kubernetes.default.svc.cluster.local \
     --service-cluster-ip-range 10.96.0.0/16 \
     --endpoint-reconciler-type none \
-    --profiling=false
+    --profiling="${TESTBED_PROFILING:-false}"
   wait_for kube-apiserver "/readyz" api_ready
 
   # clusterrole-aggregation fills the built-in admin/edit/view roles (they are empty

@@ -5,7 +5,8 @@
 //! and `kubectl.kubernetes.io/last-applied-configuration` is the copy of the whole spec that
 //! client-side `kubectl apply` (and Argo CD's default sync) writes for its next three-way diff;
 //! together they are most of a small object's size, and no decision of the operator reads them.
-//! Labels and every other annotation stay (selectors, Argo CD's tracking label/annotation).
+//! Labels and every other annotation stay (selectors, Argo CD's tracking label/annotation), except
+//! in a cache whose controller names all it reads ([`keep_only`]; the SparkJobRun controller's).
 //!
 //! Nothing written back is built from a cached copy as a whole object (status and finalizers go
 //! as patches naming their own fields), so dropping these cannot erase them on the server.
@@ -25,6 +26,24 @@ pub fn trim<K: Resource>(obj: &mut K) {
 pub fn trimmed<K: Resource>(mut obj: K) -> K {
     trim(&mut obj);
     obj
+}
+
+/// Keeps only the labels and annotations named (for a controller that knows every one its
+/// decisions read): a tenant's own labels, a shard's selector label and the like are matched by
+/// the apiserver or read by nobody, and each map costs a B-tree node of about half a KiB.
+pub fn keep_only(meta: &mut ObjectMeta, labels: &[&str], annotations: &[&str]) {
+    keep_keys(&mut meta.labels, labels);
+    keep_keys(&mut meta.annotations, annotations);
+}
+
+fn keep_keys(map: &mut Option<std::collections::BTreeMap<String, String>>, keep: &[&str]) {
+    if let Some(entries) = map.as_mut() {
+        entries.retain(|key, _| keep.contains(&key.as_str()));
+        if entries.is_empty() {
+            // An emptied map keeps its node; None frees it.
+            *map = None;
+        }
+    }
 }
 
 fn trim_meta(meta: &mut ObjectMeta) {
@@ -80,5 +99,28 @@ mod tests {
         only_last_applied.metadata.annotations =
             Some([(LAST_APPLIED.to_owned(), "{}".to_owned())].into());
         assert_eq!(trimmed(only_last_applied).metadata.annotations, None);
+    }
+
+    #[test]
+    fn keep_only_keeps_the_named_labels_and_annotations_and_frees_emptied_maps() {
+        let mut meta = ObjectMeta {
+            labels: Some(
+                [
+                    ("app.kubernetes.io/instance".to_owned(), "argo".to_owned()),
+                    ("shard".to_owned(), "a".to_owned()),
+                ]
+                .into(),
+            ),
+            annotations: Some([("note".to_owned(), "x".to_owned())].into()),
+            ..ObjectMeta::default()
+        };
+        keep_only(&mut meta, &["app.kubernetes.io/instance"], &["tracking"]);
+        assert_eq!(
+            meta.labels,
+            Some([("app.kubernetes.io/instance".to_owned(), "argo".to_owned())].into())
+        );
+        assert_eq!(meta.annotations, None);
+        keep_only(&mut meta, &[], &[]);
+        assert_eq!(meta.labels, None);
     }
 }

@@ -1,9 +1,10 @@
-//! Heap bytes per cached SparkJobRun, whole and trimmed ([`emr_operator::lean`]): a heap profile
-//! of what the watch cache holds, with dhat's allocator (this test binary only; nothing of it is
-//! in the operator). Objects as the apiserver serves a job applied with client-side
-//! `kubectl apply` (or Argo CD's default sync) and finished by the operator: managedFields of
-//! three managers and the last-applied annotation. `cargo test -p emr-operator --test lean_heap
-//! -- --nocapture` prints the figures bench/README.md quotes.
+//! Heap bytes per cached SparkJobRun, whole and trimmed as the SparkJobRun cache trims it
+//! ([`emr_operator::spark_job_run::cache::trim`]): a heap profile of what the watch cache holds,
+//! with dhat's allocator (this test binary only; nothing of it is in the operator). Objects as
+//! the apiserver serves a job applied with client-side `kubectl apply` (or Argo CD's default
+//! sync) and finished by the operator: managedFields of three managers and the last-applied
+//! annotation. `cargo test -p emr-operator --test lean_heap -- --nocapture` prints the figures
+//! bench/README.md quotes.
 
 #![allow(clippy::unwrap_used)]
 
@@ -24,7 +25,7 @@ fn manifest(i: usize) -> Value {
     json!({
         "apiVersion": "emr-on-eks.dev/v1alpha1",
         "kind": "SparkJobRun",
-        "metadata": {"name": format!("job-{i:05}"), "namespace": "team-a", "labels": {"app.kubernetes.io/instance": "spark-jobs"}},
+        "metadata": {"name": format!("job-{i:05}"), "namespace": "team-a", "labels": {"app.kubernetes.io/instance": "spark-jobs", "team": "a"}},
         "spec": {
             "virtualCluster": {"name": "analytics"},
             "executionRoleArn": "arn:aws:iam::123456789012:role/emr-job-role",
@@ -101,11 +102,11 @@ fn bytes_per_object<T>(cache: impl Fn(SparkJobRun) -> T) -> usize {
 fn a_trimmed_object_holds_a_fraction_of_the_heap_of_a_whole_one() {
     let _profiler = dhat::Profiler::builder().testing().build();
     let whole = bytes_per_object(Arc::new);
-    let lean = bytes_per_object(|job| Arc::new(emr_operator::lean::trimmed(job)));
+    let lean = bytes_per_object(|job| Arc::new(emr_operator::spark_job_run::cache::trimmed(job)));
     // As the SparkJobRun controller's cache keeps it: key and entry.
     let now = chrono::Utc::now();
     let settled = bytes_per_object(|job| {
-        let job = emr_operator::lean::trimmed(job);
+        let job = emr_operator::spark_job_run::cache::trimmed(job);
         let key = ObjectRef::from_obj(&job);
         let cached = Cached::of(&job, now);
         assert!(matches!(cached, Cached::Settled(_)), "{cached:?}");

@@ -103,7 +103,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: Shutdown, templates: TemplateWakes
         let admission = state.clone();
         let templates = templates.clone();
         let changes = watcher(api, ctx.watcher_config())
-            .modify(lean::trim)
+            .modify(cache::trim)
             .default_backoff()
             .inspect(move |event| {
                 if let Ok(event) = event {

@@ -20,7 +20,6 @@ use super::serial::{self, BeyondCache, WhichCopy};
 use super::state::State;
 use crate::fair_queue::Action;
 use crate::kit::{self, Backoff, Category, ReconcileError, panic_guard};
-use crate::lean;
 
 /// The controller's name in metrics and spans (the kind).
 pub const CONTROLLER: &str = "SparkJobRun";
@@ -56,7 +55,7 @@ pub async fn reconcile_cached(cached: Cached, state: Arc<State>) -> Result<Actio
     // Bounded like a whole reconcile: a read that never answers must not hold the object.
     let read = tokio::time::timeout(RECONCILE_TIMEOUT, api.get_opt(&object.name)).await;
     match read {
-        Ok(Ok(Some(job))) => Box::pin(reconcile(Arc::new(lean::trimmed(job)), state)).await,
+        Ok(Ok(Some(job))) => Box::pin(reconcile(Arc::new(super::cache::trimmed(job)), state)).await,
         Ok(Ok(None)) => Ok(Action::await_change()),
         Ok(Err(source)) => Err(Error::ReadJob {
             object: name,
